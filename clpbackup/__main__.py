@@ -1,0 +1,5 @@
+"""``python -m clpbackup`` runs the CLI."""
+
+from clpbackup.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,627 @@
+"""The plan: one description of a two-node CLUSTERPRO cluster and the backups it runs.
+
+A plan is loaded from YAML, JSON or a dict (:meth:`Plan.from_file`, :meth:`Plan.from_yaml`,
+:meth:`Plan.from_dict`) and validated by pydantic; a load error is a :class:`~clpbackup.errors.PlanError`
+that names the field path and, for YAML, the line. Rule checks (``Plan.findings()``) and rendering
+(``Plan.render()``) live in :mod:`clpbackup.rules` and :mod:`clpbackup.render`.
+
+This module is pure: it does no I/O except reading the plan file in :meth:`Plan.from_file` and
+reading the password's environment variable in :meth:`Connection.resolve_password`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from clpbackup.errors import PlanError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.render import NodeArtifacts
+    from clpbackup.rules import Finding
+
+OsVersion = Literal["2003", "2008", "2008R2", "2012"]
+"""Windows Server versions clpbackup supports (2012 R2 nodes are planned as ``2012``)."""
+
+OS_VERSIONS: tuple[str, ...] = ("2003", "2008", "2008R2", "2012")
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_VOLUME = re.compile(r"^[A-Za-z]:\\?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+_DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
+
+# Code pages that Python can encode and that Windows Server consoles use as OEM code page.
+SUPPORTED_CODEPAGES: tuple[int, ...] = (437, 850, 852, 855, 857, 866, 932, 936, 949, 950, 1252)
+
+
+def parse_hhmm(value: str) -> int:
+    """Minutes after midnight of an ``HH:MM`` (24 h) time; ``ValueError`` otherwise."""
+    m = _HHMM.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a 24-hour time HH:MM (00:00-23:59)")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def format_hhmm(minutes: int) -> str:
+    """``HH:MM`` of minutes after midnight, wrapping past midnight."""
+    minutes %= 24 * 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_duration(value: str | int) -> int:
+    """Minutes of a duration written ``2h``, ``90m``, ``1h30m`` or as a number of minutes."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is written like 2h, 90m or 1h30m")
+    if isinstance(value, int):
+        minutes = value
+    else:
+        text = value.strip().lower()
+        if text.isdigit():
+            minutes = int(text)
+        else:
+            m = _DURATION.match(text)
+            if not m or not (m.group(1) or m.group(2)):
+                raise ValueError(f"{value!r} is not a duration such as 2h, 90m or 1h30m")
+            minutes = int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
+    if minutes <= 0 or minutes > 24 * 60:
+        raise ValueError("a duration must be between 1 minute and 24 hours")
+    return minutes
+
+
+def normalize_volume(value: str) -> str:
+    """``e:`` / ``E:\\`` → ``E:``."""
+    if not _VOLUME.match(value):
+        raise ValueError(f"{value!r} is not a drive letter such as E:")
+    return value[0].upper() + ":"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PasswordRef(_Model):
+    """Where the connection password comes from. Never the password itself (rule SEC-1).
+
+    ``env`` names an environment variable; ``callback`` (Python only) is called with the node name
+    and returns the password; ``prompt`` lets the CLI ask on the terminal.
+    """
+
+    env: str | None = Field(default=None, description="Environment variable that holds the password.")
+    prompt: bool = Field(default=False, description="The CLI asks for the password on the terminal.")
+    callback: Annotated[Callable[[str], str | SecretStr] | None, Field(exclude=True)] = Field(
+        default=None, description="Python only: called with the node name, returns the password."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PasswordRef:
+        if sum(x is not None and x is not False for x in (self.env, self.callback, self.prompt or None)) != 1:
+            raise ValueError("give exactly one of env, callback or prompt")
+        if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
+            raise ValueError(f"{self.env!r} is not an environment variable name")
+        return self
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # pragma: no cover
+        return super().model_json_schema(*args, **kwargs)
+
+
+Transport = Literal["psrp", "winrs"]
+Auth = Literal["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
+
+
+class ConnectionOverride(_Model):
+    """Connection settings a node may override; unset fields take the plan's defaults."""
+
+    transport: Transport | None = None
+    auth: Auth | None = None
+    ssl: bool | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    path: str | None = None
+    username: str | None = None
+    password: PasswordRef | None = None
+    codepage: int | None = None
+    cert_validation: bool | str | None = None
+    no_proxy: bool | None = None
+    allow_insecure: bool | None = None
+    operation_timeout: int | None = Field(default=None, ge=5, le=3600)
+    read_timeout: int | None = Field(default=None, ge=10, le=3700)
+    connection_timeout: int | None = Field(default=None, ge=1, le=600)
+    deadline: int | None = Field(default=None, ge=10)
+    locale: str | None = None
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _no_clear_password(cls, value: Any) -> Any:
+        if isinstance(value, (str, SecretStr)):
+            raise ValueError(
+                "SEC-1: a password in clear is not accepted in a plan; "
+                "write password: {env: VARIABLE} (or give a callback in Python)"
+            )
+        return value
+
+    @field_validator("codepage")
+    @classmethod
+    def _codepage(cls, value: int | None) -> int | None:
+        if value is not None and value not in SUPPORTED_CODEPAGES:
+            raise ValueError(f"code page {value} is not supported; use one of {list(SUPPORTED_CODEPAGES)}")
+        return value
+
+
+class Connection(ConnectionOverride):
+    """How clpbackup reaches the nodes over WinRM (defaults for both nodes)."""
+
+    transport: Transport = "psrp"
+    auth: Auth = "negotiate"
+    ssl: bool = False
+    username: str | None = None
+    codepage: int = 437
+    cert_validation: bool | str = True
+    no_proxy: bool = True
+    allow_insecure: bool = False
+    operation_timeout: int = 20
+    read_timeout: int = 30
+    connection_timeout: int = 30
+    deadline: int = 300
+    locale: str | None = None
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> Connection:
+        if self.read_timeout <= self.operation_timeout:
+            raise ValueError(
+                f"read_timeout ({self.read_timeout}) must be greater than operation_timeout "
+                f"({self.operation_timeout}): WinRM answers a Receive after operation_timeout"
+            )
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The port given, or WinRM's default (5986 with ssl, 5985 without)."""
+        return self.port or (5986 if self.ssl else 5985)
+
+    def resolve_password(self, node: str) -> SecretStr | None:
+        """The password, from the environment variable or the callback; ``None`` when none is set."""
+        ref = self.password
+        if ref is None:
+            return None
+        if ref.callback is not None:
+            value = ref.callback(node)
+            return value if isinstance(value, SecretStr) else SecretStr(value)
+        if ref.env is not None:
+            env = os.environ.get(ref.env)
+            if env is None:
+                raise PlanError(
+                    f"the environment variable {ref.env} is not set",
+                    field="connection.password.env",
+                    hint=f"export {ref.env}=… before running clpbackup",
+                )
+            return SecretStr(env)
+        raise PlanError(
+            "the password is to be prompted for; the CLI asks on a terminal, Python callers give a callback",
+            field="connection.password.prompt",
+        )
+
+
+class Node(_Model):
+    """One of the two cluster nodes."""
+
+    name: str = Field(description="Node (server) name as CLUSTERPRO knows it; also used in {node}.")
+    host: str = Field(description="Address or DNS name clpbackup connects to.")
+    os: OsVersion = Field(description="Windows Server version: 2003, 2008, 2008R2 or 2012.")
+    home: bool = Field(default=False, description="The node that normally runs the failover group.")
+    connection: ConnectionOverride | None = Field(default=None, description="Overrides of the defaults.")
+
+    @field_validator("os", mode="before")
+    @classmethod
+    def _os(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            value = str(value)
+        if isinstance(value, str):
+            v = value.replace(" ", "").upper()
+            if v in ("2008R2", "2008-R2"):
+                return "2008R2"
+            if v == "2012R2":
+                return "2012"
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a server name (letters, digits, - _ .)")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.:\[\]-]{1,253}$", value):
+            raise ValueError(f"{value!r} is not a host name or address")
+        return value
+
+
+class Cluster(_Model):
+    """The CLUSTERPRO cluster."""
+
+    name: str
+    failover_group: str = Field(description="The failover group that owns the switchover partition.")
+    switchover_volumes: list[str] = Field(
+        default_factory=list, description="Drive letters of the switchover partitions (切替パーティション)."
+    )
+    start_script: str | None = Field(
+        default=None,
+        description="Path of the CLUSTERPRO start script on the nodes; when set, clpbackup manages "
+        "one delimited block in it (FO-1). When unset, deploy shows the fragment to paste.",
+    )
+    clpstat: bool = Field(default=True, description="Ask clpstat which node runs the group, where available.")
+
+    @field_validator("switchover_volumes")
+    @classmethod
+    def _volumes(cls, value: list[str]) -> list[str]:
+        out = [normalize_volume(v) for v in value]
+        if len(set(out)) != len(out):
+            raise ValueError("a switchover volume is listed twice")
+        return out
+
+    @field_validator("name", "failover_group")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid name (letters, digits, - _ .)")
+        return value
+
+
+NtBackupType = Literal["normal", "copy", "differential", "incremental", "daily"]
+
+
+class NtBackupOptions(_Model):
+    """NTBackup settings of a job (Windows Server 2003; rules NT-1, NT-2, NT-3)."""
+
+    media_pool: str | None = Field(default=None, description="/P: media pool, used with /UM (e.g. '4mm DDS').")
+    tape: str | None = Field(default=None, description="/T: tape name; needed to append (/A).")
+    file: str | None = Field(default=None, description="/F: back up to a .bkf file instead of tape.")
+    library: str | None = Field(default=None, description="rsm refresh /LF\"<library>\" before the backup (NT-1).")
+    refresh_wait: int = Field(default=60, ge=0, le=600, description="Seconds to wait after rsm refresh.")
+    type: NtBackupType = Field(default="normal", description="/M backup type.")
+    verify: bool = Field(default=False, description="/V:yes|no")
+    restrict_access: bool = Field(default=False, description="/R:yes|no")
+    backup_rsm_database: bool = Field(default=False, description="/RS:yes|no")
+    hardware_compression: bool = Field(default=True, description="/HC:on|off")
+    log: Literal["f", "s", "n"] = Field(default="f", description="/L:f|s|n")
+    snapshot: bool | None = Field(default=None, description="/SNAP:on|off (omitted when unset).")
+    append: bool = Field(default=False, description="/A: append to the tape (needs tape) or .bkf file.")
+    description: str | None = Field(default=None, description="/D: backup set description.")
+
+    @model_validator(mode="after")
+    def _media(self) -> NtBackupOptions:
+        given = [n for n in ("media_pool", "tape", "file") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of media_pool (/P), tape (/T) or file (/F)")
+        if self.append and self.media_pool:
+            raise ValueError(
+                "append (/A) cannot be combined with media_pool (/P): ntbackup needs a tape name (/T) "
+                "or a .bkf file to append to"
+            )
+        if self.library and self.file:
+            raise ValueError("library (rsm refresh) is for tape; a .bkf file backup needs no library")
+        return self
+
+
+class Job(_Model):
+    """One backup job, identical on both nodes (JOB-1)."""
+
+    scope: Literal["local", "switchover"] = Field(description="local disks or the switchover partition (JOB-2).")
+    include: list[str] = Field(description="Volumes, folders or files to back up, one by one (JOB-4).")
+    exclude: list[str] = Field(default_factory=list, description="WSB -exclude / NTBackup /exclude lines.")
+    target: str | None = Field(
+        default=None,
+        description="WSB: backup target volume (G:) or UNC share; {node} expands to the node name (WSB-3).",
+    )
+    vss: Literal["copy", "full"] = Field(default="copy", description="WSB -vssCopy (default) or -vssFull.")
+    all_critical: bool = Field(default=False, description="WSB -allCritical (refused under CLUSTERPRO: WSB-1).")
+    system_state: bool = Field(default=False, description="WSB -systemState (refused under CLUSTERPRO: WSB-1).")
+    daily_at: str | None = Field(default=None, description="Daily start time HH:MM on the home node.")
+    standby_at: str | None = Field(
+        default=None,
+        description="Pinned start time on the non-home node (switchover jobs; SCH-2 checks it).",
+    )
+    expected_duration: str | int = Field(default="1h", description="How long a run takes: 2h, 90m, 1h30m.")
+    ntbackup: NtBackupOptions | None = Field(default=None, description="NTBackup settings (2003 nodes).")
+
+    @field_validator("daily_at", "standby_at")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hhmm(value)
+        return value
+
+    @field_validator("expected_duration")
+    @classmethod
+    def _duration(cls, value: str | int) -> str | int:
+        parse_duration(value)
+        return value
+
+    @field_validator("include")
+    @classmethod
+    def _include(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("JOB-4: name at least one volume or folder to back up")
+        return value
+
+    @property
+    def duration_minutes(self) -> int:
+        """``expected_duration`` in minutes."""
+        return parse_duration(self.expected_duration)
+
+
+class FailoverBackup(_Model):
+    """The one-shot full backup of the switchover partition after a failover (FO-2)."""
+
+    job: str = Field(description="The switchover job to run once.")
+    at: str = Field(default="now", description="HH:MM, or now.")
+    append: bool | None = Field(
+        default=None, description="NTBackup: append to the shared tape (NT-3); default from the job."
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if value != "now":
+            parse_hhmm(value)
+        return value
+
+
+class Plan(_Model):
+    """A backup plan for one two-node CLUSTERPRO cluster."""
+
+    cluster: Cluster
+    nodes: list[Node] = Field(description="Exactly two nodes.")
+    connection: Connection = Field(default_factory=Connection)
+    scripts_dir: str = Field(default="C:\\clpbackup", description="Folder on the nodes for clpbackup's files.")
+    scheduler: Literal["auto", "at", "schtasks"] = Field(
+        default="auto", description="auto = the guide's choice per OS (AT on 2003/2008/2008 R2, schtasks on 2012)."
+    )
+    jobs: dict[str, Job]
+    failover_backup: FailoverBackup | None = None
+
+    @field_validator("nodes")
+    @classmethod
+    def _two_nodes(cls, value: list[Node]) -> list[Node]:
+        if len(value) != 2:
+            raise ValueError(f"a CLUSTERPRO pair has exactly two nodes, the plan lists {len(value)}")
+        if value[0].name.lower() == value[1].name.lower():
+            raise ValueError("the two nodes have the same name")
+        homes = [n for n in value if n.home]
+        if len(homes) != 1:
+            raise ValueError("mark exactly one node as home: true (the node that normally runs the group)")
+        return value
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_names(cls, value: dict[str, Job]) -> dict[str, Job]:
+        if not value:
+            raise ValueError("the plan has no jobs")
+        for name in value:
+            if not _JOB_NAME.match(name):
+                raise ValueError(f"job name {name!r}: use letters, digits, - and _ (at most 40)")
+        return value
+
+    @field_validator("scripts_dir")
+    @classmethod
+    def _scripts_dir(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z]:\\", value):
+            raise ValueError(f"{value!r} must be an absolute local path such as C:\\clpbackup")
+        return value.rstrip("\\")
+
+    @model_validator(mode="after")
+    def _references(self) -> Plan:
+        fb = self.failover_backup
+        if fb is not None:
+            if fb.job not in self.jobs:
+                raise ValueError(f"failover_backup.job: no job named {fb.job!r}")
+            if self.jobs[fb.job].scope != "switchover":
+                raise ValueError(f"failover_backup.job: {fb.job!r} is not a switchover job (FO-2)")
+        return self
+
+    # -- access -----------------------------------------------------------------------------------
+
+    @property
+    def home_node(self) -> Node:
+        """The node marked ``home: true``."""
+        return next(n for n in self.nodes if n.home)
+
+    @property
+    def standby_node(self) -> Node:
+        """The node that is not home."""
+        return next(n for n in self.nodes if not n.home)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (``PlanError`` naming the known nodes otherwise)."""
+        for n in self.nodes:
+            if n.name.lower() == name.lower():
+                return n
+        raise PlanError(
+            f"no node named {name!r}; the plan's nodes are {', '.join(n.name for n in self.nodes)}",
+            field="nodes",
+        )
+
+    def connection_for(self, node: Node | str) -> Connection:
+        """The node's effective connection: plan defaults with the node's overrides applied."""
+        n = self.node(node) if isinstance(node, str) else node
+        if n.connection is None:
+            return self.connection
+        overrides = {k: v for k, v in n.connection if v is not None}
+        return self.connection.model_copy(update=overrides)
+
+    def codepage_for(self, node: Node | str) -> int:
+        """The OEM code page of the node's batch files."""
+        return self.connection_for(node).codepage
+
+    def switchover_jobs(self) -> list[str]:
+        """Names of the switchover jobs."""
+        return [name for name, job in self.jobs.items() if job.scope == "switchover"]
+
+    # -- the layers above ---------------------------------------------------------------------------
+
+    def findings(self) -> list[Finding]:
+        """Rule findings of the plan (see :mod:`clpbackup.rules`)."""
+        from clpbackup.rules import check
+
+        return check(self)
+
+    def check(self) -> Plan:
+        """Raise :class:`PlanError` (with the findings) when any finding is an error; return self."""
+        from clpbackup.rules import raise_for_errors
+
+        raise_for_errors(self.findings())
+        return self
+
+    def render(self, node: str | None = None) -> dict[str, NodeArtifacts]:
+        """Per node, the files and schedules clpbackup deploys (see :mod:`clpbackup.render`)."""
+        from clpbackup.render import render_plan
+
+        return render_plan(self, node=node)
+
+    def with_endpoints(self, endpoints: Mapping[str, Mapping[str, Any]]) -> Plan:
+        """A copy of the plan whose nodes connect elsewhere (``{node: {host, port, ...}}``)."""
+        nodes = []
+        for n in self.nodes:
+            ep = endpoints.get(n.name)
+            if ep is None:
+                nodes.append(n)
+                continue
+            ep = dict(ep)
+            host = ep.pop("host", n.host)
+            base = n.connection.model_dump(exclude_none=True) if n.connection else {}
+            base.update(ep)
+            if n.connection is not None and n.connection.password is not None and "password" not in ep:
+                base["password"] = n.connection.password
+            nodes.append(n.model_copy(update={"host": host, "connection": ConnectionOverride(**base)}))
+        return self.model_copy(update={"nodes": nodes})
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, lines: Mapping[tuple[Any, ...], int] | None = None) -> Plan:
+        """Validate a plan given as a dict; ``PlanError`` names the first bad field (and line)."""
+        if not isinstance(data, Mapping):
+            raise PlanError("a plan is a mapping with cluster, nodes and jobs", field="(top)")
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise _plan_error(exc, lines or {}) from None
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Plan:
+        """Load a plan from YAML text."""
+        try:
+            data, lines = _load_yaml_with_lines(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise PlanError(f"not valid YAML: {getattr(exc, 'problem', exc)}", field="(file)", line=line) from None
+        return cls.from_dict(data, lines=lines)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Load a plan from JSON text."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"not valid JSON: {exc.msg}", field="(file)", line=exc.lineno) from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Plan:
+        """Load a plan from a ``.yaml``/``.yml`` or ``.json`` file."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PlanError(f"cannot read the plan file {p}: {exc.strerror}", field="(file)") from None
+        except UnicodeDecodeError:
+            raise PlanError(f"the plan file {p} is not UTF-8 text", field="(file)") from None
+        if p.suffix.lower() == ".json":
+            return cls.from_json(text)
+        return cls.from_yaml(text)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of a plan file."""
+        return cls.model_json_schema(mode="validation")
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            s = str(item)
+            # pydantic reports union branches and validator wrappers as loc items; hide them.
+            if s.startswith(("function-", "tagged-union", "str", "int", "bool", "callable")) and parts:
+                continue
+            parts.append(("." if parts else "") + s)
+    return "".join(parts) or "(top)"
+
+
+def _plan_error(exc: ValidationError, lines: Mapping[tuple[Any, ...], int]) -> PlanError:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
+    path = _loc_to_path(loc)
+    msg = str(first["msg"])
+    msg = msg.removeprefix("Value error, ")
+    line = None
+    probe = loc
+    while probe:
+        if probe in lines:
+            line = lines[probe]
+            break
+        probe = probe[:-1]
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return PlanError(msg + more, field=path, line=line)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that also records the line of every mapping key and sequence item."""
+
+
+def _load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[tuple[Any, ...], int] = {}
+
+        def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+            if isinstance(n, yaml.MappingNode):
+                for k, v in n.value:
+                    key = loader.construct_object(k, deep=True)
+                    lines[(*path, key)] = k.start_mark.line + 1
+                    walk(v, (*path, key))
+            elif isinstance(n, yaml.SequenceNode):
+                for i, v in enumerate(n.value):
+                    lines[(*path, i)] = v.start_mark.line + 1
+                    walk(v, (*path, i))
+
+        if node is None:
+            return {}, {}
+        walk(node, ())
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    return data, lines

@@ -1,0 +1,149 @@
+"""Data that crosses the transport: node facts, command results, inspect/apply requests.
+
+Pure dataclasses shared by the sessions (:mod:`clpbackup.transport.psrp`,
+:mod:`clpbackup.transport.winrs`), the operations layer and the simulator. The wire form of each
+(what the remote operations emit) is specified in ``docs/design.md`` ("Remote operations").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """A drive letter as the node sees it: present (ready) and writable."""
+
+    letter: str
+    present: bool
+    writable: bool
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What a node says about itself (one read pipeline)."""
+
+    hostname: str
+    os_version: str
+    os_caption: str
+    ps_version: str | None
+    oem_codepage: int
+    volumes: tuple[VolumeInfo, ...]
+    schedule_start_mode: str | None
+    schedule_state: str | None
+    wsb_installed: bool | None
+    scripts_dir_exists: bool | None = None
+    clpstat: str | None = None
+
+    @property
+    def os(self) -> str | None:
+        """The plan's OS name for ``os_version`` (``2003`` … ``2012``), ``None`` when unknown."""
+        return os_from_version(self.os_version)
+
+    def volume(self, letter: str) -> VolumeInfo | None:
+        """The volume with that drive letter (``E:``), or ``None``."""
+        for v in self.volumes:
+            if v.letter.upper() == letter.upper():
+                return v
+        return None
+
+
+def os_from_version(version: str) -> str | None:
+    """Map a Windows kernel version (``6.1.7601``) to the plan's OS name (``2008R2``)."""
+    parts = version.split(".")
+    if len(parts) < 2:
+        return None
+    major_minor = f"{parts[0]}.{parts[1]}"
+    return {"5.2": "2003", "6.0": "2008", "6.1": "2008R2", "6.2": "2012", "6.3": "2012"}.get(major_minor)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of one native command on a node."""
+
+    argv: tuple[str, ...]
+    rc: int | None
+    stdout: str
+    stderr: str
+    ran: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """True when the command ran and exited 0."""
+        return self.ran and self.rc == 0
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """A file to put on a node (exact bytes); written atomically, skipped when the hash is equal."""
+
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file as found on a node: ``sha256`` is ``None`` when the file does not exist."""
+
+    path: str
+    sha256: str | None
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class FileWriteResult:
+    """What writing one file did."""
+
+    path: str
+    changed: bool
+    sha256: str
+
+
+@dataclass(frozen=True)
+class InspectRequest:
+    """Everything to read from a node in one pipeline."""
+
+    hash_paths: Sequence[str] = ()
+    read_paths: Sequence[str] = ()
+    commands: Sequence[Sequence[str]] = ()
+    probe_volumes: Sequence[str] = ()
+    scripts_dir: str | None = None
+    want_facts: bool = True
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    """The answer to an :class:`InspectRequest`."""
+
+    facts: NodeFacts | None
+    files: dict[str, FileState] = field(default_factory=dict)
+    commands: list[CommandResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """Every change to make on a node in one pipeline: files first, then deletions, then commands.
+
+    With ``stop_on_error`` the commands after the first one that fails are not run (reported with
+    ``ran=False``).
+    """
+
+    writes: Sequence[FileWrite] = ()
+    deletes: Sequence[str] = ()
+    commands: Sequence[Sequence[str]] = ()
+    stop_on_error: bool = True
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The answer to an :class:`ApplyRequest`."""
+
+    files: list[FileWriteResult] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    commands: list[CommandResult] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when a file was written or deleted or a command ran."""
+        return any(f.changed for f in self.files) or bool(self.deleted) or any(c.ran for c in self.commands)
