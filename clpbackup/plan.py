@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from clpbackup.errors import PlanError
 
@@ -104,13 +105,16 @@ class PasswordRef(_Model):
 
     env: str | None = Field(default=None, description="Environment variable that holds the password.")
     prompt: bool = Field(default=False, description="The CLI asks for the password on the terminal.")
-    callback: Annotated[Callable[[str], str | SecretStr] | None, Field(exclude=True)] = Field(
+    # SkipJsonSchema: a Python callable has no JSON Schema; `clpbackup schema` must still work.
+    callback: Annotated[
+        Callable[[str], str | SecretStr] | None, Field(exclude=True), SkipJsonSchema()
+    ] = Field(
         default=None, description="Python only: called with the node name, returns the password."
     )
 
     @model_validator(mode="after")
     def _one_source(self) -> PasswordRef:
-        if sum(x is not None and x is not False for x in (self.env, self.callback, self.prompt or None)) != 1:
+        if sum(x is not None for x in (self.env, self.callback, self.prompt or None)) != 1:
             raise ValueError("give exactly one of env, callback or prompt")
         if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
             raise ValueError(f"{self.env!r} is not an environment variable name")
@@ -579,6 +583,23 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return "".join(parts) or "(top)"
 
 
+_MODEL_FIELD_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\.[\w-]+|\[\d+\])*): (.*)$", re.DOTALL)
+
+
+def _path_to_loc(path: str) -> tuple[Any, ...]:
+    """``jobs.a.include[0]`` → ``("jobs", "a", "include", 0)`` (the inverse of :func:`_loc_to_path`)."""
+    loc: list[Any] = []
+    for part in path.split("."):
+        m = re.match(r"^([^\[]*)((?:\[\d+\])*)$", part)
+        if m is None:  # pragma: no cover - the prefix regex only lets such parts through
+            loc.append(part)
+            continue
+        if m.group(1):
+            loc.append(m.group(1))
+        loc.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    return tuple(loc)
+
+
 def _plan_error(exc: ValidationError, lines: Mapping[tuple[Any, ...], int]) -> PlanError:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
@@ -586,6 +607,14 @@ def _plan_error(exc: ValidationError, lines: Mapping[tuple[Any, ...], int]) -> P
     path = _loc_to_path(loc)
     msg = str(first["msg"])
     msg = msg.removeprefix("Value error, ")
+    if not loc:
+        # A model-level validator has no location of its own; its message starts with the field
+        # path it is about ("failover_backup.job: ..."), so report that field (and its line).
+        m = _MODEL_FIELD_PREFIX.match(msg)
+        if m and m.group(1).split(".")[0].split("[")[0] in Plan.model_fields:
+            path = m.group(1)
+            msg = m.group(2)
+            loc = _path_to_loc(path)
     line = None
     probe = loc
     while probe:
@@ -611,12 +640,14 @@ def _load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
             if isinstance(n, yaml.MappingNode):
                 for k, v in n.value:
                     key = loader.construct_object(k, deep=True)
-                    lines[(*path, key)] = k.start_mark.line + 1
-                    walk(v, (*path, key))
+                    here = (*path, key)
+                    lines[here] = k.start_mark.line + 1
+                    walk(v, here)
             elif isinstance(n, yaml.SequenceNode):
                 for i, v in enumerate(n.value):
-                    lines[(*path, i)] = v.start_mark.line + 1
-                    walk(v, (*path, i))
+                    here = (*path, i)
+                    lines[here] = v.start_mark.line + 1
+                    walk(v, here)
 
         if node is None:
             return {}, {}
