@@ -7,7 +7,7 @@ in :mod:`clpbackup.winquote`, in one place; no f-string ever builds a command li
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Command:
     argv: tuple[str, ...]
     os: str
     field: str | None = None
-    raw_tail: str | None = field(default=None, compare=True)
+    # (plain default: inside the class body the name ``field`` is the attribute above, not dataclasses.field)
+    raw_tail: str | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:
