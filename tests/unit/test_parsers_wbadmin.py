@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parsers_support import all_fixtures, fixture_text, mutated
 
 from clpbackup.errors import ParseError
 from clpbackup.parsers.wbadmin import (
@@ -16,6 +15,7 @@ from clpbackup.parsers.wbadmin import (
     parse_version_id,
     parse_versions,
 )
+from tests.helpers.parsers import all_fixtures, fixture_text, mutated
 
 UTC = timezone.utc
 
