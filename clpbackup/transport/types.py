@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.commands import Command
+
+#: A native command for a session: an argv list, or a :class:`~clpbackup.commands.Command` (whose
+#: ``raw_tail``, when set, is sent verbatim as the argument text).
+CommandSpec = Union[Sequence[str], "Command"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,8 @@ class FileState:
     path: str
     sha256: str | None
     content: bytes | None = None
+    error: str | None = None
+    """Why the node could not hash or read the file (access denied …); ``None`` when it could."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ class FileWriteResult:
     path: str
     changed: bool
     sha256: str
+    error: str | None = None
+    """Why the write failed (``sha256`` is then ``""``); ``None`` when it succeeded."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +118,14 @@ class InspectRequest:
 
     hash_paths: Sequence[str] = ()
     read_paths: Sequence[str] = ()
-    commands: Sequence[Sequence[str]] = ()
+    commands: Sequence[CommandSpec] = ()
     probe_volumes: Sequence[str] = ()
     scripts_dir: str | None = None
     want_facts: bool = True
+    clpstat: bool = False
+    """Run ``clpstat`` (when the node has it) and return its text in ``facts.clpstat``."""
+    command_timeout: int | None = None
+    """Seconds each native command may run on the node (default: the connection's deadline)."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +147,10 @@ class ApplyRequest:
 
     writes: Sequence[FileWrite] = ()
     deletes: Sequence[str] = ()
-    commands: Sequence[Sequence[str]] = ()
+    commands: Sequence[CommandSpec] = ()
     stop_on_error: bool = True
+    command_timeout: int | None = None
+    """Seconds each native command may run on the node (default: the connection's deadline)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,8 @@ class ApplyResult:
     files: list[FileWriteResult] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     commands: list[CommandResult] = field(default_factory=list)
+    delete_errors: dict[str, str] = field(default_factory=dict)
+    """Files that could not be deleted, with the reason."""
 
     @property
     def changed(self) -> bool:
