@@ -1,0 +1,61 @@
+"""One module per Windows Server family behind one interface (:class:`~clpbackup.platforms.base.Platform`).
+
+``get_platform("2008R2")`` returns the platform of a node's OS; it builds the commands of the backup
+tool, of both schedulers and of restores as :class:`~clpbackup.commands.Command` objects. Pure.
+"""
+
+from __future__ import annotations
+
+from clpbackup.errors import UnsupportedError
+from clpbackup.platforms.base import (
+    AT_EVERY_DAY,
+    TN_MAX,
+    TR_MAX,
+    FeatureHint,
+    Platform,
+    RestoreSteps,
+    run_batch,
+    run_batch_command,
+)
+from clpbackup.platforms.win2003 import Win2003
+from clpbackup.platforms.win2008 import WbadminPlatform, Win2008, Win2008R2
+from clpbackup.platforms.win2012 import Win2012
+
+__all__ = [
+    "AT_EVERY_DAY",
+    "PLATFORMS",
+    "TN_MAX",
+    "TR_MAX",
+    "FeatureHint",
+    "Platform",
+    "RestoreSteps",
+    "WbadminPlatform",
+    "Win2003",
+    "Win2008",
+    "Win2008R2",
+    "Win2012",
+    "get_platform",
+    "run_batch",
+    "run_batch_command",
+]
+
+PLATFORMS: dict[str, type[Platform]] = {p.os: p for p in (Win2003, Win2008, Win2008R2, Win2012)}
+
+_ALIASES = {"2008-R2": "2008R2", "2012R2": "2012", "2012-R2": "2012", "2003R2": "2003"}
+
+
+def get_platform(os: str) -> Platform:
+    """The platform of Windows Server ``os`` (``2003``, ``2008``, ``2008R2``, ``2012``).
+
+    ``2008 R2``/``2012 R2`` spellings are accepted; anything else raises
+    :class:`~clpbackup.errors.UnsupportedError` (rule OS-1).
+    """
+    key = str(os).replace(" ", "").upper()
+    key = _ALIASES.get(key, key)
+    cls = PLATFORMS.get(key)
+    if cls is None:
+        raise UnsupportedError(
+            f"OS-1: Windows Server {os!r} is not supported",
+            hint="clpbackup supports Windows Server 2003, 2008, 2008 R2 and 2012 (2012 R2 as 2012)",
+        )
+    return cls()

@@ -1,0 +1,286 @@
+"""The interface every OS family implements, and what they share (schtasks, AT).
+
+A :class:`Platform` turns plan values into :class:`~clpbackup.commands.Command` objects (argv
+lists, never strings) for one Windows Server version: the backup tool (NTBackup + rsm on 2003,
+wbadmin from 2008 on), the schedulers (``schtasks`` and ``AT`` — both on every OS; on 2012 AT is
+deprecated and rules report that) and restore helpers. Combinations the tool or the operating rules
+do not allow are refused with :class:`~clpbackup.errors.UnsupportedError` naming the rule, as a last
+line of defence behind :mod:`clpbackup.rules`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from clpbackup.commands import Command
+from clpbackup.errors import PlanError, QuotingError, UnsupportedError
+from clpbackup.plan import parse_hhmm
+from clpbackup.winquote import check_value, cmd_c_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.plan import Job
+
+Scheduler = Literal["at", "schtasks"]
+BackupTool = Literal["ntbackup", "wbadmin"]
+
+#: ``at /every:`` days for a daily job (at.exe's own abbreviations).
+AT_EVERY_DAY: tuple[str, ...] = ("M", "T", "W", "Th", "F", "S", "Su")
+
+#: schtasks refuses a longer ``/TR`` (the ja-JP message says 261; the docs say 262).
+TR_MAX = 261
+#: schtasks ``/TN`` limit.
+TN_MAX = 238
+
+_TASK_NAME_FORBIDDEN = frozenset('/:*?"<>|')
+_VERSION_ID = re.compile(r"^(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/\d{4}-([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True)
+class FeatureHint:
+    """How to install Windows Server Backup on a node (rule OS-3).
+
+    ``command`` is what the operator types; ``shell`` says where (``cmd`` or ``powershell``);
+    ``feature`` is the feature name; ``core`` is the Server Core alternative when there is one.
+    """
+
+    command: str
+    shell: Literal["cmd", "powershell"]
+    feature: str
+    core: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.command}  ({self.shell})"
+        if self.core:
+            text += f"; on Server Core: {self.core}"
+        return text
+
+
+@dataclass(frozen=True)
+class RestoreSteps:
+    """Commands to run and the steps an operator does by hand to restore (RS-1, RS-2)."""
+
+    commands: tuple[Command, ...]
+    steps: tuple[str, ...]
+
+
+def run_batch(path: str, *, field: str | None = "scripts_dir") -> str:
+    """The command a scheduler runs for a batch file: ``cmd /c "<path>"``.
+
+    AT does not start cmd.exe by itself, so batch files always go through ``cmd /c``; clpbackup
+    uses the same text for schtasks, so both schedulers show the same command for a job.
+    """
+    cmd_c_path(path, field=field)
+    return f'cmd /c "{path}"'
+
+
+def run_batch_command(path: str, os: str, *, field: str | None = "scripts_dir") -> Command:
+    """A :class:`Command` that runs a batch file at once: ``cmd /c "<path>"``."""
+    cmd_c_path(path, field=field)
+    return Command(("cmd", "/c", path), os, field=field, raw_tail=f'/c "{path}"')
+
+
+def _time(value: str, field: str) -> int:
+    try:
+        return parse_hhmm(value)
+    except ValueError as exc:
+        raise PlanError(str(exc), field=field) from None
+
+
+class Platform(ABC):
+    """One Windows Server version: its backup tool, its schedulers and its restore helpers."""
+
+    #: ``2003`` | ``2008`` | ``2008R2`` | ``2012`` (the plan's ``nodes[].os``)
+    os: ClassVar[str]
+    #: e.g. ``Windows Server 2008 R2``
+    display_name: ClassVar[str]
+    backup_tool: ClassVar[BackupTool]
+    #: the scheduler NEC's guide uses on this OS (``scheduler: auto``)
+    default_scheduler: ClassVar[Scheduler]
+    #: at.exe is deprecated (2012: it prints a warning but still creates the job)
+    at_deprecated: ClassVar[bool] = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.display_name}>"
+
+    # -- backup ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def backup_commands(
+        self,
+        job_name: str,
+        job: Job,
+        *,
+        node: str,
+        selection: str | None = None,
+        failover: bool = False,
+        append: bool | None = None,
+    ) -> list[Command]:
+        """The commands one run of ``job`` executes on ``node``, in order.
+
+        ``selection`` is the path of the NTBackup ``.bks`` file (2003). ``failover`` asks for the
+        one-shot full backup after a failover (FO-2: NTBackup ``/M normal``); ``append`` overrides
+        the job's append setting (NT-3). ``{node}`` in a target expands to ``node`` (WSB-3).
+        """
+
+    def feature_install_hint(self) -> FeatureHint | None:
+        """How to install Windows Server Backup here (OS-3); ``None`` where nothing is needed."""
+        return None
+
+    # -- schtasks ----------------------------------------------------------------------------------
+
+    def schtasks_time(self, hhmm: str, *, field: str) -> str:
+        """``/ST`` value: ``HH:mm`` (2008 and later)."""
+        _time(hhmm, field)
+        return hhmm
+
+    def _task_name(self, name: str, field: str) -> str:
+        check_value(name, field=field)
+        bad = sorted({c for c in name if c in _TASK_NAME_FORBIDDEN})
+        if not name or bad:
+            raise QuotingError(
+                f"task name {name!r} is empty or contains {''.join(bad)!r}",
+                field=field,
+                hint="task names follow file-name rules",
+            )
+        if len(name) > TN_MAX:
+            raise QuotingError(
+                f"task name is {len(name)} characters; schtasks allows at most {TN_MAX}",
+                field=field,
+                hint="use a shorter cluster or job name",
+            )
+        return name
+
+    def _task_run(self, run: str, field: str) -> str:
+        check_value(run, field=field)
+        if len(run) > TR_MAX:
+            raise QuotingError(
+                f"the task's command is {len(run)} characters; schtasks /TR allows at most {TR_MAX}",
+                field=field,
+                hint="use a shorter scripts_dir (the task runs the job's batch file)",
+            )
+        return run
+
+    def schtasks_daily(self, name: str, at: str, run: str, *, field: str) -> Command:
+        """``schtasks /Create /TN <name> /SC DAILY /ST <time> /TR <run> /RU SYSTEM /F``.
+
+        Runs as SYSTEM, so no password is ever passed (SEC-1); ``/F`` replaces a task of that name.
+        """
+        return Command(
+            (
+                "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "DAILY",
+                "/ST", self.schtasks_time(at, field=field), "/TR", self._task_run(run, field),
+                "/RU", "SYSTEM", "/F",
+            ),
+            self.os,
+            field=field,
+        )
+
+    def schtasks_once(self, name: str, at: str, run: str, *, field: str) -> Command:
+        """``schtasks /Create /TN <name> /SC ONCE /ST <time> /TR <run> /RU SYSTEM /F`` — never ``/RP``
+        (SEC-1). Without ``/SD`` the task is for today: a time already past does not run."""
+        return Command(
+            (
+                "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "ONCE",
+                "/ST", self.schtasks_time(at, field=field), "/TR", self._task_run(run, field),
+                "/RU", "SYSTEM", "/F",
+            ),
+            self.os,
+            field=field,
+        )
+
+    def schtasks_delete(self, name: str, *, field: str = "jobs") -> Command:
+        """``schtasks /Delete /TN <name> /F``."""
+        argv = ("schtasks", "/Delete", "/TN", self._task_name(name, field), "/F")
+        return Command(argv, self.os, field=field)
+
+    def schtasks_query(self) -> Command:
+        """``schtasks /Query /FO CSV /V`` (every task, verbose, CSV)."""
+        return Command(("schtasks", "/Query", "/FO", "CSV", "/V"), self.os)
+
+    def schtasks_run(self, name: str, *, field: str = "jobs") -> Command:
+        """``schtasks /Run /TN <name>`` (returns at once; the task runs detached)."""
+        return Command(("schtasks", "/Run", "/TN", self._task_name(name, field)), self.os, field=field)
+
+    # -- AT ----------------------------------------------------------------------------------------
+
+    def at_time(self, hhmm: str, *, field: str) -> str:
+        """AT time: ``HH:MM`` 24 h."""
+        _time(hhmm, field)
+        return hhmm
+
+    def _at(self, at: str, switches: Sequence[str], batch: str, field: str) -> Command:
+        run = run_batch(batch, field=field)
+        time = self.at_time(at, field=field)
+        # at.exe takes the rest of its command line as the job's command, so it is passed as text
+        # (raw_tail); argv is what CommandLineToArgvW makes of it.
+        tail = " ".join([time, *switches, run])
+        return Command(("at", time, *switches, "cmd", "/c", batch), self.os, field=field, raw_tail=tail)
+
+    def at_daily(self, at: str, batch: str, *, field: str) -> Command:
+        """``at HH:MM /every:M,T,W,Th,F,S,Su cmd /c "<batch>"``."""
+        return self._at(at, ["/every:" + ",".join(AT_EVERY_DAY)], batch, field)
+
+    def at_once(self, at: str, batch: str, *, field: str) -> Command:
+        """``at HH:MM cmd /c "<batch>"`` (the next time the clock shows HH:MM)."""
+        return self._at(at, [], batch, field)
+
+    def at_delete(self, job_id: int) -> Command:
+        """``at <id> /delete /yes``."""
+        if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1:
+            raise PlanError(f"{job_id!r} is not an AT job ID", field="at")
+        return Command(("at", str(job_id), "/delete", "/yes"), self.os)
+
+    def at_query(self) -> Command:
+        """``at`` (lists the AT jobs)."""
+        return Command(("at",), self.os)
+
+    # -- restore -----------------------------------------------------------------------------------
+
+    def get_versions(self, target: str | None = None, machine: str | None = None, *,
+                     field: str = "jobs") -> Command:
+        """``wbadmin get versions [-backupTarget:<t>] [-machine:<node>]`` (2008 and later)."""
+        raise UnsupportedError(
+            f"OS-1: wbadmin does not exist on {self.display_name}",
+            hint="NTBackup media are catalogued and restored in the Backup Utility (see restore_steps)",
+        )
+
+    def start_recovery(
+        self,
+        version: str,
+        itemtype: str,
+        items: Sequence[str],
+        *,
+        target: str | None = None,
+        machine: str | None = None,
+        recovery_target: str | None = None,
+        recursive: bool = False,
+        overwrite: str | None = None,
+        not_restore_acl: bool = False,
+        skip_bad_cluster_check: bool = False,
+        no_roll_forward: bool = False,
+        field: str = "restore",
+    ) -> Command:
+        """``wbadmin start recovery …`` (2008 and later)."""
+        raise UnsupportedError(
+            f"OS-1: wbadmin does not exist on {self.display_name}; NTBackup restores only in its GUI",
+            hint="see restore_steps() for the catalog step (RS-2) and the steps in the Backup Utility",
+        )
+
+    def restore_steps(self, library: str | None = None, *, field: str = "jobs") -> RestoreSteps:
+        """Commands and manual steps to prepare a restore (RS-1, RS-2)."""
+        raise UnsupportedError(f"restore_steps is for NTBackup (2003), not {self.display_name}")
+
+
+def check_version_id(version: str, *, field: str) -> str:
+    """A wbadmin version identifier ``MM/DD/YYYY-HH:MM`` (UTC), else ``PlanError``."""
+    if not _VERSION_ID.match(version):
+        raise PlanError(
+            f"{version!r} is not a wbadmin version identifier MM/DD/YYYY-HH:MM",
+            field=field,
+            hint="take it from 'wbadmin get versions' (Version identifier)",
+        )
+    return version

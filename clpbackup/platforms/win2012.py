@@ -1,0 +1,27 @@
+"""Windows Server 2012 (and 2012 R2): Windows Server Backup; schtasks by default.
+
+AT still works on 2012 but is deprecated (it prints a warning); NEC's guide uses schtasks there
+and :mod:`clpbackup.rules` reports a plan that asks for AT (OS-1).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from clpbackup.platforms.base import FeatureHint, Scheduler
+from clpbackup.platforms.win2008 import WbadminPlatform
+
+
+class Win2012(WbadminPlatform):
+    """Windows Server 2012 / 2012 R2."""
+
+    os: ClassVar[str] = "2012"
+    display_name: ClassVar[str] = "Windows Server 2012"
+    default_scheduler: ClassVar[Scheduler] = "schtasks"
+    at_deprecated: ClassVar[bool] = True
+
+    def feature_install_hint(self) -> FeatureHint:
+        """``Install-WindowsFeature Windows-Server-Backup`` (OS-3)."""
+        return FeatureHint(
+            "Install-WindowsFeature Windows-Server-Backup", "powershell", "Windows-Server-Backup"
+        )
