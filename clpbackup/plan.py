@@ -148,6 +148,12 @@ class ConnectionOverride(_Model):
     connection_timeout: int | None = Field(default=None, ge=1, le=600)
     deadline: int | None = Field(default=None, ge=10)
     locale: str | None = None
+    certificate_pem: str | None = Field(
+        default=None, description="auth: certificate — path of the client certificate (PEM) on this machine."
+    )
+    certificate_key_pem: str | None = Field(
+        default=None, description="auth: certificate — path of the certificate's private key (PEM)."
+    )
 
     @field_validator("password", mode="before")
     @classmethod
