@@ -1,0 +1,939 @@
+"""Rule checks: a plan against the operating rules of NEC's guide (pure).
+
+:func:`check` returns a list of :class:`Finding`, errors first. Every finding names the rule it
+comes from (the IDs of ``docs/rules.md``: JOB-2, SCH-2, WSB-3 …), the node and job it is about, what
+is wrong and what to do. :func:`raise_for_errors` turns the error findings into a
+:class:`~clpbackup.errors.PlanError`.
+
+Only what can be decided from the plan alone is checked here. What needs the nodes themselves (is
+the Schedule service automatic, is Windows Server Backup installed, which node has the partition)
+is reported as ``info`` and checked live by the operations layer.
+
+:func:`standby_start` is the one place that computes when the standby node's switchover backup
+starts (SCH-2); rendering uses it too, so the check and the schedule agree.
+
+This module does no I/O.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from clpbackup.errors import ClpBackupError, PlanError, QuotingError
+from clpbackup.plan import format_hhmm, parse_hhmm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.plan import Job, Node, Plan
+
+__all__ = [
+    "SCH2_MARGIN_MINUTES",
+    "Finding",
+    "Severity",
+    "check",
+    "earliest_standby_start",
+    "raise_for_errors",
+    "scheduler_for",
+    "standby_start",
+]
+
+Severity = Literal["error", "warning", "info"]
+
+_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+SCH2_MARGIN_MINUTES = 15
+"""Minutes between the expected end of the home node's switchover backup and the standby's start."""
+
+_DAY = 24 * 60
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a rule check.
+
+    ``rule`` is the rule ID (``WSB-3``; ``QUOTE`` for a value that cannot be carried into a command
+    line). ``node`` and ``job`` name what the finding is about (``None``: the whole plan / both
+    nodes). ``field`` is the plan field to change, when there is one. ``hint`` says what to do.
+    """
+
+    rule: str
+    severity: Severity
+    node: str | None
+    job: str | None
+    message: str
+    hint: str = ""
+    field: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``node-a, job shared-daily`` style location ('' when the finding is about the whole plan)."""
+        parts = []
+        if self.node:
+            parts.append(f"node {self.node}")
+        if self.job:
+            parts.append(f"job {self.job}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict (the form of ``clpbackup validate --format json``)."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "node": self.node,
+            "job": self.job,
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        text = f"{self.rule} {self.severity}{where}: {self.message}"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+
+# -- helpers shared with render ------------------------------------------------------------------
+
+
+def scheduler_for(plan: Plan, node: Node) -> Literal["at", "schtasks"]:
+    """The scheduler clpbackup uses on ``node``: the plan's choice, or the guide's for its OS.
+
+    ``auto`` means AT on 2003 / 2008 / 2008 R2 and schtasks on 2012 (where AT is deprecated).
+    """
+    if plan.scheduler != "auto":
+        return plan.scheduler
+    return "schtasks" if node.os == "2012" else "at"
+
+
+def _job(plan: Plan, job_name: str) -> Job:
+    try:
+        return plan.jobs[job_name]
+    except KeyError:
+        raise PlanError(
+            f"no job named {job_name!r}; the plan's jobs are {', '.join(plan.jobs)}", field="jobs"
+        ) from None
+
+
+def earliest_standby_start(plan: Plan, job_name: str) -> str:
+    """``HH:MM`` at which the standby node's run of a switchover job may start at the earliest (SCH-2).
+
+    That is the home node's start (``daily_at``) + ``expected_duration`` + a margin of
+    :data:`SCH2_MARGIN_MINUTES` minutes, wrapping past midnight.
+    """
+    job = _job(plan, job_name)
+    if job.daily_at is None:
+        raise PlanError(
+            f"job {job_name!r} has no daily_at, so it has no daily start on the standby node",
+            field=f"jobs.{job_name}.daily_at",
+        )
+    return format_hhmm(parse_hhmm(job.daily_at) + job.duration_minutes + SCH2_MARGIN_MINUTES)
+
+
+def standby_start(plan: Plan, job_name: str) -> str:
+    """``HH:MM`` at which the job's daily run starts on the standby (non-home) node.
+
+    A local job starts at the same time on both nodes (SCH-1). A switchover job starts at its
+    pinned ``standby_at`` when the plan gives one, otherwise after the home node's run is expected
+    to end: ``daily_at + expected_duration + 15 min`` (SCH-2, :func:`earliest_standby_start`).
+    :func:`check` reports a pinned ``standby_at`` earlier than that as an error.
+    ``PlanError`` when the job has no ``daily_at``.
+    """
+    job = _job(plan, job_name)
+    if job.daily_at is None:
+        raise PlanError(
+            f"job {job_name!r} has no daily_at, so it has no daily start on the standby node",
+            field=f"jobs.{job_name}.daily_at",
+        )
+    if job.scope == "local":
+        return job.daily_at
+    if job.standby_at is not None:
+        return job.standby_at
+    return earliest_standby_start(plan, job_name)
+
+
+# -- classification of plan values ---------------------------------------------------------------
+
+_DRIVE = re.compile(r"^([A-Za-z]):")
+_VOLUME_ONLY = re.compile(r"^([A-Za-z]):\\?$")
+_GUID_VOLUME = re.compile(r"^\\\\\?\\Volume\{[0-9A-Fa-f-]{36}\}\\?$")
+_UNC = re.compile(r"^\\\\[^\\?.][^\\]*\\[^\\]+")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+# Selections that mean "everything on this computer" (JOB-4: fails under CLUSTERPRO with 0x8004230c).
+_EVERYTHING = frozenset(
+    {
+        "*", "*.*", "\\", "/", "*:", "*:\\", "all", "all volumes", "allvolumes", "everything",
+        "my computer", "mycomputer", "マイ コンピュータ", "マイコンピュータ", "allcritical", "-allcritical",
+    }
+)
+
+# Password-looking switches or assignments inside a value (SEC-1). The value is never echoed.
+_PASSWORDISH = re.compile(
+    r"""(?ix)
+    (?:^|[\s"'])(?:/rp|/p(?:ass(?:word)?)?|/pw|-password|--password|-pass|-pwd)(?=$|[\s:="'])
+    | \b(?:password|passwd|pwd)\s*[:=]
+    """
+)
+
+_WSB_INSTALL = {
+    "2008": "ServerManagerCmd -install Backup-Features",
+    "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
+    "2012": "Install-WindowsFeature Windows-Server-Backup",
+}
+
+_OS_LABEL = {"2003": "Windows Server 2003", "2008": "Windows Server 2008", "2008R2": "Windows Server 2008 R2",
+             "2012": "Windows Server 2012"}
+
+
+def _volume(path: str) -> str | None:
+    """``E:`` for ``E:``, ``e:\\``, ``E:\\data``; ``None`` for UNC, GUID and other paths."""
+    m = _DRIVE.match(path)
+    return m.group(1).upper() + ":" if m else None
+
+
+def _is_systemstate(item: str) -> bool:
+    return item.strip().lower() == "systemstate"
+
+
+def _uses_wsb(job: Job) -> bool:
+    return job.ntbackup is None
+
+
+def _windows(plan: Plan) -> Iterator[tuple[str, str, int, int]]:
+    """Every daily run window: (node, job, start minute, duration minutes)."""
+    home = plan.home_node
+    standby = plan.standby_node
+    for name, job in plan.jobs.items():
+        if job.daily_at is None:
+            continue
+        yield home.name, name, parse_hhmm(job.daily_at), job.duration_minutes
+        yield standby.name, name, parse_hhmm(standby_start(plan, name)), job.duration_minutes
+
+
+def _overlap(a: int, da: int, b: int, db: int) -> bool:
+    """Do the daily windows ``[a, a+da)`` and ``[b, b+db)`` overlap (modulo 24 h)?"""
+    return (b - a) % _DAY < da or (a - b) % _DAY < db
+
+
+def _span(start: int, duration: int) -> str:
+    return f"{format_hhmm(start)}–{format_hhmm(start + duration)}"
+
+
+def _node_field(plan: Plan, node: Node) -> str:
+    return f"nodes[{plan.nodes.index(node)}]"
+
+
+class _Collector:
+    """Collects findings; ``add`` keeps the order rules are run in."""
+
+    def __init__(self) -> None:
+        self.items: list[Finding] = []
+
+    def add(
+        self,
+        rule: str,
+        severity: Severity,
+        message: str,
+        *,
+        node: str | None = None,
+        job: str | None = None,
+        hint: str = "",
+        field: str | None = None,
+    ) -> None:
+        self.items.append(Finding(rule, severity, node, job, message, hint, field))
+
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.items)
+
+
+def _per_node(plan: Plan, bad: list[Node]) -> list[str | None]:
+    """Node names to report a finding on: ``[None]`` when it is true of both nodes."""
+    if len(bad) == len(plan.nodes):
+        return [None]
+    return [n.name for n in bad]
+
+
+# -- the rules -----------------------------------------------------------------------------------
+
+
+def _job2_job4(plan: Plan, out: _Collector) -> None:
+    """JOB-2 (local and switchover jobs are separate) and JOB-4 (explicit selection)."""
+    sw = set(plan.cluster.switchover_volumes)
+    covered: set[str] = set()
+    for name, job in plan.jobs.items():
+        fld = f"jobs.{name}.include"
+        local_items: list[str] = []
+        sw_items: list[str] = []
+        for i, item in enumerate(job.include):
+            low = item.strip().lower()
+            if low in _EVERYTHING:
+                out.add(
+                    "JOB-4", "error",
+                    f"include[{i}] {item!r} selects everything on the computer; under CLUSTERPRO that "
+                    "backup fails with VSS error 0x8004230c",
+                    job=name, field=f"{fld}[{i}]",
+                    hint="name the volumes or folders to back up one by one, e.g. ['C:\\data', 'D:']",
+                )
+                continue
+            if _is_systemstate(item):
+                local_items.append(item)
+                continue
+            vol = _volume(item)
+            if vol is None:
+                if _UNC.match(item):
+                    sev: Severity = "error" if _uses_wsb(job) else "warning"
+                    out.add(
+                        "JOB-4", sev,
+                        f"include[{i}] {item!r} is a network path, not a volume or folder of the node",
+                        job=name, field=f"{fld}[{i}]",
+                        hint="back up the node's own volumes (C:, E:) or folders (C:\\data); "
+                        "a share is backed up on the server that holds it",
+                    )
+                elif not _GUID_VOLUME.match(item):
+                    out.add(
+                        "JOB-4", "error",
+                        f"include[{i}] {item!r} is not a volume or a folder with a drive letter",
+                        job=name, field=f"{fld}[{i}]",
+                        hint="write volumes as E: and folders as full paths such as C:\\data",
+                    )
+                continue
+            if vol in sw:
+                sw_items.append(item)
+                covered.add(vol)
+            else:
+                local_items.append(item)
+        if local_items and sw_items:
+            out.add(
+                "JOB-2", "error",
+                f"the job mixes switchover volumes ({', '.join(sw_items)}) and local items "
+                f"({', '.join(local_items)}); the guide requires two separate jobs",
+                job=name, field=fld,
+                hint="split it into a scope: local job and a scope: switchover job, each with its own "
+                "batch file",
+            )
+        elif job.scope == "local" and sw_items:
+            out.add(
+                "JOB-2", "error",
+                f"the job is scope: local but includes the switchover volume(s) {', '.join(sw_items)}",
+                job=name, field=f"jobs.{name}.scope",
+                hint="set scope: switchover for this job (the partition is attached to one node at a time)",
+            )
+        elif job.scope == "switchover" and not sw_items:
+            known = ", ".join(plan.cluster.switchover_volumes) or "none listed"
+            out.add(
+                "JOB-2", "error",
+                f"the job is scope: switchover but includes no switchover volume "
+                f"(cluster.switchover_volumes: {known})",
+                job=name, field=fld,
+                hint="include the switchover partition (e.g. E:) and list it under "
+                "cluster.switchover_volumes, or set scope: local",
+            )
+    for vol in plan.cluster.switchover_volumes:
+        if vol not in covered:
+            out.add(
+                "JOB-2", "warning",
+                f"the switchover volume {vol} is not backed up by any switchover job",
+                field="cluster.switchover_volumes",
+                hint=f"add a job with scope: switchover and include: ['{vol}']",
+            )
+
+
+def _systemstate(plan: Plan, out: _Collector) -> None:
+    """NTBackup ``systemstate`` caveats (JOB-4 / NT-2); WSB has no system state under CLUSTERPRO (WSB-1)."""
+    for name, job in plan.jobs.items():
+        items = [i for i in job.include if _is_systemstate(i)]
+        if not items:
+            continue
+        if job.ntbackup is None:
+            out.add(
+                "WSB-1", "error",
+                "include names systemstate: Windows Server Backup jobs under CLUSTERPRO protect user "
+                "data only (no system state, no bare-metal recovery)",
+                job=name, field=f"jobs.{name}.include",
+                hint="remove systemstate from include",
+            )
+            continue
+        if job.ntbackup.type not in ("normal", "copy"):
+            out.add(
+                "NT-2", "error",
+                f"ntbackup backs up systemstate only with type normal or copy, not {job.ntbackup.type}",
+                job=name, field=f"jobs.{name}.ntbackup.type",
+                hint="set ntbackup.type: normal (or copy), or move systemstate to its own job",
+            )
+        if len(job.include) == len(items):
+            out.add(
+                "JOB-4", "info",
+                "this job backs up only the system state of each node; user data needs its own job. "
+                "Restoring system state is a system recovery: see CAU-1 and CAU-3",
+                job=name,
+            )
+
+
+def _os_rules(plan: Plan, out: _Collector) -> None:
+    """OS-1 (tool matches OS), OS-2 (same OS on both nodes), OS-3 (WSB installed)."""
+    for name, job in plan.jobs.items():
+        if job.ntbackup is not None:
+            bad = [n for n in plan.nodes if n.os != "2003"]
+            for node in _per_node(plan, bad):
+                oses = ", ".join(sorted({_OS_LABEL[n.os] for n in bad}))
+                out.add(
+                    "OS-1", "error",
+                    f"the job has an ntbackup block but NTBackup does not exist on {oses}",
+                    node=node, job=name, field=f"jobs.{name}.ntbackup",
+                    hint="on 2008 and later remove the ntbackup block and give a target: the job then "
+                    "runs wbadmin",
+                )
+            if job.target is not None and any(n.os == "2003" for n in plan.nodes):
+                out.add(
+                    "NT-2", "warning",
+                    "target is a Windows Server Backup setting; NTBackup ignores it",
+                    job=name, field=f"jobs.{name}.target",
+                    hint="NTBackup writes to ntbackup.media_pool, ntbackup.tape or ntbackup.file",
+                )
+        else:
+            bad = [n for n in plan.nodes if n.os == "2003"]
+            for node in _per_node(plan, bad):
+                out.add(
+                    "OS-1", "error",
+                    "the job has no ntbackup block, so it would run wbadmin, which does not exist on "
+                    "Windows Server 2003",
+                    node=node, job=name, field=f"jobs.{name}",
+                    hint="add an ntbackup block (media_pool, tape or file) for 2003 nodes",
+                )
+            rtm = [n for n in plan.nodes if n.os == "2008"]
+            if rtm:
+                files = [i for i in job.include if not _VOLUME_ONLY.match(i) and _volume(i)]
+                for node in _per_node(plan, rtm):
+                    if files:
+                        out.add(
+                            "OS-1", "error",
+                            f"Windows Server 2008 (RTM) backs up whole volumes only; include names "
+                            f"folders or files: {', '.join(files)}",
+                            node=node, job=name, field=f"jobs.{name}.include",
+                            hint="include whole volumes (E:) on 2008; file-level selection needs 2008 R2",
+                        )
+                    if job.exclude:
+                        out.add(
+                            "OS-1", "error",
+                            "Windows Server 2008 (RTM) has no -exclude for wbadmin start backup",
+                            node=node, job=name, field=f"jobs.{name}.exclude",
+                            hint="remove exclude, or upgrade to 2008 R2",
+                        )
+    if plan.scheduler == "at":
+        for n in plan.nodes:
+            if n.os == "2012":
+                out.add(
+                    "OS-1", "warning",
+                    "AT is deprecated on Windows Server 2012 (it prints a deprecation notice and "
+                    "Windows Server 2016 and later refuse it)",
+                    node=n.name, field="scheduler",
+                    hint="use scheduler: auto (schtasks on 2012)",
+                )
+    a, b = plan.nodes
+    if a.os != b.os:
+        out.add(
+            "OS-2", "warning",
+            f"the nodes run different Windows versions ({a.name}: {_OS_LABEL[a.os]}, "
+            f"{b.name}: {_OS_LABEL[b.os]}); the rendered jobs will differ between them",
+            field="nodes",
+            hint="the guide assumes the same OS on both nodes; after an upgrade of one node, "
+            "upgrade the other one too",
+        )
+    if any(_uses_wsb(j) for j in plan.jobs.values()):
+        for n in plan.nodes:
+            cmd = _WSB_INSTALL.get(n.os)
+            if cmd is None:
+                continue
+            out.add(
+                "OS-3", "info",
+                f"Windows Server Backup must be installed on {n.name} ({_OS_LABEL[n.os]}); it is not "
+                f"by default. clpbackup checks it when it connects",
+                node=n.name,
+                hint=f"install it with: {cmd}",
+            )
+
+
+def _wsb_rules(plan: Plan, out: _Collector) -> None:
+    """WSB-1 (no system recovery), WSB-2 (target not a switchover volume), WSB-3 (per-node share),
+    WSB-4 (a target wbadmin accepts)."""
+    sw = set(plan.cluster.switchover_volumes)
+    wsb_nodes = any(n.os != "2003" for n in plan.nodes)
+    for name, job in plan.jobs.items():
+        for flag, switch in (("all_critical", "-allCritical"), ("system_state", "-systemState")):
+            if getattr(job, flag):
+                out.add(
+                    "WSB-1", "error",
+                    f"{flag} ({switch}) is a system recovery backup, which is not supported under "
+                    "CLUSTERPRO: only user data is protected",
+                    job=name, field=f"jobs.{name}.{flag}",
+                    hint=f"remove {flag}; recover the system by reinstalling, then restore user data",
+                )
+        if not _uses_wsb(job) or not wsb_nodes:
+            continue
+        fld = f"jobs.{name}.target"
+        target = job.target
+        if target is None:
+            out.add(
+                "WSB-4", "error",
+                "the job has no target; wbadmin start backup needs -backupTarget",
+                job=name, field=fld,
+                hint="set target to a network share with {node}, e.g. \\\\nas01\\backup\\{node}",
+            )
+            continue
+        unknown = [p for p in _PLACEHOLDER.findall(target) if p != "node"]
+        if unknown:
+            out.add(
+                "WSB-4", "error",
+                f"target uses the unknown placeholder(s) {', '.join('{' + p + '}' for p in unknown)}",
+                job=name, field=fld, hint="the only placeholder is {node} (the node's name)",
+            )
+            continue
+        included = {_volume(i) for i in job.include} - {None}
+        vm = _VOLUME_ONLY.match(target)
+        if vm or _GUID_VOLUME.match(target):
+            vol = _volume(target)
+            if vol is not None and vol in sw:
+                out.add(
+                    "WSB-2", "error",
+                    f"the target {target} is a switchover partition; it is never a backup target "
+                    "(it is attached to one node at a time)",
+                    job=name, field=fld,
+                    hint="back up to a network share with a folder per node, e.g. \\\\nas01\\backup\\{node}",
+                )
+            elif vol is not None and vol in included:
+                out.add(
+                    "WSB-4", "error",
+                    f"the target {target} is also backed up by this job; wbadmin refuses a target "
+                    "that is one of the included volumes",
+                    job=name, field=fld, hint="use another volume or a network share as target",
+                )
+            else:
+                out.add(
+                    "WSB-3", "warning",
+                    f"the target {target} is a local volume: a backup there cannot be restored on the "
+                    "other node",
+                    job=name, field=fld,
+                    hint="for data that must be restorable on either node, back up to a network share "
+                    "with a folder per node, e.g. \\\\nas01\\backup\\{node}",
+                )
+        elif _UNC.match(target):
+            if "{node}" not in target:
+                out.add(
+                    "WSB-3", "error",
+                    f"the network target {target} is the same folder for both nodes; each node needs "
+                    "its own folder (a backup to a share replaces the previous one)",
+                    job=name, field=fld,
+                    hint=f"put {{node}} in the path, e.g. {target.rstrip(chr(92))}\\{{node}}",
+                )
+        else:
+            out.add(
+                "WSB-4", "error",
+                f"the target {target!r} is neither a volume (G:) nor a network share (\\\\server\\share); "
+                "wbadmin accepts no folder on a local volume",
+                job=name, field=fld,
+                hint="use a volume letter such as G: or a share such as \\\\nas01\\backup\\{node}",
+            )
+
+
+def _nt_rules(plan: Plan, out: _Collector) -> None:
+    """NT-3 (shared tape → the failover run appends) and an NTBackup file on the partition (WSB-2)."""
+    if not any(n.os == "2003" for n in plan.nodes):
+        return
+    sw = set(plan.cluster.switchover_volumes)
+    for name, job in plan.jobs.items():
+        nt = job.ntbackup
+        if nt is None or nt.file is None:
+            continue
+        vol = _volume(nt.file)
+        if vol is not None and vol in sw:
+            out.add(
+                "WSB-2", "error",
+                f"the .bkf file {nt.file} is on the switchover partition {vol}; the partition is never "
+                "a backup target (it is attached to one node at a time)",
+                job=name, field=f"jobs.{name}.ntbackup.file",
+                hint="write the .bkf file to a local volume or use a tape",
+            )
+
+    def media(job: Job) -> tuple[str, str] | None:
+        nt = job.ntbackup
+        if nt is None:
+            return None
+        if nt.media_pool:
+            return ("media_pool", nt.media_pool)
+        if nt.tape:
+            return ("tape", nt.tape)
+        if nt.file:
+            return ("file", nt.file.lower())
+        return None  # pragma: no cover - NtBackupOptions requires one of them
+
+    jobs = [(name, job, media(job)) for name, job in plan.jobs.items() if job.ntbackup is not None]
+    # Daily jobs on one tape or file: the later one must append, or it replaces the earlier one.
+    for i, (n1, j1, m1) in enumerate(jobs):
+        for n2, j2, m2 in jobs[i + 1:]:
+            if m1 is None or m1 != m2 or m1[0] == "media_pool" or not (j1.daily_at and j2.daily_at):
+                continue
+            later_name, later = (n2, j2) if parse_hhmm(j2.daily_at) >= parse_hhmm(j1.daily_at) else (n1, j1)
+            assert later.ntbackup is not None
+            if not later.ntbackup.append:
+                out.add(
+                    "NT-3", "warning",
+                    f"jobs {n1} and {n2} write to the same {m1[0]} and {later_name} does not append: "
+                    f"its daily run replaces what the other wrote",
+                    job=later_name, field=f"jobs.{later_name}.ntbackup.append",
+                    hint="set ntbackup.append: true on the later job, or give the jobs different media",
+                )
+    fb = plan.failover_backup
+    if fb is None:
+        return
+    fjob = plan.jobs[fb.job]
+    fm = media(fjob)
+    if fm is None:
+        return
+    sharing = [name for name, job, m in jobs if job.scope == "local" and m == fm]
+    if not sharing:
+        return
+    what = f"{fm[0]} {fm[1]!r}"
+    if fm[0] == "media_pool":
+        out.add(
+            "NT-3", "error",
+            f"the failover backup of {fb.job} and the local job(s) {', '.join(sharing)} share the "
+            f"{what}; the failover run must append (/A) to keep the earlier data, and ntbackup cannot "
+            "append with a media pool (/P)",
+            job=fb.job, field=f"jobs.{fb.job}.ntbackup.media_pool",
+            hint="give the switchover job a tape name (ntbackup.tape) or a .bkf file, or a media pool "
+            "of its own",
+        )
+    elif fb.append is False:
+        out.add(
+            "NT-3", "error",
+            f"the failover backup of {fb.job} shares the {what} with {', '.join(sharing)} but "
+            "failover_backup.append is false: the failover run would overwrite that data",
+            job=fb.job, field="failover_backup.append",
+            hint="remove append: false (the failover run then uses /A)",
+        )
+    else:
+        out.add(
+            "NT-3", "info",
+            f"the failover backup of {fb.job} shares the {what} with {', '.join(sharing)}: the failover "
+            "run appends (/A) so the earlier data on the media is kept",
+            job=fb.job,
+        )
+
+
+def _schedule_rules(plan: Plan, out: _Collector) -> None:
+    """SCH-2 (standby after active), SCH-3 (failover backup does not collide), SCH-4 (Schedule service)."""
+    for name, job in plan.jobs.items():
+        if job.standby_at is None:
+            continue
+        fld = f"jobs.{name}.standby_at"
+        if job.daily_at is None:
+            out.add(
+                "SCH-2", "error",
+                "standby_at is set but daily_at is not; standby_at is the standby's daily start",
+                job=name, field=fld, hint="set daily_at (the home node's start) or remove standby_at",
+            )
+        elif job.scope == "local":
+            out.add(
+                "SCH-2", "warning",
+                f"standby_at is ignored for a local job: it runs at {job.daily_at} on both nodes (SCH-1)",
+                job=name, field=fld, hint="remove standby_at",
+            )
+    for name, job in plan.jobs.items():
+        if job.scope != "switchover" or job.daily_at is None:
+            continue
+        home = parse_hhmm(job.daily_at)
+        need = job.duration_minutes + SCH2_MARGIN_MINUTES
+        earliest = earliest_standby_start(plan, name)
+        if job.standby_at is not None:
+            offset = (parse_hhmm(job.standby_at) - home) % _DAY
+            if offset < need:
+                out.add(
+                    "SCH-2", "error",
+                    f"standby_at {job.standby_at} starts the standby's run before the home node's run "
+                    f"is expected to end ({job.daily_at} + {job.duration_minutes} min + "
+                    f"{SCH2_MARGIN_MINUTES} min margin = {earliest})",
+                    node=plan.standby_node.name, job=name, field=f"jobs.{name}.standby_at",
+                    hint=f"set standby_at to {earliest} or later, or remove it "
+                    f"(clpbackup then uses {earliest})",
+                )
+                continue
+            late = offset - need
+            if late > _DAY // 2:
+                # Modulo a day every time is "after" the home run; a pin more than 12 h after the
+                # earliest start reads as one *before* the home run, and leaves a failover during the
+                # home run without a backup for most of a day.
+                out.add(
+                    "SCH-2", "warning",
+                    f"standby_at {job.standby_at} comes before the home node's run at {job.daily_at} "
+                    f"rather than after it: the standby's run starts {late // 60} h {late % 60} min "
+                    f"after the earliest start {earliest}",
+                    node=plan.standby_node.name, job=name, field=f"jobs.{name}.standby_at",
+                    hint=f"schedule the standby's run shortly after {earliest}, or remove standby_at",
+                )
+            offset_end = offset + job.duration_minutes
+        else:
+            offset_end = need + job.duration_minutes
+        if offset_end > _DAY:
+            out.add(
+                "SCH-2", "warning",
+                f"the standby's run (from {standby_start(plan, name)}, {job.duration_minutes} min) is "
+                f"still expected to run when the home node's next run starts at {job.daily_at}",
+                node=plan.standby_node.name, job=name, field=f"jobs.{name}.expected_duration",
+                hint="a switchover job must fit twice in a day, once per node; shorten it or split it",
+            )
+
+    fb = plan.failover_backup
+    if fb is not None and fb.at != "now":
+        start = parse_hhmm(fb.at)
+        dur = plan.jobs[fb.job].duration_minutes
+        for node, name, wstart, wdur in _windows(plan):
+            if _overlap(start, dur, wstart, wdur):
+                out.add(
+                    "SCH-3", "error",
+                    f"the failover backup at {fb.at} ({_span(start, dur)}, the run of {fb.job}) overlaps "
+                    f"the daily run of {name} on {node} ({_span(wstart, wdur)})",
+                    node=node, job=name, field="failover_backup.at",
+                    hint="choose a failover_backup.at outside every daily window, or at: now",
+                )
+
+    uses_at = [
+        n for n in plan.nodes
+        if scheduler_for(plan, n) == "at"
+        and (any(j.daily_at for j in plan.jobs.values()) or (fb is not None and fb.at != "now"))
+    ]
+    for at_node in _per_node(plan, uses_at) if uses_at else []:
+        out.add(
+            "SCH-4", "info",
+            "AT jobs run only when the Task Scheduler (Schedule) service is running and set to start "
+            "automatically; clpbackup checks it when it connects",
+            node=at_node,
+            hint="Services → Task Scheduler (Schedule) → Startup type: Automatic",
+        )
+
+
+def _sec_rules(plan: Plan, out: _Collector) -> None:
+    """SEC-1: no password on the wire in clear, none inside a job value."""
+    for n in plan.nodes:
+        conn = plan.connection_for(n)
+        if conn.auth == "basic" and not conn.ssl:
+            fld = (
+                f"{_node_field(plan, n)}.connection.auth"
+                if n.connection is not None and n.connection.auth is not None
+                else "connection.auth"
+            )
+            out.add(
+                "SEC-1", "warning",
+                "auth: basic without ssl sends the password over the network unencrypted",
+                node=n.name, field=fld,
+                hint="set ssl: true (HTTPS, port 5986) or use negotiate / ntlm / kerberos",
+            )
+    for fld, value in _job_strings(plan):
+        if _PASSWORDISH.search(value):
+            out.add(
+                "SEC-1", "error",
+                "the value looks like it carries a password switch (/RP, -password: …); a password "
+                "would end up in clear in a batch file on the node",
+                job=fld.split(".")[1] if fld.startswith("jobs.") else None, field=fld,
+                hint="remove it: scheduled tasks run as SYSTEM, and a share's credentials belong to the "
+                "node's account, not to the plan",
+            )
+
+
+def _job_strings(plan: Plan) -> Iterator[tuple[str, str]]:
+    """(field, value) of every free-text value that ends up in a file or command on a node."""
+    yield "scripts_dir", plan.scripts_dir
+    if plan.cluster.start_script is not None:
+        yield "cluster.start_script", plan.cluster.start_script
+    for name, job in plan.jobs.items():
+        for i, v in enumerate(job.include):
+            yield f"jobs.{name}.include[{i}]", v
+        for i, v in enumerate(job.exclude):
+            yield f"jobs.{name}.exclude[{i}]", v
+        if job.target is not None:
+            yield f"jobs.{name}.target", job.target
+        if job.ntbackup is not None:
+            for key in ("media_pool", "tape", "file", "library", "description"):
+                v = getattr(job.ntbackup, key)
+                if v is not None:
+                    yield f"jobs.{name}.ntbackup.{key}", v
+
+
+def _batch_bound(plan: Plan, field: str) -> bool:
+    """Is the value of ``field`` written into a batch file (and so into the node's code page)?"""
+    if field == "cluster.start_script":
+        return False  # used as a path by PowerShell only
+    parts = field.split(".")
+    if parts[0] == "jobs":
+        job = plan.jobs[parts[1]]
+        if job.ntbackup is not None and parts[2].startswith(("include", "exclude")):
+            return False  # NTBackup selections go to the .bks file, which is UTF-16
+    return True
+
+
+def _quote_rules(plan: Plan, out: _Collector) -> None:
+    """QUOTE: every value can be carried into the node's batch files and command lines."""
+    flagged: set[str] = set()
+    if importlib.util.find_spec("clpbackup.winquote") is not None:
+        from clpbackup import winquote
+
+        for fld, value in _job_strings(plan):
+            nodes: list[Node | None] = list(plan.nodes) if _batch_bound(plan, fld) else [None]
+            for node in nodes:
+                text = value.replace("{node}", node.name) if node is not None else value
+                try:
+                    winquote.check_value(
+                        text, field=fld, codepage=plan.codepage_for(node) if node is not None else None
+                    )
+                except QuotingError as exc:
+                    if fld in flagged:
+                        break
+                    flagged.add(fld)
+                    out.add(
+                        "QUOTE", "error", exc.message,
+                        node=node.name if node is not None and _node_specific(plan) else None,
+                        job=fld.split(".")[1] if fld.startswith("jobs.") else None,
+                        field=fld, hint=exc.hint or "",
+                    )
+                    break
+    if importlib.util.find_spec("clpbackup.render") is None:
+        return  # rendering is not available in this build: the checks above are all there is
+    from clpbackup.render import render_plan  # type: ignore[import-not-found, unused-ignore]
+
+    errors_before = out.has_errors()
+    for n in plan.nodes:
+        try:
+            render_plan(plan, node=n.name)
+        except QuotingError as exc:
+            if exc.field is not None and exc.field in flagged:
+                continue
+            if exc.field is not None:
+                flagged.add(exc.field)
+            job = exc.field.split(".")[1] if exc.field and exc.field.startswith("jobs.") else None
+            out.add("QUOTE", "error", exc.message, node=n.name, job=job, field=exc.field,
+                    hint=exc.hint or "")
+        except ClpBackupError as exc:
+            # Rendering refuses what the rules above already report as errors (a WSB job on 2003 …);
+            # only a refusal no rule explains is reported, so nothing is silently accepted.
+            if not errors_before:
+                out.add(
+                    "RENDER", "error", exc.message, node=n.name,
+                    field=getattr(exc, "field", None), hint=exc.hint or "",
+                )
+
+
+def _node_specific(plan: Plan) -> bool:
+    """Do the two nodes differ in code page (so a code-page finding is about one node)?"""
+    a, b = plan.nodes
+    return plan.codepage_for(a) != plan.codepage_for(b)
+
+
+def _failover_rules(plan: Plan, out: _Collector) -> None:
+    """FO-1 / FO-2: the failover backup the guide requires, and how it is started."""
+    fb = plan.failover_backup
+    if fb is None:
+        sw = plan.switchover_jobs()
+        example = f"failover_backup: {{job: {sw[0]}, at: now}}" if sw else (
+            "a scope: switchover job and failover_backup: {job: <it>, at: now}"
+        )
+        out.add(
+            "FO-2", "warning",
+            "no failover_backup: after a failover the switchover partition is not backed up on the "
+            "new owner, and a restore would need the other node's media; the guide requires one",
+            field="failover_backup",
+            hint=f"add {example}",
+        )
+        return
+    when = "at once" if fb.at == "now" else f"at {fb.at}"
+    out.add(
+        "FO-2", "info",
+        f"after a failover the node that takes the group over backs up {fb.job} once, {when}"
+        + (" (full backup, /M normal)" if plan.jobs[fb.job].ntbackup is not None else ""),
+        job=fb.job,
+    )
+    if plan.cluster.start_script:
+        how = f"deploy keeps a delimited block in {plan.cluster.start_script}"
+    else:
+        how = "cluster.start_script is not set: deploy shows the fragment to paste into the start script"
+    out.add(
+        "FO-1", "info",
+        "the CLUSTERPRO start script launches the failover script with START when CLP_EVENT is "
+        f"FAILOVER, so it returns at once; {how}",
+        hint="" if plan.cluster.start_script else "set cluster.start_script to let deploy manage the block",
+    )
+
+
+def _explain(plan: Plan, out: _Collector) -> None:
+    """JOB-3, JOB-5 and the cautions CAU-1..3 (nothing to fix; report them)."""
+    for name in plan.switchover_jobs():
+        out.add(
+            "JOB-3", "info",
+            "on the node without the switchover partition this job fails; that is expected and its "
+            "schedule stays valid for after a failover (status shows 'expected: partition not attached')",
+            job=name,
+        )
+    if plan.switchover_jobs():
+        out.add(
+            "JOB-5", "info",
+            "clpbackup's batch files name the switchover volume directly, so deploying the switchover "
+            "job does not need the partition on each node (no switching during setup)",
+        )
+    out.add(
+        "CAU-1", "info",
+        "without CLUSTERPRO running nothing controls access to the shared disk: detach it physically "
+        "before a system recovery",
+    )
+    out.add("CAU-2", "info", "establish and rehearse the recovery procedure before going live")
+    out.add(
+        "CAU-3", "info",
+        "after a system recovery the switchover partition's drive letter and GUID are not restored: "
+        "set them again in CLUSTERPRO",
+    )
+
+
+_RULES = (
+    _job2_job4,
+    _systemstate,
+    _os_rules,
+    _wsb_rules,
+    _nt_rules,
+    _schedule_rules,
+    _sec_rules,
+    _quote_rules,
+    _failover_rules,
+    _explain,
+)
+
+
+def check(plan: Plan) -> list[Finding]:
+    """Check ``plan`` against every rule that can be checked offline.
+
+    Returns the findings, errors first, then warnings, then info; within a severity in the order the
+    rules run (the same plan always gives the same list).
+    """
+    out = _Collector()
+    for rule in _RULES:
+        rule(plan, out)
+    return sorted(out.items, key=lambda f: _RANK[f.severity])
+
+
+def raise_for_errors(findings: list[Finding]) -> None:
+    """Raise :class:`PlanError` listing the error findings (with their rule IDs), if there are any.
+
+    The error carries every finding (errors first) in ``findings``.
+    """
+    errors = [f for f in findings if f.severity == "error"]
+    if not errors:
+        return
+    shown = "; ".join(str(f) for f in errors[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    rules = ", ".join(dict.fromkeys(f.rule for f in errors))
+    raise PlanError(
+        f"the plan breaks {len(errors)} rule check(s) ({rules}): {shown}{more}",
+        findings=sorted(findings, key=lambda f: _RANK[f.severity]),
+        hint="run 'clpbackup validate PLAN' for the full list",
+    )
