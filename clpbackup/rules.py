@@ -180,12 +180,6 @@ _PASSWORDISH = re.compile(
     """
 )
 
-_WSB_INSTALL = {
-    "2008": "ServerManagerCmd -install Backup-Features",
-    "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
-    "2012": "Install-WindowsFeature Windows-Server-Backup",
-}
-
 _OS_LABEL = {"2003": "Windows Server 2003", "2008": "Windows Server 2008", "2008R2": "Windows Server 2008 R2",
              "2012": "Windows Server 2012"}
 
@@ -445,8 +439,10 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
             "upgrade the other one too",
         )
     if any(_uses_wsb(j) for j in plan.jobs.values()):
+        from clpbackup.platforms import get_platform
+
         for n in plan.nodes:
-            cmd = _WSB_INSTALL.get(n.os)
+            cmd = get_platform(n.os).feature_install_hint()
             if cmd is None:
                 continue
             out.add(

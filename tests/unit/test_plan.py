@@ -416,3 +416,12 @@ def test_from_dict_does_not_change_its_input() -> None:
     before = copy.deepcopy(data)
     Plan.from_dict(data)
     assert data == before
+
+
+def test_packaged_examples_are_copies_of_examples_plans() -> None:
+    """``clpbackup/examples/*.yaml`` ship in the wheel (``clpbackup demo``); examples/plans is the source."""
+    packaged = {p.name: p.read_bytes() for p in (ROOT / "clpbackup" / "examples").glob("*.yaml")}
+    source = {p.name: p.read_bytes() for p in EXAMPLES}
+    assert sorted(packaged) == sorted(source), "copy examples/plans/*.yaml to clpbackup/examples/"
+    for name, content in source.items():
+        assert packaged[name] == content, f"clpbackup/examples/{name} differs from examples/plans/{name}"
