@@ -45,6 +45,7 @@ __all__ = [
     "guarded",
     "is_blank",
     "parse_clock",
+    "parse_local_date",
     "parse_local_datetime",
     "split_blocks",
     "split_lines",
@@ -210,8 +211,13 @@ def parse_clock(text: str) -> time | None:
 _DATE = re.compile(r"^(?P<a>\d{1,4})[/.-](?P<b>\d{1,2})[/.-](?P<c>\d{1,4})$")
 
 
-def _parse_date(text: str) -> date | None:
-    match = _DATE.match(text)
+def parse_local_date(text: str) -> date | None:
+    """Parse a node-local date: ``3/8/2013`` (month first), ``2013/03/08`` (year first), ``03-08-2013``.
+
+    ``None`` when the text is not shaped like a date (``N/A``); :class:`FormatProblem` when it is
+    but the numbers are impossible or the year is not four digits.
+    """
+    match = _DATE.match(text.strip())
     if match is None:
         return None
     a, b, c = match["a"], match["b"], match["c"]
@@ -243,7 +249,7 @@ def parse_local_datetime(text: str) -> datetime | None:
         clock_text, date_text = first, rest.strip()
     else:
         date_text, _, clock_text = value.partition(" ")
-    day = _parse_date(date_text)
+    day = parse_local_date(date_text)
     if day is None:
         return None
     clock = parse_clock(clock_text) if clock_text.strip() else time(0, 0)
