@@ -154,7 +154,8 @@ class Platform(ABC):
             )
         return name
 
-    def _task_run(self, run: str, field: str) -> str:
+    def check_task_run(self, run: str, *, field: str) -> str:
+        """``run`` if it fits schtasks ``/TR`` (at most 261 characters), else ``QuotingError``."""
         check_value(run, field=field)
         if len(run) > TR_MAX:
             raise QuotingError(
@@ -172,7 +173,7 @@ class Platform(ABC):
         return Command(
             (
                 "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "DAILY",
-                "/ST", self.schtasks_time(at, field=field), "/TR", self._task_run(run, field),
+                "/ST", self.schtasks_time(at, field=field), "/TR", self.check_task_run(run, field=field),
                 "/RU", "SYSTEM", "/F",
             ),
             self.os,
@@ -185,7 +186,7 @@ class Platform(ABC):
         return Command(
             (
                 "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "ONCE",
-                "/ST", self.schtasks_time(at, field=field), "/TR", self._task_run(run, field),
+                "/ST", self.schtasks_time(at, field=field), "/TR", self.check_task_run(run, field=field),
                 "/RU", "SYSTEM", "/F",
             ),
             self.os,

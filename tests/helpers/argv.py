@@ -170,14 +170,15 @@ def split_redirection(line: str) -> Redirected:
             i += 2  # the caret escapes the next character
             continue
         elif ch == ">" and not quoted:
-            command = line[:i].rstrip()
+            # only spaces and tabs separate tokens for cmd.exe here (not U+00A0 and friends)
+            command = line[:i].rstrip(" \t")
             rest = line[i:]
             append = rest.startswith(">>")
             rest = rest[2:] if append else rest[1:]
-            rest = rest.strip()
+            rest = rest.strip(" \t")
             both = rest.endswith("2>&1")
             if both:
-                rest = rest[: -len("2>&1")].strip()
+                rest = rest[: -len("2>&1")].strip(" \t")
             return Redirected(command, rest.strip('"'), append, both)
         i += 1
     return Redirected(line, None, False, False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from clpbackup.commands import Command
@@ -220,7 +220,8 @@ def _ps_unquote(literal: str) -> str:
 
 _chars = st.characters(codec="utf-8", exclude_categories=("Cs",))
 _interesting = st.sampled_from([*' \t"\\&|<>^()%!,;=@\u2018\u2019\n\r\x00\x7f', "業", "ä"])
-_arg = st.text(st.one_of(_chars, _interesting), max_size=12)
+# two parts in three from the characters that matter to cmd.exe and CommandLineToArgvW
+_arg = st.text(st.one_of(_interesting, _interesting, _chars), max_size=12)
 
 
 @settings(max_examples=300, deadline=None)
@@ -240,6 +241,10 @@ def test_property_command_line_round_trips_or_refuses(tail: list[str]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_arg, min_size=0, max_size=5), st.sampled_from([437, 932, 1252]))
+@example(["50%", "%PATH%"], 437)
+@example(['a "b" &c', "(x)^|y"], 437)
+@example(["\\", 'C:\\my dir\\', "\u00a0"], 437)
+@example(["C:\\業務データ", "ソ表"], 932)
 def test_property_batch_line_round_trips_through_cmd_and_argv_or_refuses(tail: list[str], cp: int) -> None:
     cmd = Command(("prog", *tail), "2012", field="jobs.p.target")
     try:
