@@ -1,0 +1,282 @@
+"""Map what pypsrp, requests and spnego raise to clpbackup's typed errors.
+
+Every error names the node and says what to do next. Whether an error may be retried (on reads
+only, see :mod:`clpbackup.transport.retry`) is recorded on the error itself (:func:`is_retryable`),
+and so is whether the runspace pool / shell behind it is unusable (:func:`pool_is_broken`).
+
+No message carries a secret: a text that came from the wire is passed through :func:`redact`
+with the connection's password before it goes into an error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import requests
+from pypsrp.exceptions import (
+    AuthenticationError,
+    InvalidPipelineStateError,
+    InvalidRunspacePoolStateError,
+    WinRMError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+
+from clpbackup.errors import (
+    AuthenticationFailed,
+    ClpBackupError,
+    ConnectionFailed,
+    ParseError,
+    RemoteCommandFailed,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import SecretStr
+
+__all__ = [
+    "AUTH_HINT",
+    "CONNECT_HINT",
+    "WSMAN_OPERATION_TIMEOUT",
+    "WSMAN_SHELL_NOT_FOUND",
+    "codepage_error",
+    "is_network_error",
+    "is_retryable",
+    "map_error",
+    "mark",
+    "pool_is_broken",
+    "redact",
+]
+
+#: WS-Man fault code of an OperationTimeout (0x80338029): no answer within the operation timeout.
+WSMAN_OPERATION_TIMEOUT = 2150858793
+#: WS-Man fault code when the shell (runspace pool) no longer exists on the node (0x8033805B).
+WSMAN_SHELL_NOT_FOUND = 2150858843
+#: Win32 "access denied" as a WS-Man fault code: the account is not allowed to use WinRM.
+_ACCESS_DENIED = 5
+
+CONNECT_HINT = (
+    "make sure WinRM listens on the node and is reachable: run 'winrm quickconfig' on Windows Server "
+    "2008/2008 R2/2012; install WMF 2.0 (WinRM 2.0) on 2003; outside a domain add the node to the "
+    "client's TrustedHosts for NTLM; with ssl: true the node needs an HTTPS listener; the firewall "
+    "must allow TCP 5985 (HTTP) / 5986 (HTTPS)"
+)
+AUTH_HINT = (
+    "check connection.username (DOMAIN\\user, user@domain, or NODE\\user for a local account), the "
+    "password source (connection.password) and connection.auth; the account must be an "
+    "administrator on the node; Basic works only with a local account, over HTTPS, or with "
+    "AllowUnencrypted=true on the node's WinRM service"
+)
+_TLS_HINT = (
+    "the node's certificate did not validate: give the CA bundle that signed it in "
+    "connection.cert_validation (a path), or fix the certificate's name"
+)
+_PATH_HINT = "check connection.path (WinRM's default is 'wsman') and connection.port"
+
+
+def redact(text: str, secret: SecretStr | None) -> str:
+    """``text`` with every occurrence of the password replaced by ``********``."""
+    if secret is None:
+        return text
+    value = secret.get_secret_value()
+    if not value:
+        return text
+    return text.replace(value, "********")
+
+
+def mark(
+    err: ClpBackupError, *, retryable: bool = False, broken: bool = False, network: bool = False
+) -> ClpBackupError:
+    """Record on ``err`` whether a read may be retried, whether its pool/shell is unusable, and
+    whether the node could not be reached at all (then closing the pool is not even attempted)."""
+    err.retryable = retryable  # type: ignore[attr-defined]
+    err.pool_broken = broken  # type: ignore[attr-defined]
+    err.network_error = network  # type: ignore[attr-defined]
+    return err
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the node was not reachable (no point sending it anything else)."""
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        return True
+    return bool(getattr(exc, "network_error", False))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True when a *read* that raised ``exc`` may be tried again (bounded, with backoff).
+
+    Retryable: connection failures and timeouts at the HTTP level, HTTP 5xx without a WS-Man
+    fault, WS-Man OperationTimeout and shell-not-found. Not retryable: authentication, TLS
+    validation, parse errors, pipeline errors, deadlines.
+    """
+    flag = getattr(exc, "retryable", None)
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        return True
+    if isinstance(exc, WSManFaultError):
+        return _fault_code(exc) in (WSMAN_OPERATION_TIMEOUT, WSMAN_SHELL_NOT_FOUND) or _shell_gone(exc)
+    if isinstance(exc, WinRMTransportError):
+        return isinstance(exc.code, int) and exc.code >= 500
+    return False
+
+
+def pool_is_broken(exc: BaseException) -> bool:
+    """True when the runspace pool or shell behind ``exc`` must not be used again."""
+    flag = getattr(exc, "pool_broken", None)
+    return bool(flag)
+
+
+def _fault_code(exc: WSManFaultError) -> int | None:
+    try:
+        return int(exc.code)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shell_gone(exc: WSManFaultError) -> bool:
+    reason = str(exc.reason or "").lower()
+    return "shell was not found" in reason or "shell no longer exists" in reason
+
+
+def codepage_error(node: str, tool: str, data: bytes, codepage: int) -> ParseError:
+    """A :class:`ParseError` for output that is not valid text in the plan's code page."""
+    err = ParseError(
+        tool,
+        data.decode(f"cp{codepage}", errors="replace"),
+        f"the output is not valid code page {codepage} text; connection.codepage must be the node's OEM "
+        "code page (437 for en-US, 932 for ja-JP Windows)",
+        node=node,
+    )
+    err.hint = "set connection.codepage in the plan to the node's OEM code page (chcp on the node shows it)"
+    err.args = (err._render(),)
+    return err
+
+
+def map_error(
+    exc: BaseException, *, node: str, phase: str, secret: SecretStr | None = None
+) -> ClpBackupError:
+    """The typed error for ``exc`` raised while ``phase`` (``open``, ``inspect``, ``apply``,
+    ``close``, ``command``) ran on ``node``. A :class:`ClpBackupError` is returned unchanged."""
+    if isinstance(exc, ClpBackupError):
+        return exc
+    detail = redact(_describe(exc), secret)
+    where = f"{phase} on the node"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return mark(
+            ConnectionFailed(f"TLS failed during {where}: {detail}", node=node, hint=_TLS_HINT), network=True
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return mark(
+            ConnectionFailed(f"no answer in time during {where}: {detail}", node=node, hint=CONNECT_HINT),
+            retryable=True,
+            broken=True,
+            network=True,
+        )
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return mark(
+            ConnectionFailed(
+                f"cannot connect to WinRM during {where}: {detail}", node=node, hint=CONNECT_HINT
+            ),
+            retryable=True,
+            broken=True,
+            network=True,
+        )
+    if isinstance(exc, AuthenticationError):
+        return mark(
+            AuthenticationFailed(f"the node refused the credentials: {detail}", node=node, hint=AUTH_HINT)
+        )
+    if _is_spnego_error(exc):
+        return mark(
+            AuthenticationFailed(f"the authentication exchange failed: {detail}", node=node, hint=AUTH_HINT),
+        )
+    if isinstance(exc, WSManFaultError):
+        return _map_fault(exc, node=node, phase=phase, detail=detail)
+    if isinstance(exc, WinRMTransportError):
+        code = exc.code if isinstance(exc.code, int) else 0
+        if code == 401:
+            return mark(AuthenticationFailed(f"HTTP 401 during {where}", node=node, hint=AUTH_HINT))
+        if code >= 500:
+            return mark(
+                ConnectionFailed(
+                    f"the WinRM service answered HTTP {code} during {where}: {detail}",
+                    node=node,
+                    hint="the node's WinRM service failed; clpbackup retries reads, try again later",
+                ),
+                retryable=True,
+                broken=True,
+            )
+        hint = _PATH_HINT if code in (404, 405) else CONNECT_HINT
+        return mark(
+            ConnectionFailed(f"HTTP {code} during {where}: {detail}", node=node, hint=hint), broken=True
+        )
+    if isinstance(exc, (InvalidRunspacePoolStateError, InvalidPipelineStateError)):
+        return mark(
+            RemoteCommandFailed(
+                f"the PowerShell runspace on the node is in the wrong state during {phase}: {detail}",
+                node=node,
+                hint="the session is reopened on the next call",
+            ),
+            broken=True,
+        )
+    if isinstance(exc, UnicodeError):
+        return mark(ParseError(phase, "", f"text could not be decoded: {detail}", node=node))
+    if isinstance(exc, WinRMError):
+        cls = ConnectionFailed if phase == "open" else RemoteCommandFailed
+        return mark(cls(f"WinRM error during {where}: {detail}", node=node), broken=True)
+    return mark(
+        ConnectionFailed(f"unexpected {type(exc).__name__} during {where}: {detail}", node=node),
+        broken=True,
+    )
+
+
+def _map_fault(exc: WSManFaultError, *, node: str, phase: str, detail: str) -> ClpBackupError:
+    code = _fault_code(exc)
+    where = f"{phase} on the node"
+    if code == WSMAN_OPERATION_TIMEOUT:
+        return mark(
+            ConnectionFailed(
+                f"WS-Man operation timeout during {where}",
+                node=node,
+                hint="the node answered too slowly; raise connection.operation_timeout if it persists",
+            ),
+            retryable=True,
+            broken=phase == "open",
+        )
+    if code == WSMAN_SHELL_NOT_FOUND or _shell_gone(exc):
+        return mark(
+            ConnectionFailed(
+                f"the PowerShell session no longer exists on the node ({phase})",
+                node=node,
+                hint="WinRM closed it (idle timeout or service restart); clpbackup opens a new one",
+            ),
+            retryable=True,
+            broken=True,
+        )
+    if code == _ACCESS_DENIED:
+        return mark(
+            AuthenticationFailed(f"WinRM denied access during {where}: {detail}", node=node, hint=AUTH_HINT)
+        )
+    if phase == "open":
+        return mark(
+            ConnectionFailed(
+                f"WinRM refused to open a PowerShell session: {detail}", node=node, hint=CONNECT_HINT
+            ),
+            broken=True,
+        )
+    return mark(RemoteCommandFailed(f"WinRM fault during {where}: {detail}", node=node), broken=True)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # requests wraps urllib3's long reprs; keep the message readable.
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _is_spnego_error(exc: BaseException) -> bool:
+    try:
+        from spnego.exceptions import SpnegoError
+    except ImportError:  # pragma: no cover - pyspnego is a dependency of pypsrp
+        return False
+    return isinstance(exc, SpnegoError)
