@@ -45,6 +45,7 @@ __all__ = [
     "BKS_ENCODING",
     "GENERATED",
     "FailoverRun",
+    "NodeArtifacts",
     "daily_start",
     "failover_run",
     "failover_script_path",

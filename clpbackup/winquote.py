@@ -102,7 +102,7 @@ def check_value(
             raise _refuse(
                 value,
                 field,
-                f"the value contains the control character {_describe(ch)}",
+                f"the value contains the control (or invisible format) character {_describe(ch)}",
                 "a Windows command line cannot carry line breaks or control characters; "
                 "remove it from the plan value",
             )
