@@ -259,8 +259,8 @@ def _backup_script(
     log = log_path(plan, name)
     for cmd in commands:
         if cmd.program == "rsm":
-            # NT-1: START /WAIT so the refresh has been handed over before the wait; rsm returns
-            # before the drive has rescanned, hence the pause (2003 has no timeout.exe).
+            # NT-1, as in the guide: START /WAIT waits for rsm.exe to exit, but rsm returns before
+            # the drive has rescanned the media, hence the pause (2003 has no timeout.exe).
             b.command(cmd, prefix="start /wait ")
             wait = job.ntbackup.refresh_wait if job.ntbackup is not None else 0
             if wait > 0:
