@@ -119,9 +119,10 @@ class EchoBackend:
     * ``Sleep`` (number): wait that many seconds first, returning early (and recording the call in
       :attr:`cancelled`) when the call is cancelled.
 
-    ``run_command_line`` understands ``echo <text>``, ``exit <n>``, ``fail <text>`` (stderr, rc 1)
-    and the lines given in :attr:`commands`; anything else answers cmd.exe's "is not recognized"
-    with rc 9009. Text is encoded with :attr:`codepage`.
+    ``run_command_line`` understands ``echo <text>``, ``exit <n>``, ``fail <text>`` (stderr, rc 1),
+    ``sleep <seconds>`` (cancellable; rc 0, or rc 1 and "cancelled" when cancelled) and the lines
+    given in :attr:`commands`; anything else answers cmd.exe's "is not recognized" with rc 9009.
+    Text is encoded with :attr:`codepage`.
     """
 
     name: str = "echo"
@@ -168,4 +169,10 @@ class EchoBackend:
             return int(rest.strip() or "0"), b"", b""
         if verb == "fail":
             return 1, b"", (rest + "\r\n").encode(enc)
+        if verb == "sleep":
+            cancel = current_cancel_event()
+            if cancel.wait(float(rest.strip() or "0")):
+                self.cancelled.append(command_line)
+                return 1, b"", b"cancelled\r\n"
+            return 0, b"", b""
         return 9009, b"", _NOT_RECOGNIZED.format(name=word).encode(enc)

@@ -93,13 +93,16 @@ class WinRMServer:
         host, port: where to listen (port 0: a free port, see :attr:`port` after :meth:`start`).
         server_assigned_ids: ignore client-proposed ShellId/CommandId and assign new uppercase
             GUIDs, as WinRM 2.0 (2003/2008/2008 R2) does. Default: when the backend speaks PSRP 2.1.
-        record: keep every decrypted request body in :attr:`received` (for secrets tests).
+        record: keep every decrypted request body in :attr:`received` and the matching response
+            envelope in :attr:`responses` (for secrets and fidelity tests).
 
     Attributes:
         requests: WS-Man requests that reached the SOAP layer (authenticated), injected faults
             included. Authentication legs are counted in :attr:`auth_requests` instead.
         latency: seconds added before answering each WS-Man request (settable while running).
         received: decrypted request bodies when :attr:`record` is true.
+        responses: the response envelopes, index for index with :attr:`received` (``None`` when
+            the connection was dropped or the answer was not a SOAP envelope).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class WinRMServer:
         self.latency = 0.0
         self.record = record
         self.received: list[str] = []
+        self.responses: list[str | None] = []
         self._lock = threading.Lock()
         self._requests = 0
         self._auth_requests = 0
@@ -268,14 +272,22 @@ class WinRMServer:
             self._faults_at.clear()
             self._fault_always = None
 
-    def _count_request(self, body: bytes) -> tuple[str, float] | None:
-        """Count one SOAP request, record it, and answer the fault to apply (if any)."""
+    def _count_request(self, body: bytes) -> tuple[int | None, tuple[str, float] | None]:
+        """Count one SOAP request and record it; answer its record index and the fault to apply."""
         with self._lock:
             self._requests += 1
+            index = None
             if self.record:
+                index = len(self.received)
                 self.received.append(body.decode("utf-8", "replace"))
+                self.responses.append(None)
             fault = self._faults_at.pop(self._requests, None)
-            return fault or self._fault_always
+            return index, fault or self._fault_always
+
+    def _record_response(self, index: int | None, xml: bytes) -> None:
+        if index is not None and xml:
+            with self._lock:
+                self.responses[index] = xml.decode("utf-8", "replace")
 
     def _count_auth(self) -> None:
         with self._lock:
@@ -682,7 +694,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             data = body
 
-        fault = self.winrm._count_request(data)
+        index, fault = self.winrm._count_request(data)
         if fault is not None:
             kind, seconds = fault
             if kind in ("drop", "down"):
@@ -711,17 +723,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 except WSManFault:
                     pass
                 winrm3 = self.winrm.backend.protocol_version != "2.1"
-                self._reply(
-                    500,
-                    WSManFault.internal_error().to_xml(req_id, machine=self.winrm.host, activity_id=winrm3),
-                    encrypted,
-                    protocol,
-                    final_token,
-                )
+                xml = WSManFault.internal_error().to_xml(req_id, machine=self.winrm.host, activity_id=winrm3)
+                self.winrm._record_response(index, xml)
+                self._reply(500, xml, encrypted, protocol, final_token)
                 return
         if self.winrm.latency > 0:
             self.winrm._stopping.wait(self.winrm.latency)
         status, response = self.winrm.dispatch(data, self.client_address[0])
+        self.winrm._record_response(index, response)
         self._reply(status, response, encrypted, protocol, final_token)
 
     def _reply(
