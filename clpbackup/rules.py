@@ -568,17 +568,17 @@ def _nt_rules(plan: Plan, out: _Collector) -> None:
         return None  # pragma: no cover - NtBackupOptions requires one of them
 
     jobs = [(name, job, media(job)) for name, job in plan.jobs.items() if job.ntbackup is not None]
-    # Daily jobs on one tape or file: the later one must append, or it replaces the earlier one.
+    # Daily jobs on one tape: the later one must append (/A), or it replaces the earlier one.
     for i, (n1, j1, m1) in enumerate(jobs):
         for n2, j2, m2 in jobs[i + 1:]:
-            if m1 is None or m1 != m2 or m1[0] == "media_pool" or not (j1.daily_at and j2.daily_at):
+            if m1 is None or m1 != m2 or m1[0] != "tape" or not (j1.daily_at and j2.daily_at):
                 continue
             later_name, later = (n2, j2) if parse_hhmm(j2.daily_at) >= parse_hhmm(j1.daily_at) else (n1, j1)
             assert later.ntbackup is not None
             if not later.ntbackup.append:
                 out.add(
                     "NT-3", "warning",
-                    f"jobs {n1} and {n2} write to the same {m1[0]} and {later_name} does not append: "
+                    f"jobs {n1} and {n2} write to the same tape and {later_name} does not append: "
                     f"its daily run replaces what the other wrote",
                     job=later_name, field=f"jobs.{later_name}.ntbackup.append",
                     hint="set ntbackup.append: true on the later job, or give the jobs different media",
@@ -603,6 +603,16 @@ def _nt_rules(plan: Plan, out: _Collector) -> None:
             job=fb.job, field=f"jobs.{fb.job}.ntbackup.media_pool",
             hint="give the switchover job a tape name (ntbackup.tape) or a .bkf file, or a media pool "
             "of its own",
+        )
+    elif fm[0] == "file":
+        # ntbackup's /A works with /T (or /G) only: for a .bkf file clpbackup cannot ask for append.
+        out.add(
+            "NT-3", "warning",
+            f"the failover backup of {fb.job} writes to the same .bkf file as {', '.join(sharing)}; "
+            "ntbackup has no append switch for a file (/A needs a tape name), so clpbackup cannot "
+            "make the failover run keep the earlier backup in it",
+            job=fb.job, field=f"jobs.{fb.job}.ntbackup.file",
+            hint="give the switchover job a .bkf file of its own, or write both jobs to a named tape",
         )
     elif fb.append is False:
         out.add(
@@ -722,9 +732,13 @@ def _sec_rules(plan: Plan, out: _Collector) -> None:
                 if n.connection is not None and n.connection.auth is not None
                 else "connection.auth"
             )
+            consequence = (
+                "allow_insecure: true lets it through" if conn.allow_insecure
+                else "clpbackup refuses to connect so (allow_insecure is false)"
+            )
             out.add(
                 "SEC-1", "warning",
-                "auth: basic without ssl sends the password over the network unencrypted",
+                f"auth: basic without ssl sends the password over the network unencrypted; {consequence}",
                 node=n.name, field=fld,
                 hint="set ssl: true (HTTPS, port 5986) or use negotiate / ntlm / kerberos",
             )
@@ -790,7 +804,7 @@ def _quote_rules(plan: Plan, out: _Collector) -> None:
                         break
                     flagged.add(fld)
                     out.add(
-                        "QUOTE", "error", exc.message,
+                        "QUOTE", "error", _bare_message(exc),
                         node=node.name if node is not None and _node_specific(plan) else None,
                         job=fld.split(".")[1] if fld.startswith("jobs.") else None,
                         field=fld, hint=exc.hint or "",
@@ -801,25 +815,44 @@ def _quote_rules(plan: Plan, out: _Collector) -> None:
     from clpbackup.render import render_plan  # type: ignore[import-not-found, unused-ignore]
 
     errors_before = out.has_errors()
+    # Render each node on its own (a refusal on one node must not hide the other's), then report a
+    # refusal once, naming the node only when the other node rendered that value fine.
+    refusals: dict[tuple[str, str, str | None], tuple[ClpBackupError, list[str]]] = {}
     for n in plan.nodes:
         try:
             render_plan(plan, node=n.name)
         except QuotingError as exc:
-            if exc.field is not None and exc.field in flagged:
-                continue
-            if exc.field is not None:
-                flagged.add(exc.field)
-            job = exc.field.split(".")[1] if exc.field and exc.field.startswith("jobs.") else None
-            out.add("QUOTE", "error", exc.message, node=n.name, job=job, field=exc.field,
-                    hint=exc.hint or "")
+            if exc.field is not None and _unindexed(exc.field) in {_unindexed(f) for f in flagged}:
+                continue  # the value check above already reported this field
+            key = ("QUOTE", _bare_message(exc), exc.field)
+            refusals.setdefault(key, (exc, []))[1].append(n.name)
         except ClpBackupError as exc:
             # Rendering refuses what the rules above already report as errors (a WSB job on 2003 …);
             # only a refusal no rule explains is reported, so nothing is silently accepted.
             if not errors_before:
-                out.add(
-                    "RENDER", "error", exc.message, node=n.name,
-                    field=getattr(exc, "field", None), hint=exc.hint or "",
-                )
+                key = ("RENDER", _bare_message(exc), getattr(exc, "field", None))
+                refusals.setdefault(key, (exc, []))[1].append(n.name)
+    for (rule, message, refused_field), (refusal, names) in refusals.items():
+        job = refused_field.split(".")[1] if refused_field and refused_field.startswith("jobs.") else None
+        where: list[str | None] = list(names) if len(names) < len(plan.nodes) else [None]
+        for node_name in where:
+            out.add(rule, "error", message, node=node_name, job=job, field=refused_field,
+                    hint=refusal.hint or "")
+
+
+def _unindexed(field: str) -> str:
+    """``jobs.a.include[0]`` → ``jobs.a.include`` (render names a list, the value check an item)."""
+    return re.sub(r"\[\d+\]", "", field)
+
+
+def _bare_message(exc: ClpBackupError) -> str:
+    """The error's message without the ``field: `` / ``field (line N): `` prefix PlanError adds."""
+    text = exc.message
+    fld = getattr(exc, "field", None)
+    if fld:
+        line = getattr(exc, "line", None)
+        text = text.removeprefix(f"{fld} (line {line}): " if line is not None else f"{fld}: ")
+    return text
 
 
 def _node_specific(plan: Plan) -> bool:

@@ -354,3 +354,26 @@ def test_importing_the_cli_stays_light() -> None:
 def test_a_subcommand_name_is_registered_once() -> None:
     with pytest.raises(ValueError, match="registered twice"):
         subcommand("validate", "again")(lambda args: 0)
+
+
+def test_render_with_the_real_renderer(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """End to end offline: the example renders, SCH-2 shifts the standby, --out writes the bytes."""
+    code, out, _ = run(capsys, "render", str(EXAMPLE), "--format", "json")
+    assert code == EXIT_OK
+    nodes = json.loads(out)["nodes"]
+    assert list(nodes) == ["node-a", "node-b"]
+    starts = {
+        n: {s["job"]: s["at"] for s in v["schedules"] if s["kind"] == "daily"} for n, v in nodes.items()
+    }
+    assert starts == {
+        "node-a": {"local-daily": "01:00", "shared-daily": "03:00"},
+        "node-b": {"local-daily": "01:00", "shared-daily": "04:15"},
+    }
+    out_dir = tmp_path / "out"
+    code, _, _ = run(capsys, "render", str(EXAMPLE), "--out", str(out_dir))
+    assert code == EXIT_OK
+    for name, node in nodes.items():
+        for f in node["files"]:
+            written = out_dir / name / f["path"].rsplit("\\", 1)[-1]
+            assert written.read_bytes() == base64.b64decode(f["content_base64"])
+    assert b"\\\\nas01\\backup\\node-b" in (out_dir / "node-b" / "local-daily.bat").read_bytes()

@@ -297,12 +297,18 @@ def test_nt3_shared_tape_appends() -> None:
 
 def test_nt3_failover_append_false_is_an_error() -> None:
     def change(d: dict[str, Any]) -> None:
-        _share({"file": "D:\\bk\\all.bkf"})(d)
+        _share({"tape": "CLP-1"})(d)
         d["jobs"]["local-daily"]["ntbackup"]["append"] = True
         d["failover_backup"]["append"] = False
 
     (f,) = fires(change, "NT-3", "error", NT_BASE)
     assert f.field == "failover_backup.append"
+
+
+def test_nt3_shared_bkf_file_cannot_be_appended_to() -> None:
+    (f,) = fires(_share({"file": "D:\\bk\\all.bkf"}), "NT-3", "warning", NT_BASE)
+    assert f.job == "shared-daily" and f.field == "jobs.shared-daily.ntbackup.file"
+    assert "/A" in f.message
 
 
 def test_nt3_daily_jobs_on_one_tape_must_append() -> None:
@@ -610,12 +616,17 @@ def test_quote_ntbackup_selection_is_utf16_so_any_character_is_fine() -> None:
     assert not find(check(make(change, NT_BASE)), "QUOTE")
 
 
-def _fake_render(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> list[str]:
+def _fake_render(
+    monkeypatch: pytest.MonkeyPatch, exc: Exception, only: str | None = None
+) -> list[str]:
+    """Replace clpbackup.render with one that raises ``exc`` (for node ``only``, or every node)."""
     calls: list[str] = []
 
     def render_plan(plan: Plan, node: str | None = None) -> dict[str, Any]:
         calls.append(str(node))
-        raise exc
+        if only is None or node == only:
+            raise exc
+        return {}
 
     mod = types.ModuleType("clpbackup.render")
     mod.__spec__ = importlib.machinery.ModuleSpec("clpbackup.render", None)
@@ -631,15 +642,45 @@ def test_quote_error_from_render_becomes_a_finding(monkeypatch: pytest.MonkeyPat
     findings = check(make())
     assert calls == ["node-a", "node-b"]  # each node rendered on its own
     got = find(findings, "QUOTE", "error")
-    assert [(f.node, f.field, f.hint) for f in got] == [("node-a", "scripts_dir", "rename it")]
+    # refused on both nodes: one finding about the plan, the field prefix not repeated in the message
+    assert [(f.node, f.field, f.message, f.hint) for f in got] == [
+        (None, "scripts_dir", "the value contains '!'", "rename it")
+    ]
+
+
+def test_quote_error_on_one_node_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_render(monkeypatch, QuotingError("bad", field="jobs.local-daily.target"), only="node-b")
+    (f,) = find(check(make()), "QUOTE", "error")
+    assert (f.node, f.job) == ("node-b", "local-daily")
 
 
 def test_other_render_refusal_is_reported_when_no_rule_explains_it(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_render(monkeypatch, UnsupportedError("cannot render that"))
     got = find(check(make()), "RENDER", "error")
-    assert [f.node for f in got] == ["node-a", "node-b"]
+    assert [(f.node, f.message) for f in got] == [(None, "cannot render that")]
     # ... and left out when a rule already explains why the plan cannot be rendered
     assert not find(check(make(_os("2003"))), "RENDER")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("scripts_dir", "C:\\clp&backup", "&"),
+        ("scripts_dir", "C:\\100%", "%"),
+        ("jobs.local-daily.include", ["C:\\a,b"], "comma"),
+    ],
+)
+def test_quote_refusals_of_the_real_renderer(field: str, value: Any, needle: str) -> None:
+    def change(d: dict[str, Any]) -> None:
+        *parents, last = field.split(".")
+        target = d
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    (f,) = fires(change, "QUOTE", "error")
+    assert f.field == field and f.node is None and needle in f.message
+    assert not f.message.startswith(field)
 
 
 # -- FO, JOB-3/5, CAU ----------------------------------------------------------------------------
