@@ -307,6 +307,11 @@ def _render(args: argparse.Namespace) -> int:
             _print_findings(errors, sys.stderr, severities=("error",))
         return EXIT_FINDINGS
 
+    warnings = [f for f in findings if f.severity == "warning"]
+    if warnings and args.format == "text":
+        # Rendered anyway (warnings do not block), but the operator sees them where errors would be.
+        _print_findings(warnings, sys.stderr, severities=("warning",))
+
     try:
         rendered = plan.render(node=args.node)
     except ModuleNotFoundError as exc:

@@ -377,3 +377,18 @@ def test_render_with_the_real_renderer(capsys: pytest.CaptureFixture[str], tmp_p
             written = out_dir / name / f["path"].rsplit("\\", 1)[-1]
             assert written.read_bytes() == base64.b64decode(f["content_base64"])
     assert b"\\\\nas01\\backup\\node-b" in (out_dir / "node-b" / "local-daily.bat").read_bytes()
+
+
+def test_render_shows_warnings_on_stderr_and_still_renders(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["jobs"]["shared-daily"]["target"] = "G:"  # WSB-3 warning: a local volume
+
+    path = write_plan(tmp_path, change)
+    code, out, err = run(capsys, "render", str(path))
+    assert code == EXIT_OK
+    assert "Warnings:" in err and "WSB-3" in err
+    assert "-backupTarget:G:" in out
+    code, out, err = run(capsys, "render", str(path), "--format", "json")
+    assert code == EXIT_OK and err == "" and json.loads(out)["nodes"]
