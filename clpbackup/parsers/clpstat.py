@@ -50,7 +50,9 @@ from dataclasses import dataclass, field
 
 from clpbackup.parsers.common import FormatProblem, guarded, is_blank, split_lines
 
-__all__ = ["ClpEntry", "ClpGroup", "ClpServer", "ClusterStatus", "group_owner", "parse_clpstat"]
+__all__ = [
+    "ClpEntry", "ClpGroup", "ClpServer", "ClusterStatus", "group_current", "group_owner", "parse_clpstat",
+]
 
 
 @dataclass(frozen=True)
@@ -209,3 +211,7 @@ def group_owner(text: str, group: str) -> str | None:
         known = ", ".join(g.name for g in status.groups) or "none"
         raise FormatProblem(f"group {group!r} is not in the clpstat output (groups: {known})")
     return found.current
+
+
+group_current = group_owner
+"""Alias of :func:`group_owner` (the ``current :`` line is what it reads)."""

@@ -119,3 +119,11 @@ def test_random_text_gives_result_or_parse_error(text: str, group: str) -> None:
         group_owner(text, group)
     except ParseError:
         pass
+
+
+def test_group_current_is_group_owner() -> None:
+    from clpbackup.parsers.clpstat import group_current
+
+    text = fixture_text("clpstat", "2012-en-US", "group-on-node-a.txt")
+    assert group_current(text, "failover1") == "node-a"
+    assert group_current(text, "ManagementGroup") == "node-b"

@@ -131,3 +131,24 @@ def test_clock_and_datetime_only_raise_format_problem(text: str) -> None:
             func(text)
         except FormatProblem:
             pass
+
+
+def test_package_exports_resolve_and_functions_refuse_garbage() -> None:
+    import clpbackup.parsers as parsers
+
+    for name in parsers.__all__:
+        assert getattr(parsers, name) is not None, name
+    for func in (
+        parsers.parse_versions,
+        parsers.parse_backup_summary,
+        parsers.parse_query_csv,
+        parsers.parse_query_list,
+        parsers.parse_query_xml,
+        parsers.parse_create_output,
+        parsers.parse_at_list,
+        parsers.parse_at_created,
+        parsers.parse_ntbackup_log,
+        parsers.parse_clpstat,
+    ):
+        with pytest.raises(ParseError):
+            func("\x00garbage that no Windows tool prints\x00")
