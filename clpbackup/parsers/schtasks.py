@@ -807,7 +807,10 @@ def parse_query_xml(text: str, *, name: str | None = None) -> list[ScheduledTask
     if not body:
         raise FormatProblem("the output is empty")
     if not body.startswith("<"):
-        return _query_messages_only([line for line in split_lines(body) if not is_blank(line)])
+        content = [line for line in split_lines(body) if not is_blank(line)]
+        if not all(_MESSAGE.match(line) for line in content):
+            raise FormatProblem("neither XML nor a schtasks message")
+        return _query_messages_only(content)
     if re.search(r"<!DOCTYPE|<!ENTITY", body, re.IGNORECASE):
         raise FormatProblem("the XML declares a DOCTYPE or ENTITY, which schtasks never prints")
     try:
