@@ -53,6 +53,9 @@ WSMAN_OPERATION_TIMEOUT = 2150858793
 WSMAN_SHELL_NOT_FOUND = 2150858843
 #: Win32 "access denied" as a WS-Man fault code: the account is not allowed to use WinRM.
 _ACCESS_DENIED = 5
+#: ERROR_INTERNAL_ERROR: the WS-Man fault a WinRM service answers (with HTTP 500) when it fails
+#: internally; transient like any other HTTP 5xx.
+WSMAN_INTERNAL_ERROR = 1359
 
 CONNECT_HINT = (
     "make sure WinRM listens on the node and is reachable: run 'winrm quickconfig' on Windows Server "
@@ -105,8 +108,8 @@ def is_retryable(exc: BaseException) -> bool:
     """True when a *read* that raised ``exc`` may be tried again (bounded, with backoff).
 
     Retryable: connection failures and timeouts at the HTTP level, HTTP 5xx without a WS-Man
-    fault, WS-Man OperationTimeout and shell-not-found. Not retryable: authentication, TLS
-    validation, parse errors, pipeline errors, deadlines.
+    fault, WS-Man InternalError (HTTP 500), OperationTimeout and shell-not-found. Not retryable:
+    authentication, TLS validation, parse errors, pipeline errors, deadlines.
     """
     flag = getattr(exc, "retryable", None)
     if isinstance(flag, bool):
@@ -116,7 +119,11 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return True
     if isinstance(exc, WSManFaultError):
-        return _fault_code(exc) in (WSMAN_OPERATION_TIMEOUT, WSMAN_SHELL_NOT_FOUND) or _shell_gone(exc)
+        return _fault_code(exc) in (
+            WSMAN_OPERATION_TIMEOUT,
+            WSMAN_SHELL_NOT_FOUND,
+            WSMAN_INTERNAL_ERROR,
+        ) or _shell_gone(exc)
     if isinstance(exc, WinRMTransportError):
         return isinstance(exc.code, int) and exc.code >= 500
     return False
@@ -250,6 +257,16 @@ def _map_fault(exc: WSManFaultError, *, node: str, phase: str, detail: str) -> C
                 f"the PowerShell session no longer exists on the node ({phase})",
                 node=node,
                 hint="WinRM closed it (idle timeout or service restart); clpbackup opens a new one",
+            ),
+            retryable=True,
+            broken=True,
+        )
+    if code == WSMAN_INTERNAL_ERROR:
+        return mark(
+            ConnectionFailed(
+                f"the WinRM service failed internally (HTTP 500) during {where}: {detail}",
+                node=node,
+                hint="the node's WinRM service failed; clpbackup retries reads, try again later",
             ),
             retryable=True,
             broken=True,

@@ -45,6 +45,7 @@ RETRYABLE: list[BaseException] = [
     WinRMTransportError("http", 503, "busy"),
     fault(2150858793, "OperationTimeout"),
     fault(2150858843, "the shell was not found on the server"),
+    fault(1359, "InternalError"),
     fault(
         1, "The request for the Windows Remote Shell failed because the shell was not found on the server."
     ),
