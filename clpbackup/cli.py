@@ -391,3 +391,7 @@ def _schema(args: argparse.Namespace) -> int:
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Plan.json_schema()}
     _emit_json(schema)
     return EXIT_OK
+
+
+# The operational subcommands live in their own module; importing it registers them.
+from clpbackup import cli_ops  # noqa: E402, F401

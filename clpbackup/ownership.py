@@ -73,12 +73,16 @@ def decide_owner(
     if clpstat_current:
         named = {v.lower() for v in clpstat_current.values() if v}
         if len(named) > 1:
-            reasons.append("clpstat names different current servers on the two nodes: " + ", ".join(sorted(named)))
+            reasons.append(
+                "clpstat names different current servers on the two nodes: " + ", ".join(sorted(named))
+            )
         elif named:
             current = next(iter(named))
             evidence["clpstat"] = f"current: {current}"
             if holders and all(h.lower() != current for h in holders):
-                reasons.append(f"clpstat says {current} runs the group but the volumes are attached on {holders[0]}")
+                reasons.append(
+                    f"clpstat says {current} runs the group but the volumes are attached on {holders[0]}"
+                )
     if unreachable:
         # After a real failover the old node is often down. One node's own evidence (volumes
         # attached and writable) is then enough only when CLUSTERPRO itself (clpstat on that

@@ -1,0 +1,710 @@
+"""What a node's state means for the plan: reading, diffing and judging it. Pure.
+
+The operations layer (:mod:`clpbackup.operations`) reads a node with one ``inspect`` pipeline
+(built by :func:`build_inspect`), turns the answer into a :class:`NodeState` (:func:`read_state`)
+and asks this module what to change (:func:`schedule_changes`, :func:`one_shot_commands`,
+:func:`run_now_commands`) and how things stand (:func:`schedule_status`, :func:`run_result`,
+:func:`drift`, :func:`restore_source`). No I/O here: every function is tested offline.
+
+Ownership on the node (docs/design.md "Names on the node"): schtasks tasks whose name starts with
+``clpbackup-<cluster>-`` and AT jobs whose command runs a batch file under ``scripts_dir`` are
+clpbackup's; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from clpbackup import render
+from clpbackup.artifacts import NodeArtifacts, ScheduleEntry
+from clpbackup.commands import Command
+from clpbackup.errors import ClpBackupError, ParseError, PlanError
+from clpbackup.ownership import OwnerDecision
+from clpbackup.parsers.at import AtJob, parse_at_list
+from clpbackup.parsers.common import decode
+from clpbackup.parsers.schtasks import ScheduledTask, parse_query_csv
+from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions
+from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
+from clpbackup.platforms import get_platform
+from clpbackup.results import Change, Problem, RestoreSource, RunResult, ScheduleStatus, StatusResult
+from clpbackup.rules import scheduler_for
+from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
+
+Tag = tuple[str, str]
+"""What an inspect command is for: ``("schtasks", "")``, ``("at", "")``, ``("versions", job)``."""
+
+# Windows "has not yet run" (SCHED_S_TASK_HAS_NOT_RUN, 0x41303) and "is running" (0x41301).
+_NOT_YET_RUN = 0x41303
+_RUNNING = 0x41301
+
+
+@dataclass
+class NodeState:
+    """A node's state as far as clpbackup cares, parsed from one inspect answer."""
+
+    tasks: list[ScheduledTask] | None = None
+    at_jobs: list[AtJob] | None = None
+    versions: dict[str, list[BackupVersion] | None] = field(default_factory=dict)
+    logs: dict[str, str | None] = field(default_factory=dict)
+    clpstat_current: str | None = None
+    notes: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def task(self, name: str) -> ScheduledTask | None:
+        """The task called ``name`` (case-insensitive), or ``None``."""
+        for t in self.tasks or []:
+            if t.name.lower() == name.lower():
+                return t
+        return None
+
+
+def log_path(plan: Plan, job: str) -> str:
+    """Where a job's batch file writes its tool output."""
+    return render.log_path(plan, job)
+
+
+def _target_for(plan: Plan, job: str, node: str) -> str | None:
+    target = plan.jobs[job].target
+    return target.replace("{node}", node) if target else None
+
+
+def build_inspect(
+    plan: Plan,
+    node: Node,
+    art: NodeArtifacts,
+    *,
+    logs: bool = False,
+    versions: bool = False,
+) -> tuple[InspectRequest, list[Tag]]:
+    """The one read pipeline for a node, and what each of its commands is for."""
+    platform = get_platform(node.os)
+    commands: list[Command] = [platform.schtasks_query()]
+    tags: list[Tag] = [("schtasks", "")]
+    if scheduler_for(plan, node) == "at":
+        commands.append(platform.at_query())
+        tags.append(("at", ""))
+    if versions and platform.backup_tool == "wbadmin":
+        for job, spec in plan.jobs.items():
+            target = _target_for(plan, job, node.name)
+            if spec.ntbackup is None and target:
+                commands.append(platform.get_versions(target, node.name, field=f"jobs.{job}.target"))
+                tags.append(("versions", job))
+    start_script = plan.cluster.start_script
+    read_paths: list[str] = [start_script] if start_script else []
+    if logs:
+        read_paths += [log_path(plan, j) for j in plan.jobs]
+    hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
+    request = InspectRequest(
+        hash_paths=hash_paths,
+        read_paths=read_paths,
+        commands=commands,
+        probe_volumes=list(plan.cluster.switchover_volumes),
+        scripts_dir=plan.scripts_dir,
+        clpstat=plan.cluster.clpstat,
+    )
+    return request, tags
+
+
+def _clpstat_current(text: str, group: str) -> str | None:
+    from clpbackup.parsers.clpstat import group_owner
+
+    try:
+        current: str | None = group_owner(text, group)
+    except ParseError:
+        return None
+    return current
+
+
+def read_state(plan: Plan, node: Node, tags: Sequence[Tag], result: InspectResult) -> NodeState:
+    """Parse the inspect answer. A listing that cannot be read is kept as an error, not guessed."""
+    state = NodeState()
+    codepage = plan.codepage_for(node)
+    for tag, res in zip(tags, result.commands, strict=False):
+        kind, job = tag
+        text = res.stdout
+        try:
+            if kind == "schtasks":
+                if res.rc != 0:
+                    state.errors["schtasks"] = (res.stderr or res.stdout).strip()
+                else:
+                    state.tasks = parse_query_csv(text)
+            elif kind == "at":
+                if res.rc != 0:
+                    state.errors["at"] = (res.stderr or res.stdout).strip()
+                else:
+                    state.at_jobs = parse_at_list(text)
+            elif kind == "versions":
+                state.versions[job] = parse_versions(text) if res.rc == 0 else []
+        except ParseError as exc:
+            state.errors[kind if not job else f"{kind}:{job}"] = str(exc)
+    for job in plan.jobs:
+        f = result.files.get(log_path(plan, job))
+        if f is not None and f.content is not None:
+            state.logs[job] = decode(f.content, codepage)
+        elif f is not None:
+            state.logs[job] = None
+    facts = result.facts
+    if facts is not None and facts.clpstat:
+        state.clpstat_current = _clpstat_current(facts.clpstat, plan.cluster.failover_group)
+    return state
+
+
+# -- comparing schedules -------------------------------------------------------------------------
+
+
+def _norm_cmd(text: str | None) -> str:
+    return " ".join((text or "").replace('"', " ").lower().split())
+
+
+def _own_prefix(plan: Plan) -> str:
+    return f"clpbackup-{plan.cluster.name}-".lower()
+
+
+def _is_own_task(plan: Plan, task: ScheduledTask) -> bool:
+    return task.name.lower().rsplit("\\", 1)[-1].startswith(_own_prefix(plan))
+
+
+def _is_once_task(name: str) -> bool:
+    return name.lower().endswith("-once")
+
+
+def _is_own_at(plan: Plan, job: AtJob) -> bool:
+    return plan.scripts_dir.lower().rstrip("\\") + "\\" in job.command.lower()
+
+
+def _task_matches(task: ScheduledTask, entry: ScheduleEntry) -> str | None:
+    """``None`` when the task is what ``entry`` describes, else what differs."""
+    if _norm_cmd(task.task_to_run) != _norm_cmd(entry.run):
+        return f"runs {task.task_to_run!r}, expected {entry.run!r}"
+    start = task.start_time
+    if start is None or start.strftime("%H:%M") != entry.at:
+        shown = start.strftime("%H:%M") if start else "no start time"
+        return f"starts at {shown}, expected {entry.at}"
+    if task.kind not in (None, "other") and task.kind != ("daily" if entry.kind == "daily" else "once"):
+        return f"is a {task.kind} task, expected {entry.kind}"
+    user = (task.run_as_user or "").upper()
+    if user and "SYSTEM" not in user and "S-1-5-18" not in user:
+        return f"runs as {task.run_as_user}, expected SYSTEM (SEC-1)"
+    return None
+
+
+def _at_matches(job: AtJob, entry: ScheduleEntry) -> bool:
+    if _norm_cmd(job.command) != _norm_cmd(entry.run) or job.time != entry.at:
+        return False
+    if entry.kind == "daily":
+        return job.recurring and set(job.days) == set(entry.days)
+    return not job.recurring
+
+
+def schedule_changes(
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState
+) -> tuple[list[Change], list[Command]]:
+    """The schedule part of a deploy diff and the commands that make it so (deletions first).
+
+    schtasks entries are compared by their definition (command, time, kind, user) and created with
+    ``/F``; AT jobs by command line, time and days, never added twice (IDEM-1). clpbackup's own
+    entries that the plan no longer has are removed; one-shot entries (failover, failback) are left
+    to run.
+    """
+    platform = get_platform(node.os)
+    changes: list[Change] = []
+    deletes: list[Command] = []
+    creates: list[Command] = []
+    expected = list(art.schedules)
+    schtasks_entries = [e for e in expected if e.scheduler == "schtasks"]
+    at_entries = [e for e in expected if e.scheduler == "at"]
+
+    if state.tasks is None and (schtasks_entries or not at_entries):
+        raise ClpBackupError(
+            "cannot read the node's scheduled tasks: " + state.errors.get("schtasks", "no answer"),
+            node=node.name,
+            hint="check that schtasks.exe works for the connecting account",
+        )
+    for entry in schtasks_entries:
+        task = state.task(entry.name)
+        if task is None:
+            changes.append(
+                Change("schedule", entry.name, "create", after=f"{entry.kind} {entry.at} {entry.run}")
+            )
+            creates.append(Command(entry.argv, node.os, field=f"jobs.{entry.job}"))
+            continue
+        why = _task_matches(task, entry)
+        if why is None:
+            changes.append(Change("schedule", entry.name, "unchanged"))
+        else:
+            changes.append(
+                Change(
+                    "schedule", entry.name, "update", before=why, after=f"{entry.kind} {entry.at} {entry.run}"
+                )
+            )
+            creates.append(Command(entry.argv, node.os, field=f"jobs.{entry.job}"))
+    wanted = {e.name.lower() for e in schtasks_entries}
+    for task in state.tasks or []:
+        short = task.name.rsplit("\\", 1)[-1]
+        if _is_own_task(plan, task) and short.lower() not in wanted and not _is_once_task(short):
+            changes.append(Change("schedule", short, "delete", before=task.task_to_run))
+            deletes.append(platform.schtasks_delete(short))
+
+    if at_entries:
+        if state.at_jobs is None:
+            raise ClpBackupError(
+                "cannot read the node's AT jobs: " + state.errors.get("at", "no answer"),
+                node=node.name,
+                hint="SCH-4: AT needs the Schedule service running",
+            )
+        own = [j for j in state.at_jobs if _is_own_at(plan, j)]
+        kept: set[int] = set()
+        for entry in at_entries:
+            label = f"AT {entry.at} {entry.run}"
+            matches = [j for j in own if _at_matches(j, entry) and j.job_id not in kept]
+            if matches:
+                kept.add(matches[0].job_id)
+                changes.append(Change("schedule", label, "unchanged"))
+            else:
+                changes.append(
+                    Change("schedule", label, "create", after=f"{entry.kind} {entry.at} {entry.run}")
+                )
+                creates.append(
+                    Command(
+                        entry.argv, node.os, field=f"jobs.{entry.job}", raw_tail=" ".join(_at_tail(entry))
+                    )
+                )
+        for j in own:
+            if j.job_id in kept or not j.recurring:
+                continue
+            changes.append(
+                Change(
+                    "schedule",
+                    f"AT #{j.job_id} {j.time} {j.command}",
+                    "delete",
+                    before=f"{j.schedule} {j.time} {j.command}",
+                )
+            )
+            deletes.append(platform.at_delete(j.job_id))
+    return changes, deletes + creates
+
+
+def _at_tail(entry: ScheduleEntry) -> list[str]:
+    # The entry's command_line is "at <tail>"; at.exe reads its own command line, so the tail is
+    # sent verbatim (raw) exactly as render built it.
+    line = entry.command_line
+    return [line.split(" ", 1)[1]] if " " in line else []
+
+
+def schedule_status(
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, owner: bool | None
+) -> list[ScheduleStatus]:
+    """Each expected schedule: matching / different / missing, its last run and a verdict.
+
+    The switchover job failing on the node without the partition is "expected (JOB-3)", not a
+    failure.
+    """
+    out: list[ScheduleStatus] = []
+    for entry in art.schedules:
+        job = plan.jobs[entry.job]
+        if entry.scheduler == "schtasks":
+            task = state.task(entry.name)
+            if task is None:
+                out.append(
+                    ScheduleStatus(
+                        entry.name,
+                        entry.job,
+                        entry.kind,
+                        "missing",
+                        "schtasks",
+                        entry.at,
+                        verdict="missing: run deploy",
+                    )
+                )
+                continue
+            why = _task_matches(task, entry)
+            s = ScheduleStatus(
+                entry.name,
+                entry.job,
+                entry.kind,
+                "matching" if why is None else "different",
+                "schtasks",
+                entry.at,
+                last_run=_fmt(task.last_run),
+                last_result=task.last_result,
+                next_run=_fmt(task.next_run),
+                verdict=why or "",
+            )
+        else:
+            matches = [j for j in state.at_jobs or [] if _at_matches(j, entry)]
+            label = f"AT {entry.at} {entry.job}"
+            if not matches:
+                out.append(
+                    ScheduleStatus(
+                        label, entry.job, entry.kind, "missing", "at", entry.at, verdict="missing: run deploy"
+                    )
+                )
+                continue
+            s = ScheduleStatus(label, entry.job, entry.kind, "matching", "at", entry.at)
+            task = state.task(f"At{matches[0].job_id}")
+            if task is not None:
+                s.last_run, s.last_result, s.next_run = (
+                    _fmt(task.last_run),
+                    task.last_result,
+                    _fmt(task.next_run),
+                )
+            if len(matches) > 1:
+                s.verdict = f"{len(matches)} identical AT jobs (IDEM-1): deploy removes the extras"
+        if not s.verdict:
+            s.verdict = _run_verdict(s.last_result, job.scope, owner, state.logs.get(entry.job))
+        out.append(s)
+    for task in state.tasks or []:
+        short = task.name.rsplit("\\", 1)[-1]
+        if _is_own_task(plan, task) and not any(e.name.lower() == short.lower() for e in art.schedules):
+            state_name: Literal["stale", "foreign"] = "foreign" if _is_once_task(short) else "stale"
+            out.append(
+                ScheduleStatus(
+                    short,
+                    None,
+                    "once" if _is_once_task(short) else "daily",
+                    state_name,
+                    "schtasks",
+                    last_run=_fmt(task.last_run),
+                    last_result=task.last_result,
+                    verdict="one-shot backup" if state_name == "foreign" else "not in the plan",
+                )
+            )
+    return out
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M") if value else None
+
+
+def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: str | None) -> str:
+    if last_result is None or last_result == _NOT_YET_RUN:
+        return "not run yet"
+    if last_result == _RUNNING:
+        return "running"
+    if last_result == 0:
+        return "last run succeeded"
+    if scope == "switchover" and owner is False:
+        return "expected: partition not attached (JOB-3)"
+    detail = ""
+    if log:
+        try:
+            summary = parse_backup_summary(log)
+            if summary.errors:
+                detail = ": " + summary.errors[0]
+        except ParseError:
+            pass
+    return f"failed with {last_result}{detail}"
+
+
+def newest_versions(plan: Plan, node: Node, state: NodeState) -> dict[str, str | None]:
+    """The newest backup version identifier per WSB job on this node's target."""
+    out: dict[str, str | None] = {}
+    for job, versions in state.versions.items():
+        out[job] = max(versions, key=lambda v: v.time_utc).version_id if versions else None
+    return out
+
+
+def drift(plan: Plan, statuses: Mapping[str, StatusResult]) -> list[Problem]:
+    """JOB-1 / SCH-1: what one node has and the other does not."""
+    problems: list[Problem] = []
+    if len(statuses) < 2:
+        return problems
+    (a, sa), (b, sb) = list(statuses.items())[:2]
+
+    def deployed(s: StatusResult) -> dict[str, bool]:
+        return {x.job or x.name: x.state == "matching" for x in s.schedules if x.job}
+
+    da, db = deployed(sa), deployed(sb)
+    for job in sorted(set(da) | set(db)):
+        if da.get(job, False) != db.get(job, False):
+            have, lack = (a, b) if da.get(job) else (b, a)
+            problems.append(
+                Problem("JOB-1", f"job {job} is scheduled on {have} but not on {lack}: run deploy")
+            )
+    for path in sorted(set(sa.files) | set(sb.files)):
+        if sa.files.get(path) != sb.files.get(path):
+            problems.append(
+                Problem(
+                    "JOB-1",
+                    f"{path} is {sa.files.get(path, 'absent')} on {a} "
+                    f"and {sb.files.get(path, 'absent')} on {b}",
+                )
+            )
+    return problems
+
+
+# -- one-shot, run-now -------------------------------------------------------------------------------
+
+
+def _daily_task_name(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> str | None:
+    """The scheduler task that runs ``job``'s script: its schtasks task, or ``At<id>`` of its AT job."""
+    for entry in art.schedules:
+        if entry.job != job or entry.kind != "daily":
+            continue
+        if entry.scheduler == "schtasks":
+            return entry.name if state.task(entry.name) is not None else None
+        for j in state.at_jobs or []:
+            if _at_matches(j, entry):
+                return f"At{j.job_id}"
+    return None
+
+
+def one_shot_commands(
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str, at: str
+) -> tuple[str, list[Command]]:
+    """FO-2 / FB-1 on the owner: the commands that schedule (or start) one full run of ``job``.
+
+    Idempotent: when the same one-shot already exists (or the run it starts is going on) nothing
+    is added.
+    """
+    platform = get_platform(node.os)
+    run = (
+        render.failover_run(plan, node) if plan.failover_backup and plan.failover_backup.job == job else None
+    )
+    batch = run.batch if run is not None else render.job_script_path(plan, job)
+    if at == "now":
+        once = render.once_schedule(plan, node, job, "00:00", batch=batch)
+        task = state.task(once.name)
+        if task is not None and task.state == "running":
+            return f"already running ({once.name})", []
+        create = platform.schtasks_once(once.name, "00:00", once.run, field="at")
+        # A one-shot task for 00:00 without /SD is in the past: it only runs through /Run.
+        return f"started now ({once.name})", [create, platform.schtasks_run(once.name, field="at")]
+    entry = render.once_schedule(plan, node, job, at, batch=batch)
+    if entry.scheduler == "schtasks":
+        task = state.task(entry.name)
+        if task is not None and _task_matches(task, entry) is None and task.last_run is None:
+            return f"already scheduled at {at} ({entry.name})", []
+        return f"scheduled at {at} ({entry.name})", [Command(entry.argv, node.os, field="at")]
+    for j in state.at_jobs or []:
+        if _at_matches(j, entry):
+            return f"already scheduled at {at} (AT #{j.job_id})", []
+    return f"scheduled at {at} (AT)", [
+        Command(entry.argv, node.os, field="at", raw_tail=" ".join(_at_tail(entry)))
+    ]
+
+
+def last_run_marker(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> str | None:
+    """The last-run time of the task that runs ``job`` before a run-now (to see the new run)."""
+    once = render.task_name(plan, job, once=True)
+    name = _daily_task_name(plan, node, art, state, job) or once
+    task = state.task(name)
+    return f"{name}|{_fmt(task.last_run) if task and task.last_run else ''}"
+
+
+def run_now_commands(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> list[Command]:
+    """Start ``job`` now, detached, through the node's scheduler (decision 4).
+
+    The job's daily task (or the ``At<id>`` task of its AT job) is run with ``schtasks /Run``;
+    a job without one gets a one-shot task as SYSTEM that is run at once.
+    """
+    platform = get_platform(node.os)
+    name = _daily_task_name(plan, node, art, state, job)
+    if name is not None:
+        return [platform.schtasks_run(name)]
+    once = render.once_schedule(plan, node, job, "00:00")
+    return [
+        platform.schtasks_once(once.name, "00:00", once.run, field="jobs"),
+        platform.schtasks_run(once.name),
+    ]
+
+
+def run_result(
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str, before: str | None
+) -> RunResult:
+    """How a run started by :func:`run_now_commands` stands: running, or its outcome."""
+    name, _, before_run = (before or "|").partition("|")
+    task = state.task(name) if name else None
+    path = log_path(plan, job)
+    res = RunResult(node.name, job=job, log_path=path)
+    if task is None:
+        res.outcome = "failed"
+        res.problems.append(Problem("RUN", f"the task {name or job} that runs {job} is gone", node.name))
+        return res
+    now_run = _fmt(task.last_run) or ""
+    if task.state == "running" or task.last_result == _RUNNING or now_run == before_run:
+        res.outcome = "running"
+        return res
+    res.last_result = task.last_result
+    versions = state.versions.get(job)
+    if versions:
+        res.version = max(versions, key=lambda v: v.time_utc).version_id
+    log = state.logs.get(job)
+    if task.last_result == 0:
+        res.outcome = "success"
+    else:
+        res.outcome = "failed"
+        detail = f"exit code {task.last_result}"
+        if log:
+            try:
+                summary = parse_backup_summary(log)
+                if summary.errors:
+                    detail += ": " + summary.errors[0]
+            except ParseError:
+                pass
+        res.detail = detail
+        res.problems.append(Problem("BACKUP", f"{job} failed ({detail}); see {path}", node.name))
+    return res
+
+
+# -- SCH-3 ---------------------------------------------------------------------------------------------
+
+
+def daily_overlap(plan: Plan, artifacts: Mapping[str, NodeArtifacts], job: str, at: str) -> str | None:
+    """SCH-3: the daily window a one-shot run of ``job`` at ``at`` would overlap, or ``None``."""
+    start = parse_hhmm(at)
+    dur = plan.jobs[job].duration_minutes
+    day = 24 * 60
+    for node, art in artifacts.items():
+        for entry in art.schedules:
+            if entry.kind != "daily":
+                continue
+            w = parse_hhmm(entry.at)
+            wd = plan.jobs[entry.job].duration_minutes
+            if (w - start) % day < dur or (start - w) % day < wd:
+                return f"the daily run of {entry.job} on {node} ({entry.at}–{format_hhmm(w + wd)})"
+    return None
+
+
+# -- restore ---------------------------------------------------------------------------------------------
+
+
+def job_for_item(plan: Plan, item: str) -> str:
+    """The switchover job whose selection covers ``item`` (a volume ``E:`` or a path on it)."""
+    try:
+        volume = normalize_volume(item[:2])
+    except ValueError:
+        raise PlanError(f"{item!r} is neither a volume (E:) nor a path on one", field="item") from None
+    if volume not in plan.cluster.switchover_volumes:
+        raise PlanError(
+            f"{volume} is not a switchover volume of the plan "
+            f"({', '.join(plan.cluster.switchover_volumes)}); "
+            "local disks are restored from each node's own backup (RS-1)",
+            field="item",
+        )
+    for name, job in plan.jobs.items():
+        if job.scope != "switchover":
+            continue
+        for inc in job.include:
+            if inc[:2].upper() == volume:
+                return name
+    raise PlanError(f"no switchover job backs up {volume}", field="jobs")
+
+
+def restore_source(
+    plan: Plan,
+    artifacts: Mapping[str, NodeArtifacts],
+    states: Mapping[str, NodeState],
+    decision: OwnerDecision,
+    job: str,
+    item: str,
+) -> RestoreSource:
+    """RS-1: the node and version holding the newest copy, and the exact recovery command (RS-2 on 2003)."""
+    spec = plan.jobs[job]
+    volume = item[:2].upper()
+    src = RestoreSource(item=item, node=None, job=job, version=None, command=None)
+    if not decision.known:
+        src.problems.append(
+            Problem("RS-1", "owner of the switchover partition unknown: " + "; ".join(decision.reasons))
+        )
+        return src
+    owner = decision.owner
+    assert owner is not None
+    owner_node = plan.node(owner)
+    platform = get_platform(owner_node.os)
+    if spec.ntbackup is not None:
+        nt = spec.ntbackup
+        steps = platform.restore_steps(nt.library, field=f"jobs.{job}.ntbackup.library")
+        src.node = owner
+        src.command = " && ".join(c.command_line() for c in steps.commands) or None
+        src.steps = list(steps.steps)
+        src.steps.insert(
+            0, f"RS-1: restore on {owner}, which has {volume} attached and took the newest full backup"
+        )
+        log = states.get(owner, NodeState()).logs.get(job)
+        src.version = "last run: see " + log_path(plan, job) if log else None
+        return src
+    newest: tuple[datetime, str, str] | None = None
+    for node_name, state in states.items():
+        versions = state.versions.get(job) or []
+        best = max(versions, key=lambda v: v.time_utc) if versions else None
+        src.candidates[node_name] = best.version_id if best else None
+        if best and (newest is None or best.time_utc > newest[0]):
+            newest = (best.time_utc, node_name, best.version_id)
+    if newest is None:
+        src.problems.append(Problem("RS-1", f"no backup version of {job} was found on either node"))
+        return src
+    _, holder, version = newest
+    target = _target_for(plan, job, holder)
+    assert target is not None
+    if holder != owner and not target.startswith("\\\\"):
+        src.problems.append(
+            Problem(
+                "WSB-3",
+                f"the newest backup ({version}) is on {holder}'s local volume {target}: "
+                "it cannot be restored "
+                f"on {owner}, which has {volume} attached",
+            )
+        )
+        return src
+    if item.rstrip("\\").upper() == volume:
+        cmd = platform.start_recovery(
+            version, "Volume", [volume], target=target, machine=holder, field="item"
+        )
+    else:
+        cmd = platform.start_recovery(
+            version, "File", [item], target=target, machine=holder, recursive=True, field="item"
+        )
+    src.node, src.version, src.command = owner, version, cmd.command_line()
+    src.steps = [
+        f"RS-1: run on {owner} (it has {volume} attached); the backup was taken by {holder}",
+        "clpbackup never runs a restore: check the command, stop the applications using the volume, "
+        "then run it",
+    ]
+    return src
+
+
+def benign_failure(result: CommandResult) -> bool:
+    """A command failure that leaves the node as wanted (deleting what is already gone)."""
+    argv = [a.lower() for a in result.argv]
+    text = (result.stderr + result.stdout).lower()
+    deleting = (argv[:2] == ["schtasks", "/delete"]) or ("/delete" in argv and argv[:1] == ["at"])
+    gone = "cannot find" in text or "見つかりません" in text or "does not exist" in text
+    return deleting and gone
+
+
+def install_wsb_command(os: str) -> list[str]:
+    """OS-3: the command that installs Windows Server Backup (only with ``install_features=True``)."""
+    if os == "2008":
+        return ["ServerManagerCmd", "-install", "Backup-Features"]
+    if os == "2008R2":
+        return [
+            "powershell",
+            "-NoProfile",
+            "-Command",
+            "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
+        ]
+    return ["powershell", "-NoProfile", "-Command", "Install-WindowsFeature Windows-Server-Backup"]
+
+
+__all__ = [
+    "NodeState",
+    "benign_failure",
+    "build_inspect",
+    "daily_overlap",
+    "drift",
+    "install_wsb_command",
+    "job_for_item",
+    "last_run_marker",
+    "newest_versions",
+    "one_shot_commands",
+    "read_state",
+    "restore_source",
+    "run_now_commands",
+    "run_result",
+    "schedule_changes",
+    "schedule_status",
+]

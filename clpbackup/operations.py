@@ -1,0 +1,737 @@
+"""Cluster operations on both nodes: deploy, status, failover/failback backups, run-now, restore source.
+
+The only module that combines the pure layers (plan, rules, render, platforms, parsers) with I/O
+(the transport). Every operation works on both nodes in parallel and returns a
+:class:`~clpbackup.results.ClusterResult` whose value per node is that node's result or the typed
+error it raised — one node failing never stops or hides the other (ARCHITECTURE decision 6).
+
+Round trips (decision 3): per node, one read pipeline (``inspect``) gathers facts, file hashes and
+scheduler listings; one write pipeline (``apply``) makes every change. A deploy is therefore
+pool open + inspect + apply + close; a deploy with nothing to change skips the apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from clpbackup import nodestate
+from clpbackup.artifacts import NodeArtifacts
+from clpbackup.errors import (
+    ClpBackupError,
+    ConnectionFailed,
+    NodeTimeout,
+    OwnerUnknown,
+    PlanError,
+    PreflightFailed,
+    RemoteCommandFailed,
+)
+from clpbackup.ownership import OwnerDecision, decide_owner
+from clpbackup.plan import Node, Plan, parse_hhmm
+from clpbackup.results import (
+    Change,
+    ClusterResult,
+    DeployResult,
+    NodeOutcome,
+    Problem,
+    RestoreSource,
+    RunResult,
+    ScheduleResult,
+    StatusResult,
+)
+from clpbackup.startscript import StartScriptError, splice
+from clpbackup.transport.types import (
+    ApplyRequest,
+    ApplyResult,
+    FileWrite,
+    InspectResult,
+    NodeFacts,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.transport.base import Session
+
+log = logging.getLogger("clpbackup.operations")
+
+R = TypeVar("R", bound=NodeOutcome)
+SessionFactory = Callable[[Plan, str], "Session"]
+Progress = Callable[[str, str], None]
+
+_WSB_INSTALL = {
+    "2008": "ServerManagerCmd -install Backup-Features",
+    "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
+    "2012": "Install-WindowsFeature Windows-Server-Backup",
+}
+
+
+@dataclass
+class _NodeRead:
+    """One node's inspect answer with the parsed state clpbackup needs."""
+
+    node: Node
+    result: InspectResult
+    state: nodestate.NodeState
+
+    @property
+    def facts(self) -> NodeFacts:
+        assert self.result.facts is not None
+        return self.result.facts
+
+
+class BackupHandle:
+    """A backup started with ``wait=False``: poll it later (no pipeline stays open meanwhile)."""
+
+    def __init__(
+        self, cb: ClusterBackup, job: str, nodes: Sequence[str], before: Mapping[str, str | None]
+    ) -> None:
+        self._cb = cb
+        self.job = job
+        self.nodes = list(nodes)
+        self._before = dict(before)
+
+    def poll(self) -> ClusterResult[RunResult]:
+        """One look at the run on each node (``outcome == "running"`` while it goes on)."""
+        return self._cb._poll_runs(self.job, self.nodes, self._before)
+
+    def wait(self, timeout: float = 6 * 3600, progress: Progress | None = None) -> ClusterResult[RunResult]:
+        """Poll with backoff until every node has finished or ``timeout`` seconds have passed."""
+        return self._cb._wait_runs(self.job, self.nodes, self._before, timeout, progress)
+
+    def __repr__(self) -> str:
+        return f"BackupHandle(job={self.job!r}, nodes={self.nodes!r})"
+
+
+class ClusterBackup:
+    """Deploys and drives a plan's backups on both nodes.
+
+    ``session_factory`` opens a :class:`~clpbackup.transport.base.Session` for a node (default:
+    :func:`clpbackup.transport.open_session`). Sessions are opened lazily and reused until
+    :meth:`close`. ``install_features`` lets deploy install Windows Server Backup (OS-3);
+    ``fix_schedule_service`` lets it set the Schedule service to automatic and start it (SCH-4).
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        session_factory: SessionFactory | None = None,
+        max_workers: int = 2,
+        install_features: bool = False,
+        fix_schedule_service: bool = False,
+        progress: Progress | None = None,
+        poll_initial: float = 2.0,
+        poll_max: float = 60.0,
+    ) -> None:
+        plan.check()  # PlanError with the findings: an invalid plan never reaches a node
+        self.plan = plan
+        self._factory = session_factory
+        self.max_workers = max(1, max_workers)
+        self.install_features = install_features
+        self.fix_schedule_service = fix_schedule_service
+        self.progress = progress
+        self.poll_initial = poll_initial
+        self.poll_max = poll_max
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self.artifacts: dict[str, NodeArtifacts] = plan.render()
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def _session(self, node: str) -> Session:
+        with self._lock:
+            s = self._sessions.get(node)
+            if s is None:
+                if self._factory is None:
+                    from clpbackup.transport import open_session
+
+                    s = open_session(self.plan, node)
+                else:
+                    s = self._factory(self.plan, node)
+                self._sessions[node] = s
+            return s
+
+    def _drop_session(self, node: str) -> None:
+        with self._lock:
+            s = self._sessions.pop(node, None)
+        if s is not None:
+            try:
+                s.close()
+            except ClpBackupError:
+                pass
+
+    def close(self) -> None:
+        """Close every session (the runspace pools on the nodes)."""
+        for node in list(self._sessions):
+            self._drop_session(node)
+
+    def __enter__(self) -> ClusterBackup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parallel helper --------------------------------------------------------------------------
+
+    def _each(self, nodes: Iterable[str], fn: Callable[[str], R]) -> dict[str, R | ClpBackupError]:
+        names = list(nodes)
+        out: dict[str, R | ClpBackupError] = {}
+
+        def run(name: str) -> R | ClpBackupError:
+            try:
+                if self.progress:
+                    self.progress(name, "start")
+                value: R | ClpBackupError = fn(name)
+            except ClpBackupError as exc:
+                if isinstance(exc, (ConnectionFailed, NodeTimeout)):
+                    # A broken pool is not reused; the next call opens a fresh one.
+                    self._drop_session(name)
+                if exc.node is None:
+                    exc.node = name
+                    exc.args = (exc._render(),)
+                value = exc
+            if self.progress:
+                self.progress(name, "done")
+            return value
+
+        if len(names) == 1:
+            out[names[0]] = run(names[0])
+            return out
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names)) or 1) as pool:
+            futures = {name: pool.submit(run, name) for name in names}
+            for name in names:
+                out[name] = futures[name].result()
+        return out
+
+    def _node_names(self, node: str | None = None) -> list[str]:
+        if node is not None:
+            return [self.plan.node(node).name]
+        return [n.name for n in self.plan.nodes]
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _read(self, name: str, *, logs: bool = False, versions: bool = False) -> _NodeRead:
+        node = self.plan.node(name)
+        art = self.artifacts[name]
+        request, tags = nodestate.build_inspect(self.plan, node, art, logs=logs, versions=versions)
+        result = self._session(name).inspect(request)
+        if result.facts is None:
+            raise ConnectionFailed("the node returned no facts", node=name)
+        state = nodestate.read_state(self.plan, node, tags, result)
+        return _NodeRead(node, result, state)
+
+    def _preflight(self, read: _NodeRead, *, for_write: bool) -> list[Problem]:
+        """Checks that block a node (raised) and problems that are only reported (returned)."""
+        node, facts = read.node, read.facts
+        name = node.name
+        problems: list[Problem] = []
+        if facts.os != node.os:
+            raise PreflightFailed(
+                f"the plan says Windows Server {node.os} but the node reports version {facts.os_version} "
+                f"({facts.os_caption or facts.os or 'unknown'})",
+                node=name,
+                rule="OS-1",
+                hint="correct nodes[].os in the plan, or connect to the right host",
+            )
+        if node.os != "2003" and facts.wsb_installed is False and not self.install_features:
+            cmd = _WSB_INSTALL[node.os]
+            raise PreflightFailed(
+                "Windows Server Backup is not installed",
+                node=name,
+                rule="OS-3",
+                hint=f"install it on the node with: {cmd} (or deploy with install_features=True)",
+            )
+        codepage = self.plan.codepage_for(node)
+        if facts.oem_codepage != codepage:
+            raise PreflightFailed(
+                f"the node's OEM code page is {facts.oem_codepage} but the plan's is {codepage}: "
+                "batch files would be garbled",
+                node=name,
+                rule="CODEPAGE",
+                hint=f"set connection.codepage: {facts.oem_codepage} in the plan",
+            )
+        uses_at = any(s.scheduler == "at" for s in self.artifacts[name].schedules)
+        service_ok = (facts.schedule_start_mode or "").lower() in ("auto", "automatic") and (
+            facts.schedule_state or ""
+        ).lower() == "running"
+        if uses_at and not service_ok and not self.fix_schedule_service:
+            msg = (
+                f"AT needs the Schedule service set to Automatic and running; it is "
+                f"{facts.schedule_start_mode or 'unknown'} / {facts.schedule_state or 'unknown'}"
+            )
+            if for_write:
+                raise PreflightFailed(
+                    msg,
+                    node=name,
+                    rule="SCH-4",
+                    hint="sc config Schedule start= auto && net start Schedule "
+                    "(or deploy with fix_schedule_service=True)",
+                )
+            problems.append(Problem("SCH-4", msg, name))
+        return problems
+
+    # -- deploy -------------------------------------------------------------------------------------
+
+    def deploy(self, check: bool = False, *, node: str | None = None) -> ClusterResult[DeployResult]:
+        """Deploy identical jobs to both nodes (JOB-1), idempotently (IDEM-1).
+
+        ``check=True`` changes nothing on any node and returns the same diff (before/after per item).
+        """
+        values = self._each(self._node_names(node), lambda n: self._deploy_node(n, check))
+        result: ClusterResult[DeployResult] = ClusterResult("deploy --check" if check else "deploy", values)
+        if not self.plan.cluster.start_script:
+            result.notes.append(
+                "FO-1: the plan names no cluster.start_script; add the lines of "
+                f"{self.plan.scripts_dir}\\start-fragment.bat to the CLUSTERPRO start script of group "
+                f"{self.plan.cluster.failover_group} by hand"
+            )
+        return result
+
+    def _deploy_node(self, name: str, check: bool) -> DeployResult:
+        read = self._read(name)
+        problems = self._preflight(read, for_write=True)
+        changes, request = self._diff(read)
+        res = DeployResult(name, check=check, changes=changes, problems=problems)
+        if check or request is None:
+            return res
+        try:
+            applied = self._session(name).apply(request)
+        except (ConnectionFailed, NodeTimeout):
+            # The write may have taken effect in part. Never retry it blindly: read the node
+            # again, diff again, and apply only what is still missing (IDEM-1).
+            self._drop_session(name)
+            read = self._read(name)
+            _, request2 = self._diff(read)
+            if request2 is None:
+                res.changed = True
+                return res
+            applied = self._session(name).apply(request2)
+        self._check_applied(name, applied)
+        res.changed = applied.changed
+        return res
+
+    def _prelude_commands(self, read: _NodeRead) -> list[list[str]]:
+        node, facts = read.node, read.facts
+        cmds: list[list[str]] = []
+        uses_at = any(s.scheduler == "at" for s in self.artifacts[node.name].schedules)
+        if uses_at and self.fix_schedule_service:
+            if (facts.schedule_start_mode or "").lower() not in ("auto", "automatic"):
+                cmds.append(["sc", "config", "Schedule", "start=", "auto"])
+            if (facts.schedule_state or "").lower() != "running":
+                cmds.append(["net", "start", "Schedule"])
+        if node.os != "2003" and facts.wsb_installed is False and self.install_features:
+            cmds.append(nodestate.install_wsb_command(node.os))
+        return cmds
+
+    def _diff(self, read: _NodeRead) -> tuple[list[Change], ApplyRequest | None]:
+        name = read.node.name
+        art = self.artifacts[name]
+        changes: list[Change] = []
+        writes: list[FileWrite] = []
+        start_script = self.plan.cluster.start_script
+        for f in art.files:
+            if f.role == "start-fragment" and start_script:
+                continue
+            current = read.result.files.get(f.path)
+            have = current.sha256 if current else None
+            if have == f.sha256:
+                changes.append(Change("file", f.path, "unchanged"))
+                continue
+            changes.append(
+                Change("file", f.path, "create" if have is None else "update", before=have, after=f.sha256)
+            )
+            writes.append(FileWrite(f.path, f.content))
+        if start_script:
+            changes_ss, write_ss = self._start_script_change(read)
+            changes += changes_ss
+            writes += write_ss
+        sched_changes, commands = nodestate.schedule_changes(self.plan, read.node, art, read.state)
+        changes += sched_changes
+        prelude = self._prelude_commands(read)
+        all_commands = prelude + commands
+        if not writes and not all_commands:
+            return changes, None
+        return changes, ApplyRequest(writes=writes, commands=all_commands, stop_on_error=True)
+
+    def _start_script_change(self, read: _NodeRead) -> tuple[list[Change], list[FileWrite]]:
+        path = self.plan.cluster.start_script
+        assert path
+        name = read.node.name
+        codepage = self.plan.codepage_for(read.node)
+        fragment = self.artifacts[name].file("start-fragment").content.decode(f"cp{codepage}")
+        current = read.result.files.get(path)
+        if current is None or current.content is None:
+            raise PreflightFailed(
+                f"the CLUSTERPRO start script {path} does not exist on the node",
+                node=name,
+                rule="FO-1",
+                hint="create the script resource in CLUSTERPRO first, or correct cluster.start_script",
+            )
+        try:
+            before = current.content.decode(f"cp{codepage}")
+        except UnicodeDecodeError:
+            raise PreflightFailed(
+                f"the start script {path} is not in code page {codepage}", node=name, rule="FO-1"
+            ) from None
+        try:
+            after = splice(before, fragment)
+        except StartScriptError as exc:
+            raise PreflightFailed(str(exc), node=name, rule="FO-1") from None
+        if after == before:
+            return [Change("start-script", path, "unchanged")], []
+        return (
+            [Change("start-script", path, "update", before=before, after=after)],
+            [FileWrite(path, after.encode(f"cp{codepage}"))],
+        )
+
+    def _check_applied(self, name: str, applied: ApplyResult) -> None:
+        for f in applied.files:
+            if not f.sha256:
+                raise RemoteCommandFailed(f"writing {f.path} failed", node=name)
+        for c in applied.commands:
+            if c.ran and c.rc != 0 and not nodestate.benign_failure(c):
+                raise RemoteCommandFailed(
+                    f"{c.argv[0]} failed with exit code {c.rc}: {(c.stderr or c.stdout).strip()[:300]}",
+                    node=name,
+                    argv=c.argv,
+                    rc=c.rc,
+                    stdout=c.stdout,
+                    stderr=c.stderr,
+                    hint="re-run deploy: it reads the node again and applies only what is missing",
+                )
+
+    # -- status -------------------------------------------------------------------------------------
+
+    def status(self, *, node: str | None = None) -> ClusterResult[StatusResult]:
+        """Where each node stands: schedules, last runs, Schedule service, versions, owner, drift."""
+        names = self._node_names(node)
+        reads = self._each(names, lambda n: _Wrapped(self._read(n, logs=True, versions=True)))
+        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
+        decision = self._decide(
+            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
+        )
+        values: dict[str, StatusResult | ClpBackupError] = {}
+        for n, r in reads.items():
+            if isinstance(r, ClpBackupError):
+                values[n] = r
+                continue
+            try:
+                values[n] = self._status_node(r.value, decision)
+            except ClpBackupError as exc:
+                values[n] = exc
+        problems: list[Problem] = []
+        if self.plan.cluster.switchover_volumes and not decision.known:
+            problems.append(Problem("FO-2", "switchover owner unknown: " + "; ".join(decision.reasons)))
+        problems += nodestate.drift(
+            self.plan, {n: v for n, v in values.items() if isinstance(v, StatusResult)}
+        )
+        return ClusterResult("status", values, problems)
+
+    def _decide(
+        self, facts: Mapping[str, NodeFacts | None], clpstat: Mapping[str, str | None]
+    ) -> OwnerDecision:
+        full = {n.name: facts.get(n.name) for n in self.plan.nodes}
+        return decide_owner(
+            full,
+            self.plan.cluster.switchover_volumes,
+            clpstat_current=clpstat if self.plan.cluster.clpstat else None,
+        )
+
+    def _status_node(self, read: _NodeRead, decision: OwnerDecision) -> StatusResult:
+        name = read.node.name
+        problems = self._preflight(read, for_write=False)
+        owner = None if not decision.known else decision.owner == name
+        res = StatusResult(
+            name,
+            os=read.facts.os,
+            owner=owner,
+            problems=problems,
+            schedule_service=f"{read.facts.schedule_start_mode}/{read.facts.schedule_state}",
+        )
+        art = self.artifacts[name]
+        for f in art.files:
+            if f.role == "start-fragment" and self.plan.cluster.start_script:
+                continue
+            have = read.result.files.get(f.path)
+            state = (
+                "missing"
+                if not have or have.sha256 is None
+                else ("matching" if have.sha256 == f.sha256 else "different")
+            )
+            res.files[f.path] = state
+            if state != "matching":
+                res.problems.append(Problem("JOB-1", f"{f.path} is {state}; run deploy", name))
+        res.schedules = nodestate.schedule_status(self.plan, read.node, art, read.state, owner)
+        for s in res.schedules:
+            if s.state in ("missing", "different"):
+                res.problems.append(Problem("SCH-1", f"schedule {s.name} is {s.state}; run deploy", name))
+            if s.verdict.startswith("failed"):
+                res.problems.append(Problem("BACKUP", f"{s.job}: {s.verdict}", name))
+        res.versions = nodestate.newest_versions(self.plan, read.node, read.state)
+        res.notes += read.state.notes
+        return res
+
+    # -- failover / failback ----------------------------------------------------------------------
+
+    def failover_backup(self, at: str | None = None) -> ClusterResult[ScheduleResult]:
+        """FO-2: schedule the one-shot full backup of the switchover job on the owner only.
+
+        ``at`` is ``"HH:MM"``, ``"now"`` or ``None`` (the plan's ``failover_backup.at``). Refused,
+        with the reason, when the owner is unknown. Idempotent: no second one-shot for the same event.
+        """
+        fb = self.plan.failover_backup
+        if fb is None:
+            raise PlanError(
+                "the plan has no failover_backup section",
+                field="failover_backup",
+                hint="add failover_backup: {job: <switchover job>, at: HH:MM|now} (FO-2)",
+            )
+        return self._one_shot("failover-backup", fb.job, at or fb.at, rule="FO-2")
+
+    def failback_backup(
+        self, at: str | None = None, *, job: str | None = None
+    ) -> ClusterResult[ScheduleResult]:
+        """FB-1: after failback, run the switchover backup once on the owner (now, or at ``HH:MM``)."""
+        if job is None:
+            if self.plan.failover_backup is not None:
+                job = self.plan.failover_backup.job
+            else:
+                jobs = self.plan.switchover_jobs()
+                if not jobs:
+                    raise PlanError("the plan has no switchover job", field="jobs")
+                job = jobs[0]
+        return self._one_shot("failback-backup", job, at or "now", rule="FB-1")
+
+    def _one_shot(self, operation: str, job: str, at: str, *, rule: str) -> ClusterResult[ScheduleResult]:
+        if job not in self.plan.jobs:
+            raise PlanError(f"no job named {job!r}", field="jobs")
+        if at != "now":
+            try:
+                parse_hhmm(at)
+            except ValueError as exc:
+                raise PlanError(str(exc), field="at") from None
+            overlap = nodestate.daily_overlap(self.plan, self.artifacts, job, at)
+            if overlap:
+                raise PlanError(
+                    f"SCH-3: a one-shot backup at {at} overlaps {overlap}",
+                    field="at",
+                    hint="choose a time outside the daily backup windows",
+                )
+        names = self._node_names()
+        reads = self._each(names, lambda n: _Wrapped(self._read(n)))
+        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
+        decision = self._decide(
+            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
+        )
+        values: dict[str, ScheduleResult | ClpBackupError] = {}
+        if not decision.known:
+            reason = "; ".join(decision.reasons)
+            for n, r in reads.items():
+                values[n] = (
+                    r
+                    if isinstance(r, ClpBackupError)
+                    else ScheduleResult(
+                        n,
+                        job=job,
+                        at=at,
+                        action="refused",
+                        problems=[
+                            Problem(
+                                rule,
+                                f"owner of the switchover partition unknown, nothing started: {reason}",
+                                n,
+                            )
+                        ],
+                    )
+                )
+            return ClusterResult(operation, values, [Problem(rule, "owner unknown: " + reason)])
+        owner = decision.owner
+        assert owner is not None
+        for n, r in reads.items():
+            if n != owner:
+                values[n] = (
+                    r
+                    if isinstance(r, ClpBackupError)
+                    else ScheduleResult(n, job=job, at=at, action="not the owner: nothing to do")
+                )
+        owner_read = reads[owner]
+        if isinstance(owner_read, ClpBackupError):
+            values[owner] = owner_read
+        else:
+            values[owner] = self._each(
+                [owner], lambda n: self._one_shot_node(owner_read.value, job, at, rule)
+            )[owner]
+        return ClusterResult(
+            operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"]
+        )
+
+    def _one_shot_node(self, read: _NodeRead, job: str, at: str, rule: str) -> ScheduleResult:
+        name = read.node.name
+        self._preflight(read, for_write=True)
+        action, commands = nodestate.one_shot_commands(
+            self.plan, read.node, self.artifacts[name], read.state, job, at
+        )
+        res = ScheduleResult(name, job=job, at=at, action=action)
+        if not commands:
+            return res
+        applied = self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
+        self._check_applied(name, applied)
+        res.changed = True
+        res.notes.append(f"{rule}: {action}")
+        return res
+
+    # -- run now ----------------------------------------------------------------------------------
+
+    def run_backup(
+        self,
+        job: str,
+        node: str | None = None,
+        *,
+        wait: bool = True,
+        timeout: float = 6 * 3600,
+        progress: Progress | None = None,
+    ) -> ClusterResult[RunResult] | BackupHandle:
+        """Run a job now through the node's scheduler (detached), then poll until done or ``timeout``.
+
+        A local job runs on both nodes (or ``node``); a switchover job runs on the owner only (refused
+        when the owner is unknown). ``wait=False`` returns a :class:`BackupHandle` to poll later.
+        """
+        if job not in self.plan.jobs:
+            raise PlanError(
+                f"no job named {job!r}; the plan's jobs are {', '.join(self.plan.jobs)}", field="jobs"
+            )
+        names = self._node_names(node)
+        reads = self._each(self._node_names(), lambda n: _Wrapped(self._read(n)))
+        targets = names
+        if self.plan.jobs[job].scope == "switchover":
+            facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
+            decision = self._decide(
+                facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
+            )
+            if not decision.known:
+                raise OwnerUnknown(
+                    "JOB-5/RS-1: owner of the switchover partition unknown, nothing started: "
+                    + "; ".join(decision.reasons)
+                )
+            assert decision.owner is not None
+            if node is not None and decision.owner != names[0]:
+                raise OwnerUnknown(
+                    f"{names[0]} does not own the switchover partition ({decision.owner} does)",
+                    node=names[0],
+                    hint="run it without node= or on the owner (JOB-3)",
+                )
+            targets = [decision.owner]
+        before: dict[str, str | None] = {}
+        errors: dict[str, ClpBackupError] = {}
+        for n in targets:
+            r = reads[n]
+            if isinstance(r, ClpBackupError):
+                errors[n] = r
+                continue
+            before[n] = nodestate.last_run_marker(
+                self.plan, r.value.node, self.artifacts[n], r.value.state, job
+            )
+        ok_reads = {n: r for n, r in reads.items() if isinstance(r, _Wrapped)}
+        started = self._each(
+            [n for n in targets if n not in errors], lambda n: self._start_run(ok_reads[n], job)
+        )
+        for n, v in started.items():
+            if isinstance(v, ClpBackupError):
+                errors[n] = v
+        running = [n for n in targets if n not in errors]
+        handle = BackupHandle(self, job, running, before)
+        if not wait:
+            return handle
+        result = handle.wait(timeout, progress)
+        merged: dict[str, RunResult | ClpBackupError] = dict(result.items())
+        merged.update(errors)
+        return ClusterResult("run", merged, result.problems)
+
+    def _start_run(self, r: _Wrapped, job: str) -> RunResult:
+        read = r.value
+        name = read.node.name
+        self._preflight(read, for_write=True)
+        commands = nodestate.run_now_commands(self.plan, read.node, self.artifacts[name], read.state, job)
+        applied = self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
+        self._check_applied(name, applied)
+        return RunResult(name, job=job, outcome="running", changed=True)
+
+    def _poll_runs(
+        self, job: str, nodes: Sequence[str], before: Mapping[str, str | None]
+    ) -> ClusterResult[RunResult]:
+        def one(n: str) -> RunResult:
+            read = self._read(n, logs=True, versions=True)
+            return nodestate.run_result(
+                self.plan, read.node, self.artifacts[n], read.state, job, before.get(n)
+            )
+
+        return ClusterResult("run", self._each(nodes, one))
+
+    def _wait_runs(
+        self,
+        job: str,
+        nodes: Sequence[str],
+        before: Mapping[str, str | None],
+        timeout: float,
+        progress: Progress | None,
+    ) -> ClusterResult[RunResult]:
+        deadline = time.monotonic() + timeout
+        delay = self.poll_initial
+        pending = list(nodes)
+        final: dict[str, RunResult | ClpBackupError] = {}
+        while True:
+            result = self._poll_runs(job, pending, before)
+            for n, v in result.items():
+                if isinstance(v, ClpBackupError) or v.outcome != "running":
+                    final[n] = v
+                    if progress:
+                        progress(n, v.outcome if not isinstance(v, ClpBackupError) else "error")
+            pending = [n for n in pending if n not in final]
+            if not pending:
+                break
+            if time.monotonic() + delay > deadline:
+                for n in pending:
+                    final[n] = RunResult(
+                        n,
+                        job=job,
+                        outcome="timeout",
+                        problems=[Problem("RUN", f"{job} still running after {timeout:.0f} s", n)],
+                    )
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll_max)
+        return ClusterResult("run", {n: final[n] for n in nodes})
+
+    # -- restore ------------------------------------------------------------------------------------
+
+    def restore_source(self, item: str) -> RestoreSource:
+        """RS-1: which node and version hold the newest copy of switchover data, and how to restore it.
+
+        ``item`` is a switchover volume (``E:``) or a path on it. Never runs a restore.
+        """
+        job = nodestate.job_for_item(self.plan, item)
+        reads = self._each(self._node_names(), lambda n: _Wrapped(self._read(n, logs=True, versions=True)))
+        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
+        decision = self._decide(
+            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
+        )
+        states = {n: r.value.state for n, r in reads.items() if isinstance(r, _Wrapped)}
+        return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
+
+
+@dataclass
+class _Wrapped(NodeOutcome):
+    """Carries a node read through :meth:`ClusterBackup._each` (which wants NodeOutcome values)."""
+
+    value: _NodeRead = None  # type: ignore[assignment]
+
+    def __init__(self, value: _NodeRead) -> None:
+        super().__init__(value.node.name)
+        self.value = value
+
+
+__all__ = ["BackupHandle", "ClusterBackup", "ClusterResult"]

@@ -1,0 +1,290 @@
+"""Results of cluster operations: one value per node, which is that node's result or its error.
+
+Like fabric's GroupResult: ``result["node-a"]`` is a :class:`NodeOutcome` subclass or the
+:class:`~clpbackup.errors.ClpBackupError` that node raised — one node failing never hides the other's
+outcome. Every problem is one line that names its rule ID. Pure data; HTML/Markdown views for
+notebooks come from :mod:`clpbackup.display`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from clpbackup.errors import ClpBackupError, describe
+
+Action = Literal["create", "update", "delete", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that needs attention: the rule it concerns and a one-line message."""
+
+    rule: str
+    message: str
+    node: str | None = None
+
+    def __str__(self) -> str:
+        where = f"[{self.node}] " if self.node else ""
+        return f"{where}{self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One item of a deploy diff: a file, a schedule or the start-script block."""
+
+    kind: Literal["file", "schedule", "start-script"]
+    name: str
+    action: Action
+    before: str | None = None
+    after: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.action:9} {self.kind:12} {self.name}"
+
+
+@dataclass
+class NodeOutcome:
+    """Base of every per-node result."""
+
+    node: str
+    changed: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing on this node needs attention."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line for text output."""
+        state = "ok" if self.ok else "needs attention"
+        return f"{self.node}: {state}" + (", changed" if self.changed else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["kind"] = type(self).__name__
+        return data
+
+
+@dataclass
+class DeployResult(NodeOutcome):
+    """What deploy changed (or, in check mode, would change) on one node."""
+
+    check: bool = False
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def diff(self) -> list[Change]:
+        """The changes that are not ``unchanged``."""
+        return [c for c in self.changes if c.action != "unchanged"]
+
+    def summary(self) -> str:
+        n = len(self.diff)
+        verb = "would change" if self.check else "changed"
+        body = f"{verb} {n} item(s)" if n else "no change"
+        return f"{self.node}: {body}" + ("" if self.ok else f"; {len(self.problems)} problem(s)")
+
+
+@dataclass
+class ScheduleStatus:
+    """One expected (or foreign) schedule entry on a node."""
+
+    name: str
+    job: str | None
+    kind: str
+    state: Literal["matching", "different", "missing", "foreign", "stale"]
+    scheduler: str
+    at: str | None = None
+    last_run: str | None = None
+    last_result: int | None = None
+    next_run: str | None = None
+    verdict: str = ""
+
+
+@dataclass
+class StatusResult(NodeOutcome):
+    """Where one node stands."""
+
+    os: str | None = None
+    schedule_service: str | None = None
+    owner: bool | None = None
+    schedules: list[ScheduleStatus] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        role = {True: "owns the switchover partition", False: "standby", None: "owner unknown"}[self.owner]
+        state = "ok" if self.ok else f"{len(self.problems)} problem(s)"
+        return f"{self.node}: {state}; {role}"
+
+
+@dataclass
+class ScheduleResult(NodeOutcome):
+    """A one-shot backup scheduled (failover FO-2, failback FB-1) or refused."""
+
+    job: str | None = None
+    at: str | None = None
+    action: str = ""
+
+
+@dataclass
+class RunResult(NodeOutcome):
+    """The outcome of a backup run on one node."""
+
+    job: str = ""
+    outcome: Literal["success", "failed", "expected-failure", "running", "timeout", "not-run"] = "not-run"
+    version: str | None = None
+    log_path: str | None = None
+    last_result: int | None = None
+    detail: str = ""
+
+    def summary(self) -> str:
+        v = f", version {self.version}" if self.version else ""
+        return f"{self.node}: {self.job} {self.outcome}{v}"
+
+
+@dataclass
+class RestoreSource:
+    """Where to restore switchover data from (RS-1), and how. clpbackup never runs the restore."""
+
+    item: str
+    node: str | None
+    job: str | None
+    version: str | None
+    command: str | None
+    steps: list[str] = field(default_factory=list)
+    candidates: dict[str, str | None] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when a source was found."""
+        return self.node is not None and not self.problems
+
+    def __repr__(self) -> str:
+        if not self.ok:
+            return f"RestoreSource({self.item}: no source — " + "; ".join(str(p) for p in self.problems) + ")"
+        return f"RestoreSource({self.item}: node {self.node}, version {self.version}: {self.command})"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+    def _repr_html_(self) -> str:
+        from clpbackup.display import restore_html
+
+        return restore_html(self)
+
+
+R = TypeVar("R", bound=NodeOutcome)
+
+
+class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
+    """Per-node results of one cluster operation.
+
+    ``result[node]`` is that node's result or the typed error it raised. ``problems`` holds
+    cluster-level findings (drift between the nodes, owner unknown).
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        values: Mapping[str, R | ClpBackupError],
+        problems: list[Problem] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.operation = operation
+        self._values = dict(values)
+        self.problems: list[Problem] = list(problems or [])
+        self.notes: list[str] = list(notes or [])
+
+    def __getitem__(self, node: str) -> R | ClpBackupError:
+        return self._values[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def failed(self) -> dict[str, ClpBackupError]:
+        """The nodes that raised, with their errors."""
+        return {n: v for n, v in self._values.items() if isinstance(v, ClpBackupError)}
+
+    @property
+    def succeeded(self) -> dict[str, R]:
+        """The nodes that returned a result."""
+        return {n: v for n, v in self._values.items() if not isinstance(v, ClpBackupError)}
+
+    @property
+    def changed(self) -> bool:
+        """True when any node changed."""
+        return any(v.changed for v in self.succeeded.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when no node failed and nothing needs attention."""
+        return not self.failed and not self.problems and all(v.ok for v in self.succeeded.values())
+
+    def all_problems(self) -> list[Problem]:
+        """Cluster-level problems, then each node's, then each node error as a problem line."""
+        out = list(self.problems)
+        for node, v in self._values.items():
+            if isinstance(v, ClpBackupError):
+                out.append(Problem(getattr(v, "rule", None) or "ERROR", str(v.message), node))
+            else:
+                out.extend(v.problems)
+        return out
+
+    def raise_on_failure(self) -> ClusterResult[R]:
+        """Raise the first node's error, if any node failed; return self otherwise."""
+        for err in self.failed.values():
+            raise err
+        return self
+
+    def __repr__(self) -> str:
+        lines = [f"<{self.operation}: {'ok' if self.ok else 'NOT OK'}{', changed' if self.changed else ''}>"]
+        for node, v in self._values.items():
+            if isinstance(v, ClpBackupError):
+                lines.append(f"  {node}: FAILED {type(v).__name__}: {v}")
+            else:
+                lines.append(f"  {v.summary()}")
+        for p in self.all_problems():
+            lines.append(f"  ! {p}")
+        for n in self.notes:
+            lines.append(f"  - {n}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly dict: operation, ok, changed, nodes, problems."""
+        nodes: dict[str, Any] = {}
+        for node, v in self._values.items():
+            nodes[node] = (
+                {"ok": False, "error": describe(v)} if isinstance(v, ClpBackupError) else v.to_json()
+            )
+        return {
+            "operation": self.operation,
+            "ok": self.ok,
+            "changed": self.changed,
+            "nodes": nodes,
+            "problems": [str(p) for p in self.all_problems()],
+            "notes": list(self.notes),
+        }
+
+    def _repr_html_(self) -> str:
+        from clpbackup.display import cluster_result_html
+
+        return cluster_result_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import cluster_result_markdown
+
+        return cluster_result_markdown(self)
