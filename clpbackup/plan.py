@@ -106,10 +106,8 @@ class PasswordRef(_Model):
     env: str | None = Field(default=None, description="Environment variable that holds the password.")
     prompt: bool = Field(default=False, description="The CLI asks for the password on the terminal.")
     # SkipJsonSchema: a Python callable has no JSON Schema; `clpbackup schema` must still work.
-    callback: Annotated[
-        Callable[[str], str | SecretStr] | None, Field(exclude=True), SkipJsonSchema()
-    ] = Field(
-        default=None, description="Python only: called with the node name, returns the password."
+    callback: Annotated[Callable[[str], str | SecretStr] | None, Field(exclude=True), SkipJsonSchema()] = (
+        Field(default=None, description="Python only: called with the node name, returns the password.")
     )
 
     @model_validator(mode="after")
@@ -301,10 +299,14 @@ NtBackupType = Literal["normal", "copy", "differential", "incremental", "daily"]
 class NtBackupOptions(_Model):
     """NTBackup settings of a job (Windows Server 2003; rules NT-1, NT-2, NT-3)."""
 
-    media_pool: str | None = Field(default=None, description="/P: media pool, used with /UM (e.g. '4mm DDS').")
+    media_pool: str | None = Field(
+        default=None, description="/P: media pool, used with /UM (e.g. '4mm DDS')."
+    )
     tape: str | None = Field(default=None, description="/T: tape name; needed to append (/A).")
     file: str | None = Field(default=None, description="/F: back up to a .bkf file instead of tape.")
-    library: str | None = Field(default=None, description="rsm refresh /LF\"<library>\" before the backup (NT-1).")
+    library: str | None = Field(
+        default=None, description='rsm refresh /LF"<library>" before the backup (NT-1).'
+    )
     refresh_wait: int = Field(default=60, ge=0, le=600, description="Seconds to wait after rsm refresh.")
     type: NtBackupType = Field(default="normal", description="/M backup type.")
     verify: bool = Field(default=False, description="/V:yes|no")
@@ -334,7 +336,9 @@ class NtBackupOptions(_Model):
 class Job(_Model):
     """One backup job, identical on both nodes (JOB-1)."""
 
-    scope: Literal["local", "switchover"] = Field(description="local disks or the switchover partition (JOB-2).")
+    scope: Literal["local", "switchover"] = Field(
+        description="local disks or the switchover partition (JOB-2)."
+    )
     include: list[str] = Field(description="Volumes, folders or files to back up, one by one (JOB-4).")
     exclude: list[str] = Field(default_factory=list, description="WSB -exclude / NTBackup /exclude lines.")
     target: str | None = Field(
@@ -342,8 +346,12 @@ class Job(_Model):
         description="WSB: backup target volume (G:) or UNC share; {node} expands to the node name (WSB-3).",
     )
     vss: Literal["copy", "full"] = Field(default="copy", description="WSB -vssCopy (default) or -vssFull.")
-    all_critical: bool = Field(default=False, description="WSB -allCritical (refused under CLUSTERPRO: WSB-1).")
-    system_state: bool = Field(default=False, description="WSB -systemState (refused under CLUSTERPRO: WSB-1).")
+    all_critical: bool = Field(
+        default=False, description="WSB -allCritical (refused under CLUSTERPRO: WSB-1)."
+    )
+    system_state: bool = Field(
+        default=False, description="WSB -systemState (refused under CLUSTERPRO: WSB-1)."
+    )
     daily_at: str | None = Field(default=None, description="Daily start time HH:MM on the home node.")
     standby_at: str | None = Field(
         default=None,
@@ -401,9 +409,12 @@ class Plan(_Model):
     cluster: Cluster
     nodes: list[Node] = Field(description="Exactly two nodes.")
     connection: Connection = Field(default_factory=Connection)
-    scripts_dir: str = Field(default="C:\\clpbackup", description="Folder on the nodes for clpbackup's files.")
+    scripts_dir: str = Field(
+        default="C:\\clpbackup", description="Folder on the nodes for clpbackup's files."
+    )
     scheduler: Literal["auto", "at", "schtasks"] = Field(
-        default="auto", description="auto = the guide's choice per OS (AT on 2003/2008/2008 R2, schtasks on 2012)."
+        default="auto",
+        description="auto = the guide's choice per OS (AT on 2003/2008/2008 R2, schtasks on 2012).",
     )
     jobs: dict[str, Job]
     failover_backup: FailoverBackup | None = None
@@ -526,7 +537,9 @@ class Plan(_Model):
     # -- loading ----------------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, lines: Mapping[tuple[Any, ...], int] | None = None) -> Plan:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, lines: Mapping[tuple[Any, ...], int] | None = None
+    ) -> Plan:
         """Validate a plan given as a dict; ``PlanError`` names the first bad field (and line)."""
         if not isinstance(data, Mapping):
             raise PlanError("a plan is a mapping with cluster, nodes and jobs", field="(top)")
@@ -543,7 +556,9 @@ class Plan(_Model):
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
-            raise PlanError(f"not valid YAML: {getattr(exc, 'problem', exc)}", field="(file)", line=line) from None
+            raise PlanError(
+                f"not valid YAML: {getattr(exc, 'problem', exc)}", field="(file)", line=line
+            ) from None
         return cls.from_dict(data, lines=lines)
 
     @classmethod
