@@ -245,6 +245,20 @@ def _split_items(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in re.split(r"[,、，]", value) if item.strip())
 
 
+def _version(fields: dict[str, str]) -> BackupVersion:
+    version_id = fields["version"]
+    location = fields.get("location")
+    return BackupVersion(
+        version_id=version_id,
+        time_utc=_version_time(version_id),
+        backup_time_text=fields.get("time"),
+        location=location,
+        target=_target_of(location) if location else None,
+        can_recover=_split_items(fields.get("recover", "")),
+        snapshot_id=fields.get("snapshot"),
+    )
+
+
 @guarded(TOOL_VERSIONS)
 def parse_versions(text: str) -> list[BackupVersion]:
     """Parse ``wbadmin get versions`` output (en-US or ja-JP) into versions, in printed order.
@@ -265,7 +279,8 @@ def parse_versions(text: str) -> list[BackupVersion]:
             error = _ERROR_LINE.match(line)
             if error and not _NO_BACKUPS.search(line):
                 raise FormatProblem(f"wbadmin reported an error: {error['msg'].strip()}")
-        fields: dict[str, str] = {}
+        # A label seen twice starts the next version (blocks printed without a blank line).
+        records: list[dict[str, str]] = [{}]
         for line in body:
             match = _KEY_VALUE.match(line)
             if match is None:
@@ -274,25 +289,19 @@ def parse_versions(text: str) -> list[BackupVersion]:
             kind = _LABELS.get(match["key"].strip().lower())
             if kind is None and _VERSION_ID.match(value):
                 kind = "version"  # an unknown label in front of a version identifier
-            if kind is not None and kind not in fields:
-                fields[kind] = value
-        if "version" not in fields:
+            if kind is None:
+                continue
+            if kind in records[-1]:
+                records.append({})
+            records[-1][kind] = value
+        if not any("version" in fields for fields in records):
             if any(_NO_BACKUPS.search(line) for line in body):
                 continue
             raise FormatProblem(f"unexpected text, not a version block: {body[0].strip()!r}")
-        version_id = fields["version"]
-        location = fields.get("location")
-        versions.append(
-            BackupVersion(
-                version_id=version_id,
-                time_utc=_version_time(version_id),
-                backup_time_text=fields.get("time"),
-                location=location,
-                target=_target_of(location) if location else None,
-                can_recover=_split_items(fields.get("recover", "")),
-                snapshot_id=fields.get("snapshot"),
-            )
-        )
+        for fields in records:
+            if "version" not in fields:
+                raise FormatProblem(f"a version block has no version identifier: {sorted(fields)}")
+            versions.append(_version(fields))
     return versions
 
 

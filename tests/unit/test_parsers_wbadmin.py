@@ -223,3 +223,18 @@ def test_random_text_gives_result_or_parse_error(text: str) -> None:
             func(text)
         except ParseError:
             pass
+
+
+def test_versions_without_blank_line_between_blocks() -> None:
+    text = fixture_text("wbadmin", "2008r2-en-US", "get-versions_two-local.txt")
+    joined = text.replace("\r\n\r\nBackup time:", "\r\nBackup time:")
+    assert [v.version_id for v in parse_versions(joined)] == ["03/06/2013-09:00", "03/07/2013-09:00"]
+
+
+def test_versions_block_without_identifier_raises() -> None:
+    text = (
+        "Backup time: 3/6/2013 1:00 AM\nVersion identifier: 03/06/2013-09:00\n"
+        "Backup time: 3/7/2013 1:00 AM\n"
+    )
+    with pytest.raises(ParseError, match="no version identifier"):
+        parse_versions(text)
