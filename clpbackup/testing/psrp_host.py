@@ -98,17 +98,21 @@ def application_private_data(ps_version: str, protocol_version: str) -> dict[str
     build, clr, wsman_stack = _VERSIONS.get(ps_version, ("10.0.14393.0", "4.0.30319.42000", "3.0"))
     major = int(ps_version.split(".")[0]) if ps_version[:1].isdigit() else 2
     compatible = [PSVersion(f"{v}.0") for v in range(1, major + 1)]
-    return {
-        "PSVersionTable": {
-            "WSManStackVersion": PSVersion(wsman_stack),
-            "PSCompatibleVersions": compatible,
-            "SerializationVersion": PSVersion("1.1.0.1"),
-            "BuildVersion": PSVersion(build),
-            "PSVersion": PSVersion(ps_version),
-            "CLRVersion": PSVersion(clr),
-            "PSRemotingProtocolVersion": PSVersion(protocol_version),
-        }
+    table: dict[str, Any] = {
+        "PSVersion": PSVersion(ps_version),
+        "PSCompatibleVersions": compatible,
+        "BuildVersion": PSVersion(build),
+        "CLRVersion": PSVersion(clr),
+        "WSManStackVersion": PSVersion(wsman_stack),
+        "PSRemotingProtocolVersion": PSVersion(protocol_version),
+        "SerializationVersion": PSVersion("1.1.0.1"),
     }
+    if major >= 5:
+        table["PSEdition"] = "Desktop"
+    if major not in (3, 4):
+        return {"PSVersionTable": table}
+    # PowerShell 3.0 and 4.0 hosts also describe the remote debugger (5.1 no longer does).
+    return {"DebugMode": 1, "DebugStop": False, "PSVersionTable": table, "DebugBreakpointCount": 0}
 
 
 class _Pool(ServerRunspacePool):
@@ -123,6 +127,15 @@ class _Pool(ServerRunspacePool):
     ) -> None:
         super().prepare_message(message, message_type, pipeline_id, stream_type)
         queued = self._send_buffer[-1]
+        if isinstance(message, SessionCapability):
+            # Windows writes protocolversion first; psrpcore writes PSVersion first.
+            queued._data[_MESSAGE_HEADER:] = (
+                '<Obj RefId="0"><MS>'
+                f'<Version N="protocolversion">{message.protocolversion}</Version>'
+                f'<Version N="PSVersion">{message.PSVersion}</Version>'
+                f'<Version N="SerializationVersion">{message.SerializationVersion}</Version>'
+                "</MS></Obj>"
+            ).encode()
         if len(queued) > _MESSAGE_HEADER:  # EndOfPipelineInput / $null output have no body
             queued._data[_MESSAGE_HEADER:_MESSAGE_HEADER] = BOM
 

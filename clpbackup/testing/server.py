@@ -433,7 +433,7 @@ class WinRMServer:
                     for cid in shell.command_ids():
                         items.append(f"<rsp:Command>{element('rsp:CommandId', cid)}</rsp:Command>")
         elif req.resource_uri == RESOURCE_SHELL:
-            items = [s.shell_xml(with_ns=False) for s in shells]
+            items = [s.shell_xml(full=s.host.winrm3, with_ns=False) for s in shells]
         else:
             raise WSManFault.invalid_resource(req.resource_uri)
         listing = "".join(items)

@@ -406,7 +406,7 @@ class HostInfo:
 
     @property
     def winrm3(self) -> bool:
-        """WinRM 3.0 or newer (2012): ActivityId headers, full rsp:Shell in CreateResponse."""
+        """WinRM 3.0 or newer (2012): ActivityId headers, full rsp:Shell for PowerShell shells."""
         return self.protocol_version != "2.1"
 
 
@@ -480,8 +480,12 @@ class Shell(ABC):
         self.changed.wait(remaining)
         return True
 
-    def shell_xml(self, *, with_ns: bool = True) -> str:
-        """The ``rsp:Shell`` description (CreateResponse on WinRM 3.0+, Get, Enumerate)."""
+    def shell_xml(self, *, full: bool = True, with_ns: bool = True) -> str:
+        """The ``rsp:Shell`` description.
+
+        ``full`` adds what WinRM 3.0+ reports for PowerShell shells (ProcessId, MaxIdleTimeOut,
+        locales, State …); cmd shells and WinRM 2.0 answer the short form.
+        """
         now = time.monotonic()
         parts = [
             element("rsp:ShellId", self.shell_id),
@@ -489,14 +493,14 @@ class Shell(ABC):
             element("rsp:Owner", self.host.owner),
             element("rsp:ClientIP", self.host.client_ip),
         ]
-        if self.host.winrm3:
+        if full:
             parts.append(element("rsp:ProcessId", "3208"))
         parts += [
             element("rsp:IdleTimeOut", f"PT{self.idle_timeout:.3f}S"),
             element("rsp:InputStreams", self.input_streams),
             element("rsp:OutputStreams", self.output_streams),
         ]
-        if self.host.winrm3:
+        if full:
             parts += [
                 element("rsp:MaxIdleTimeOut", "PT2147483.647S"),
                 element("rsp:Locale", "en-US"),
@@ -515,7 +519,12 @@ class Shell(ABC):
         return f"<rsp:Shell{ns}>{''.join(parts)}</rsp:Shell>"
 
     def create_response(self) -> str:
-        """The CreateResponse body: ResourceCreated (+ rsp:Shell on WinRM 3.0+, as real hosts do)."""
+        """The CreateResponse body, as real hosts shape it.
+
+        ResourceCreated, then an ``rsp:Shell``: the short form for cmd shells (WinRM 2.0 and 3.0+
+        alike), the full form for PowerShell shells on WinRM 3.0+, none for PowerShell shells on
+        WinRM 2.0 (see the pypsrp captures).
+        """
         created = (
             "<x:ResourceCreated>"
             f"{element('a:Address', self.host.address)}"
@@ -524,8 +533,10 @@ class Shell(ABC):
             f"<w:SelectorSet>{element('w:Selector', self.shell_id, Name='ShellId')}</w:SelectorSet>"
             "</a:ReferenceParameters></x:ResourceCreated>"
         )
-        if self.host.winrm3 or self.resource_uri == RESOURCE_CMD:
-            return created + self.shell_xml()
+        if self.resource_uri == RESOURCE_CMD:
+            return created + self.shell_xml(full=False)
+        if self.host.winrm3:
+            return created + self.shell_xml(full=True)
         return created
 
 

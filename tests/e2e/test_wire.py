@@ -206,7 +206,7 @@ def test_a_long_backend_call_does_not_block_other_shells(make_server: ServerFact
     def slow() -> None:
         with RunspacePool(wsman_for(srv)) as pool:
             ps = PowerShell(pool)
-            ps.add_script("slow").add_parameter("Sleep", 2)
+            ps.add_script("slow").add_parameter("Sleep", 1.5)
             ps.invoke()
         slow_done.set()
 
@@ -254,7 +254,7 @@ def test_winrs_process_arguments_and_operation_timeout(make_server: ServerFactor
         proc = Process(shell, "echo", ["a", "b c"])
         proc.invoke()
         assert (proc.stdout, proc.rc) == (b"a b c\r\n", 0)
-        sleeper = Process(shell, "sleep", ["2"])
+        sleeper = Process(shell, "sleep", ["1.5"])
         sleeper.begin_invoke()
         with pytest.raises(WSManFaultError) as err:
             shell.receive("stdout stderr", sleeper.id, timeout=1)
