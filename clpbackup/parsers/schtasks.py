@@ -564,6 +564,18 @@ def _query_messages_only(lines: list[str]) -> list[ScheduledTask]:
 # --------------------------------------------------------------------------------------------
 # CSV
 
+_DATEISH = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}|\d{1,2}:\d{2}")
+
+
+def _looks_like_header(row: list[str]) -> bool:
+    """A header row: a known header, or no number in "Last Result" and no date or time anywhere.
+
+    Keeps the first data row of ``/nh`` output (no header) from being taken for a header.
+    """
+    if _INTLIKE.match(row[6]):
+        return False
+    return _header_layout(row) is not None or not any(_DATEISH.search(value) for value in row)
+
 
 @guarded("schtasks /query /fo csv /v")
 def parse_query_csv(text: str, *, layout: Layout | None = None) -> list[ScheduledTask]:
@@ -591,10 +603,10 @@ def parse_query_csv(text: str, *, layout: Layout | None = None) -> list[Schedule
             if len(row) == 1 and _MESSAGE.match(row[0]):
                 continue  # e.g. an INFO line for an empty folder
             raise FormatProblem(f"a CSV row has {len(row)} fields, expected {FIELD_COUNT}")
-        if header is None and not records and not _INTLIKE.match(row[6]):
+        if header is None and not records and _looks_like_header(row):
             header = row
             continue
-        if row == header or (not _INTLIKE.match(row[6]) and _header_layout(row) is not None):
+        if row == header or (header is not None and _looks_like_header(row)):
             continue  # the header repeated for the next folder
         records.append(row)
     if not records:

@@ -391,3 +391,11 @@ def test_random_text_gives_result_or_parse_error(text: str) -> None:
             func(text)
         except ParseError:
             pass
+
+
+def test_csv_nh_first_row_with_odd_result_is_not_a_header() -> None:
+    rows = _csv_rows("2012-en-US")
+    rows[1] = rows[1].replace('"267009"', '"N/A"')
+    tasks = parse_query_csv("\n".join(rows[1:]))  # as /nh prints it: no header
+    assert tasks[0].name == "clpbackup-prod-db-local-daily"
+    assert tasks[0].last_result is None and len(tasks) == 3
