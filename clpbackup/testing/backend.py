@@ -41,7 +41,7 @@ class ScriptOutcome:
     """What one PSRP pipeline produced."""
 
     output: list[Any]  # objects to send as PSRP output (dicts become Hashtables)
-    errors: list[str]  # error records (the pipeline still completes, had_errors = True)
+    errors: list[str]  # error records: the pipeline still completes; they fill pypsrp's streams.error
 
 
 @runtime_checkable
