@@ -308,10 +308,21 @@ def parse_versions(text: str) -> list[BackupVersion]:
 # --------------------------------------------------------------------------------------------
 # start backup
 
-_LOG_FILE = re.compile(
-    r"(?P<path>(?:[A-Za-z]:|\\\\)[^\r\n]*?(?P<name>Backup(?P<err>_Error)?-\d{2}-\d{2}-\d{4}_\d{2}-\d{2}-\d{2}\.log))",
-    re.IGNORECASE,
-)
+# The file name is found first and the path start searched before it: one linear pass each
+# (a single "drive … name" pattern is quadratic on long lines full of "x:").
+_LOG_NAME = re.compile(r"Backup(?P<err>_Error)?-\d{2}-\d{2}-\d{4}_\d{2}-\d{2}-\d{2}\.log", re.IGNORECASE)
+_PATH_START = re.compile(r"[A-Za-z]:\\|\\\\")
+
+
+def _log_file(line: str) -> tuple[str, bool] | None:
+    """``(path, is_error_log)`` of a ``Backup-….log`` / ``Backup_Error-….log`` path in ``line``."""
+    name = _LOG_NAME.search(line)
+    if name is None:
+        return None
+    start = _PATH_START.search(line, 0, name.start())
+    if start is None:
+        return None
+    return line[start.start() : name.end()].strip(), bool(name["err"])
 _CODE = re.compile(r"0[xX]([0-9A-Fa-f]{8})(?![0-9A-Fa-f])")
 _VOLUME = r"(?P<label>[^()]*?)\s*\((?P<vol>[^()]*)\)"
 _VOLUME_EN = re.compile(r"^The backup of volume " + _VOLUME + r"\s*(?P<rest>.*?)\.?$", re.IGNORECASE)
@@ -380,13 +391,13 @@ def parse_backup_summary(text: str) -> BackupSummary:
             normal = "0x" + code.upper()
             if normal not in codes:
                 codes.append(normal)
-        log = _LOG_FILE.search(line)
+        log = _log_file(line)
         if log:
             recognised = True
-            if log["err"]:
-                error_log_path = log["path"].strip()
+            if log[1]:
+                error_log_path = log[0]
             else:
-                log_path = log["path"].strip()
+                log_path = log[0]
             continue
         if _is_banner(line):
             recognised = True
