@@ -21,9 +21,11 @@ comments]::
   time command*, where the time is the first clock value after the id (the Day column never holds
   one), so the doc's narrower sample parses too.
 - Status is blank for a normal job; ``ERROR`` (or ``OK`` in the doc sample) otherwise [doc/assumed].
-- Day values [doc/cap]: ``Each M T W Th F S Su`` (``/every:`` weekdays), ``Each 1 15`` (days of
-  the month), ``Next F`` (``/next:``), ``Today``, ``Tomorrow``. ja-JP [assumed]: ``毎週 月 火 水 木
-  金 土 日``, ``毎月 1 15``, ``毎日`` (every day), ``次の 金`` / ``次回 金``, ``今日``, ``明日``.
+- Day values: ``Each F`` / ``Each M`` [doc], ``Tomorrow`` [cap]; ``Each M T W Th F S Su``
+  (``/every:`` weekdays), ``Each 1 15`` (days of the month), ``Next F`` (``/next:``), ``Today``
+  [assumed from the ``/every:``/``/next:`` syntax and the doc's ``Each F``]. ja-JP, all
+  [assumed]: ``毎週 月 火 水 木 金 土 日``, ``毎月 1 15``, ``毎日`` (every day), ``次の 金`` /
+  ``次回 金``, ``今日``, ``明日``. A long day list may end in ``...`` (skipped) [assumed].
 - Time [cap en-US ``3:00 AM``; ja-JP assumed ``午前 3:00`` or 24-hour ``3:00`` / ``15:00``] is
   normalised to ``HH:MM``.
 - Header ja-JP [assumed]: ``状態 ID   日付                    時刻          コマンド ライン``. Any header
