@@ -1,0 +1,230 @@
+"""A batch-file interpreter for the subset of cmd.exe that clpbackup's batch files use.
+
+The subset (``docs/design.md``, "The batch-file subset") plus what CLUSTERPRO start scripts commonly
+hold (``IF "%CLP_EVENT%" == "START" GOTO NORMAL``, ``cd "%CLP_SCRIPT_PATH%"``, ``exit %ret%``):
+
+* ``%VAR%`` expansion (undefined → empty, as in a batch file), ``%ERRORLEVEL%``, ``%CD%``,
+  ``%DATE%``, ``%TIME%``, ``%0``–``%9``, ``%*``, ``%~dp0``/``%~f0``/``%~nx0``/``%~1``, and ``%%`` → ``%``;
+* labels, ``goto`` (``goto :eof``), ``call "<file>"``, ``exit /b N``, ``setlocal``/``endlocal``,
+  ``@echo off``, ``rem``; every statement then goes through :func:`clpbackup.testing.model.cmd.run_statement`.
+
+A batch file is read in the node's OEM code page, like cmd.exe does. A statement the model does not
+cover makes the node record "not simulated" and the statement fail.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from clpbackup.testing.model.base import BatchExit, CmdSyntaxError, Goto, Proc, ToolResult, lines
+from clpbackup.testing.model.cmd import run_statement
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.testing.model.node import SimulatedWindows
+
+MAX_STEPS = 100_000  # a runaway "goto" loop stops here (real cmd would spin forever)
+
+
+def split_batch_args(tail: str) -> list[str]:
+    """Batch parameters as cmd.exe splits them: blanks, ``,``, ``;``, ``=`` separate; quotes kept."""
+    args: list[str] = []
+    i, n = 0, len(tail)
+    while i < n:
+        while i < n and tail[i] in " \t,;=":
+            i += 1
+        if i >= n:
+            break
+        start = i
+        quoted = False
+        while i < n and (quoted or tail[i] not in " \t,;="):
+            if tail[i] == '"':
+                quoted = not quoted
+            i += 1
+        args.append(tail[start:i])
+    return args
+
+
+def dynamic_var(node: SimulatedWindows, proc: Proc, name: str) -> str | None:
+    """Value of ``%name%``: the environment first, then cmd.exe's dynamic variables."""
+    value = proc.env.get(name)
+    if value is not None:
+        return value
+    up = name.upper()
+    if up == "ERRORLEVEL":
+        return str(proc.errorlevel)
+    if up == "CD":
+        return proc.cwd.rstrip("\\") if len(proc.cwd) > 3 else proc.cwd
+    now = node.time.local()
+    if up == "DATE":
+        if node.texts.ja:
+            return f"{now.year:04d}/{now.month:02d}/{now.day:02d}"
+        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[now.weekday()]
+        return f"{day} {now.month:02d}/{now.day:02d}/{now.year}"
+    if up == "TIME":
+        return f"{now.hour:2d}:{now.minute:02d}:{now.second:02d}.{now.microsecond // 10000:02d}"
+    return None
+
+
+_TILDE = re.compile(r"%~([a-zA-Z]*)([0-9])")
+
+
+def expand(node: SimulatedWindows, proc: Proc, text: str, args: list[str] | None) -> str:
+    """%-expansion of one line. ``args`` is the batch's ``%0``… (``None``: a command line, where an
+    undefined ``%VAR%`` stays as typed and ``%%`` is not collapsed)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    in_batch = args is not None
+    while i < n:
+        c = text[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        if in_batch and i + 1 < n and text[i + 1] == "%":
+            out.append("%")
+            i += 2
+            continue
+        if in_batch and args is not None:
+            m = _TILDE.match(text, i)
+            if m:
+                out.append(_tilde(node, proc, m.group(1).lower(), args, int(m.group(2))))
+                i = m.end()
+                continue
+            if i + 1 < n and text[i + 1].isdigit():
+                k = int(text[i + 1])
+                out.append(args[k] if k < len(args) else "")
+                i += 2
+                continue
+            if i + 1 < n and text[i + 1] == "*":
+                out.append(" ".join(args[1:]))
+                i += 2
+                continue
+        end = text.find("%", i + 1)
+        if end < 0:
+            if not in_batch:
+                out.append(c)
+            i += 1
+            continue
+        name = text[i + 1 : end]
+        if ":" in name and name.split(":", 1)[0]:
+            node.record_not_simulated(f"variable substring/replace %{name}%")
+            out.append("")
+            i = end + 1
+            continue
+        if not name or (" " in name and not in_batch):
+            out.append("%")
+            i += 1
+            continue
+        value = dynamic_var(node, proc, name)
+        if value is None:
+            if in_batch:
+                value = ""
+            else:
+                out.append("%")
+                i += 1
+                continue
+        out.append(value)
+        i = end + 1
+    return "".join(out)
+
+
+def _tilde(node: SimulatedWindows, proc: Proc, mods: str, args: list[str], k: int) -> str:
+    raw = args[k] if k < len(args) else ""
+    value = raw.strip('"')
+    if not mods:
+        return value
+    try:
+        full = node.fs.full_path(value, proc.cwd) if value else ""
+    except Exception:  # a malformed path expands as written
+        full = value
+    if mods == "f":
+        return full
+    if mods == "dp":
+        return full.rpartition("\\")[0] + "\\"
+    if mods == "nx":
+        return full.rpartition("\\")[2]
+    if mods == "n":
+        return full.rpartition("\\")[2].rsplit(".", 1)[0]
+    if mods == "d":
+        return full[:2]
+    if mods == "p":
+        return full[2:].rpartition("\\")[0] + "\\"
+    node.record_not_simulated(f"parameter modifier %~{mods}{k}")
+    return value
+
+
+def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) -> ToolResult:
+    """Run a batch file in ``proc`` (its environment changes stay, as with ``call``).
+
+    ``args`` are the parameters after the file name (``%1``…). ``exit /b N`` returns ``N``;
+    ``exit N`` propagates as :class:`BatchExit` (whole) to the cmd.exe that runs the file.
+    """
+    data = node.fs.read_bytes(path, proc.cwd)
+    text = node.decode(data)
+    script_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    labels: dict[str, int] = {}
+    for idx, line in enumerate(script_lines):
+        s = line.strip()
+        if s.startswith(":") and not s.startswith("::"):
+            label = s[1:].split()[0].lower() if s[1:].split() else ""
+            labels.setdefault(label, idx + 1)
+    full = node.fs.full_path(path, proc.cwd)
+    argv = [path, *args]
+    stack_depth = len(proc.env_stack)
+    out: list[str] = []
+    err: list[str] = []
+    pc = 0
+    steps = 0
+    node.note_batch(full)
+    try:
+        while pc < len(script_lines):
+            steps += 1
+            if steps > MAX_STEPS:
+                node.record_not_simulated(f"batch file {full} ran more than {MAX_STEPS} statements (a loop?)")
+                err.append(lines("not simulated: endless loop in " + full))
+                return ToolResult(1, "".join(out), "".join(err))
+            raw = script_lines[pc]
+            pc += 1
+            stripped = raw.strip()
+            if not stripped or (stripped.startswith(":") and not stripped.startswith("::")):
+                continue
+            if stripped.startswith("::"):
+                continue
+            expanded = expand(node, proc, raw, argv)
+            if proc.echo and not stripped.startswith("@"):
+                out.append(
+                    lines(
+                        "",
+                        f"{proc.cwd.rstrip(chr(92)) if len(proc.cwd) > 3 else proc.cwd}>{expanded.strip()}",
+                    )
+                )
+            try:
+                result = run_statement(node, proc, expanded, in_batch=True)
+            except Goto as g:
+                label = g.label.lower()
+                if label == "eof":
+                    break
+                if label not in labels:
+                    err.append(lines(node.texts.t("cmd.no_label", label=g.label)))
+                    proc.errorlevel = 1
+                    break
+                pc = labels[label]
+                continue
+            except CmdSyntaxError as exc:
+                err.append(lines(exc.message))
+                raise BatchExit(255, whole=True, out="".join(out), err="".join(err)) from None
+            out.append(result.out)
+            err.append(result.err)
+    except BatchExit as ex:
+        if ex.whole:
+            ex.out = "".join(out) + ex.out
+            ex.err = "".join(err) + ex.err
+            raise
+        out.append(ex.out)
+        err.append(ex.err)
+        proc.errorlevel = ex.code
+    finally:
+        while len(proc.env_stack) > stack_depth:
+            proc.env, proc.cwd = proc.env_stack.pop()
+    return ToolResult(proc.errorlevel, "".join(out), "".join(err))

@@ -1,0 +1,654 @@
+"""``SimulatedWindows``: the model of one Windows Server node behind the simulator's WinRM endpoint.
+
+It implements the simulator backend interface of ``docs/design.md`` ("The simulator's two halves"):
+``invoke_script`` runs the Python twin of a named remote operation (:mod:`.ops`),
+``run_command_line`` runs a WinRS command line as cmd.exe would. Everything else is the node's state:
+files and volumes (:mod:`.fs`), Task Scheduler and AT (:mod:`.taskscheduler`, :mod:`.at`), Windows
+Server Backup (:mod:`.wbadmin`), NTBackup and Removable Storage (:mod:`.ntbackup`, :mod:`.rsm`), the
+Schedule service, and a batch-file interpreter (:mod:`.batch`).
+
+Personalities by OS (``2003``, ``2008``, ``2008R2``, ``2012``) and locale (code page 932 → ja-JP,
+otherwise en-US) decide which tools exist and how they print. All state changes take the cluster's
+lock, so the two WinRM servers' threads and the test thread may call in at any time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from clpbackup.errors import NotSimulated
+from clpbackup.testing.model import batch as batch_mod
+from clpbackup.testing.model import cmd as cmd_mod
+from clpbackup.testing.model.base import BatchExit, CmdSyntaxError, Env, Proc, ToolResult, lines
+from clpbackup.testing.model.clock import NodeTime, SimClock
+from clpbackup.testing.model.fs import FileSystem, FsError, ShareStore, Volume
+from clpbackup.testing.model.locale import Texts
+from clpbackup.testing.model.taskscheduler import COULD_NOT_START, TaskScheduler
+
+
+@dataclass(frozen=True)
+class OsPersonality:
+    """What a Windows Server version looks like from the outside."""
+
+    os: str
+    version: str
+    caption: str
+    ps_version: str
+    protocol_version: str
+    windir: str
+    profiles: str
+    server_assigned_ids: bool
+
+
+PERSONALITIES: dict[str, OsPersonality] = {
+    "2003": OsPersonality(
+        "2003",
+        "5.2.3790",
+        "Microsoft(R) Windows(R) Server 2003, Enterprise Edition",
+        "2.0",
+        "2.1",
+        "C:\\WINDOWS",
+        "C:\\Documents and Settings",
+        True,
+    ),
+    "2008": OsPersonality(
+        "2008",
+        "6.0.6002",
+        "Microsoft\u00ae Windows Server\u00ae 2008 Enterprise ",
+        "2.0",
+        "2.1",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+    ),
+    "2008R2": OsPersonality(
+        "2008R2",
+        "6.1.7601",
+        "Microsoft Windows Server 2008 R2 Enterprise ",
+        "2.0",
+        "2.1",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+    ),
+    "2012": OsPersonality(
+        "2012",
+        "6.2.9200",
+        "Microsoft Windows Server 2012 Standard",
+        "3.0",
+        "2.2",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+    ),
+}
+
+PS_FOR_PROTOCOL = {"2.1": "2.0", "2.2": "3.0", "2.3": "4.0"}
+
+
+@dataclass
+class ClusterInfo:
+    """What ``clpstat`` prints about the cluster: names, and who runs the group now."""
+
+    name: str
+    group: str
+    nodes: Sequence[str]
+    owner: Callable[[], str]
+    resources: Sequence[str] = ("sd1", "fip1")
+
+
+@dataclass
+class ProgramRun:
+    """One program the node ran (for tests): when (UTC), as whom, what, and its exit code."""
+
+    when: datetime
+    user: str
+    program: str
+    arguments: str
+    rc: int
+    out: str = ""
+    err: str = ""
+
+
+@dataclass
+class Program:
+    """A native program the model has: its file name, folder and handler."""
+
+    name: str
+    file: str
+    folder: str  # "system32" or an absolute folder
+    handler: Callable[[SimulatedWindows, Proc, list[str], str], ToolResult]
+    needs: str = ""  # "" (always there), "wsb" (2008+ with the feature), "2003", "clpstat"
+
+    def available(self, node: SimulatedWindows) -> bool:
+        """True when this program exists on ``node``."""
+        if self.needs == "wsb":
+            return node.os != "2003" and node.wsb_installed
+        if self.needs == "2003":
+            return node.os == "2003"
+        if self.needs == "clpstat":
+            return node.clpstat_enabled and node.cluster is not None
+        return True
+
+
+def _lazy(module: str, func: str) -> Callable[[SimulatedWindows, Proc, list[str], str], ToolResult]:
+    def call(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+        import importlib
+
+        fn: Callable[[SimulatedWindows, Proc, list[str], str], ToolResult] = getattr(
+            importlib.import_module(f"clpbackup.testing.model.{module}"), func
+        )
+        return fn(node, proc, argv, tail)
+
+    return call
+
+
+def _schtasks(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+    return node.scheduler.schtasks(proc, argv)
+
+
+def _at(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+    from clpbackup.testing.model.at import at_command
+
+    return at_command(node, proc, tail)
+
+
+CLUSTERPRO_BIN = "C:\\Program Files\\CLUSTERPRO\\bin"
+
+PROGRAMS: dict[str, Program] = {
+    p.name: p
+    for p in [
+        Program(
+            "wbadmin",
+            "wbadmin.exe",
+            "system32",
+            _lazy("wbadmin", "wbadmin_command"),
+            "wsb",
+        ),
+        Program(
+            "ntbackup",
+            "ntbackup.exe",
+            "system32",
+            _lazy("ntbackup", "ntbackup_command"),
+            "2003",
+        ),
+        Program("rsm", "rsm.exe", "system32", _lazy("rsm", "rsm_command"), "2003"),
+        Program("schtasks", "schtasks.exe", "system32", _schtasks),
+        Program("at", "at.exe", "system32", _at),
+        Program("cmd", "cmd.exe", "system32", _lazy("sysprogs", "cmd_exe")),
+        Program("ping", "PING.EXE", "system32", _lazy("sysprogs", "ping")),
+        Program("hostname", "HOSTNAME.EXE", "system32", _lazy("sysprogs", "hostname")),
+        Program("chcp", "chcp.com", "system32", _lazy("sysprogs", "chcp")),
+        Program("whoami", "whoami.exe", "system32", _lazy("sysprogs", "whoami")),
+        Program("sc", "sc.exe", "system32", _lazy("sysprogs", "sc")),
+        Program("net", "net.exe", "system32", _lazy("sysprogs", "net")),
+        Program("certutil", "certutil.exe", "system32", _lazy("sysprogs", "certutil")),
+        Program("clpstat", "clpstat.exe", CLUSTERPRO_BIN, _lazy("sysprogs", "clpstat"), "clpstat"),
+    ]
+}
+
+
+class SimulatedWindows:
+    """A simulated Windows Server node (the backend behind one WinRM endpoint).
+
+    ``name`` is the node's name as the plan has it; ``hostname`` (``NODE-A``) is what the node calls
+    itself. ``os`` picks the personality; ``codepage`` 932 gives ja-JP texts, anything else en-US
+    (code page 437). The node shares ``clock``, ``shares`` and ``lock`` with the other node of a
+    simulated cluster.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        os: str = "2012",
+        *,
+        codepage: int = 437,
+        clock: SimClock | None = None,
+        tz: str | int | tzinfo | None = None,
+        shares: ShareStore | None = None,
+        lock: threading.RLock | None = None,
+        username: str = "Administrator",
+        protocol_version: str | None = None,
+        wsb_installed: bool = True,
+        schedule_running: bool = True,
+        schedule_start_mode: str = "Auto",
+        clpstat: bool = True,
+        cluster: ClusterInfo | None = None,
+        volumes: Sequence[Volume | str] = (),
+        switchover_volumes: Sequence[str] = (),
+    ) -> None:
+        if os not in PERSONALITIES:
+            raise ValueError(f"unknown OS {os!r}; use one of {', '.join(PERSONALITIES)}")
+        self.personality = PERSONALITIES[os]
+        self.name = name
+        self.os = os
+        self.hostname = name.upper()
+        self.codepage = 932 if codepage == 932 else 437
+        self.texts = Texts("ja-JP" if self.codepage == 932 else "en-US")
+        self.protocol_version = protocol_version or self.personality.protocol_version
+        self.ps_version = PS_FOR_PROTOCOL.get(self.protocol_version, self.personality.ps_version)
+        self.clock = clock or SimClock()
+        self.time = NodeTime(self.clock, tz)
+        self.lock: threading.RLock = lock or threading.RLock()
+        self.fs = FileSystem(shares)
+        self.username = username
+        self.wsb_installed = wsb_installed and os != "2003"
+        self.schedule_start_mode = schedule_start_mode
+        self.schedule_state = "Running" if schedule_running else "Stopped"
+        self.clpstat_enabled = clpstat
+        self.cluster = cluster
+        self.switchover_letters = {v[0].upper() + ":" for v in switchover_volumes}
+        self.scheduler = TaskScheduler(self)
+        self.not_simulated: list[str] = []
+        self.history: list[ProgramRun] = []
+        self.batches_run: list[str] = []
+        self.restores: list[dict[str, Any]] = []
+        self.wsb_targets: list[str] = []  # backup targets this node has written to (its catalog)
+        self.ntbackup: Any = None  # created by ntbackup.py on first use
+        self.libraries: dict[str, Any] = {}  # rsm libraries (2003)
+        self._after: list[Callable[[], object]] = []
+        self._depth = 0
+        self.env = Env(
+            {
+                "ComSpec": self.system32 + "\\cmd.exe",
+                "COMPUTERNAME": self.hostname,
+                "NUMBER_OF_PROCESSORS": "2",
+                "OS": "Windows_NT",
+                "Path": f"{self.system32};{self.windir};{self.system32}\\Wbem"
+                + (f";{CLUSTERPRO_BIN}" if clpstat else ""),
+                "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH"
+                + (";.MSC" if os != "2003" else ""),
+                "PROCESSOR_ARCHITECTURE": "x86" if os == "2003" else "AMD64",
+                "SystemDrive": "C:",
+                "SystemRoot": self.windir,
+                "windir": self.windir,
+            }
+        )
+        self.fs.attach(Volume("C:"))
+        for v in volumes:
+            self.fs.attach(v if isinstance(v, Volume) else Volume(v))
+        self._lay_out_c()
+
+    # -- identity -----------------------------------------------------------------------------------
+    @property
+    def windir(self) -> str:
+        return self.personality.windir
+
+    @property
+    def system32(self) -> str:
+        return self.windir + "\\system32" if self.os == "2003" else self.windir + "\\System32"
+
+    @property
+    def os_version(self) -> str:
+        return self.personality.version
+
+    @property
+    def server_assigned_ids(self) -> bool:
+        """2003's WinRM assigns ShellId/CommandId itself (the simulator's server mimics it)."""
+        return self.personality.server_assigned_ids
+
+    @property
+    def schedule_running(self) -> bool:
+        return self.schedule_state == "Running"
+
+    def qualified(self, user: str) -> str:
+        """``DOMAIN\\user`` (the node's name for a local account; ``SYSTEM`` stays as it is)."""
+        if "\\" in user or user.upper() == "SYSTEM":
+            return user
+        return f"{self.hostname}\\{user}"
+
+    def profile_dir(self, user: str) -> str:
+        """The user's profile folder (SYSTEM's is under system32\\config)."""
+        if user.upper() in ("SYSTEM", "NT AUTHORITY\\SYSTEM"):
+            return self.system32 + "\\config\\systemprofile"
+        return self.personality.profiles + "\\" + user.rpartition("\\")[2]
+
+    def _lay_out_c(self) -> None:
+        for d in (
+            self.system32,
+            self.system32 + "\\config\\systemprofile",
+            self.personality.profiles,
+            self.profile_dir(self.username),
+            self.windir + "\\Temp",
+        ):
+            self.fs.mkdir(d)
+        if self.os != "2003":
+            self.fs.mkdir(self.windir + "\\Logs")
+        self.refresh_program_files()
+
+    def refresh_program_files(self) -> None:
+        """Put (or take away) the programs' .exe files as the node's features say."""
+        for prog in PROGRAMS.values():
+            path = self.program_path(prog)
+            if prog.available(self):
+                if not self.fs.is_file(path):
+                    self.fs.write_bytes(path, b"MZ", parents=True)
+            elif self.fs.is_file(path):
+                self.fs.delete(path)
+
+    def program_path(self, prog: Program) -> str:
+        folder = self.system32 if prog.folder == "system32" else prog.folder
+        return folder + "\\" + prog.file
+
+    def install_wsb(self) -> None:
+        """Install the Windows Server Backup feature (rule OS-3)."""
+        with self.lock:
+            if self.os == "2003":
+                raise NotSimulated(
+                    "Windows Server Backup does not exist on Windows Server 2003", node=self.name
+                )
+            self.wsb_installed = True
+            self.refresh_program_files()
+
+    # -- code page ----------------------------------------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        return "cp932" if self.codepage == 932 else "cp437"
+
+    def encode(self, text: str) -> bytes:
+        """Text as console programs write it (the OEM code page; unmappable → ``?``)."""
+        return text.encode(self.encoding, errors="replace")
+
+    def decode(self, data: bytes) -> str:
+        return data.decode(self.encoding, errors="replace")
+
+    # -- not simulated ------------------------------------------------------------------------------
+    def record_not_simulated(self, what: str) -> str:
+        """Remember that something outside the model was asked for; returns the message."""
+        message = f"not simulated: {what}"
+        self.not_simulated.append(message)
+        return message
+
+    def not_simulated_result(self, what: str) -> ToolResult:
+        """Record and fail: rc 1 and the message on stderr."""
+        return ToolResult(1, err=lines(self.record_not_simulated(what)))
+
+    def assert_all_simulated(self) -> None:
+        """Raise :class:`NotSimulated` listing what the node was asked for but does not model."""
+        if self.not_simulated:
+            raise NotSimulated(
+                "; ".join(self.not_simulated),
+                node=self.name,
+                hint="extend clpbackup.testing.model or change what is sent to the node",
+            )
+
+    # -- processes ----------------------------------------------------------------------------------
+    def new_proc(
+        self, user: str | None = None, *, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> Proc:
+        """A new process of ``user`` (the WinRM user by default) with the system environment."""
+        user = user or self.username
+        e = self.env.copy()
+        profile = self.profile_dir(user)
+        short = user.rpartition("\\")[2]
+        system = short.upper() == "SYSTEM"
+        e.set("USERNAME", f"{self.hostname}$" if system else short)
+        e.set("USERPROFILE", profile)
+        e.set("USERDOMAIN", "NT AUTHORITY" if system else (user.rpartition("\\")[0] or self.hostname))
+        e.set(
+            "TEMP",
+            self.windir + "\\Temp"
+            if system
+            else profile + "\\Local Settings\\Temp"
+            if self.os == "2003"
+            else profile + "\\AppData\\Local\\Temp",
+        )
+        e.set("TMP", e.get("TEMP"))
+        if self.os != "2003":
+            e.set("APPDATA", profile + "\\AppData\\Roaming")
+            e.set("LOCALAPPDATA", profile + "\\AppData\\Local")
+        for k, v in (env or {}).items():
+            e.set(k, v)
+        for folder in (profile, e.get("TEMP") or profile):
+            if not self.fs.is_dir(folder):
+                self.fs.mkdir(folder)
+        return Proc(user, e, cwd or (self.system32 if system else profile))
+
+    def toplevel(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` as one request; then run what it started detached (``start``, ``/Run``)."""
+        with self.lock:
+            self._depth += 1
+            try:
+                result = fn()
+            finally:
+                self._depth -= 1
+            if self._depth == 0:
+                guard = 0
+                while self._after:
+                    guard += 1
+                    if guard > 1000:
+                        self.record_not_simulated("more than 1000 detached processes in one request")
+                        self._after.clear()
+                        break
+                    job = self._after.pop(0)
+                    self._depth += 1
+                    try:
+                        job()
+                    finally:
+                        self._depth -= 1
+            return result
+
+    def after_current(self, job: Callable[[], object]) -> None:
+        """Run ``job`` when the current request has finished (immediately outside a request)."""
+        if self._depth == 0:
+            self.toplevel(job)
+        else:
+            self._after.append(job)
+
+    def detach(self, proc: Proc, command_line: str) -> None:
+        """``start "" <command>``: a new process that runs on after the caller returns."""
+        self.after_current(lambda: self.run_cmdline(proc, command_line))
+
+    def note_batch(self, path: str) -> None:
+        self.batches_run.append(path)
+
+    def resolve_program(self, proc: Proc, program: str) -> tuple[str, Any]:
+        """How Windows finds ``program``: ``("tool", Program)``, ``("batch", path)``,
+        ``("unsimulated", path)`` (a file exists the model does not run) or ``("missing", None)``."""
+        p = program.strip().strip('"').replace("/", "\\")
+        if not p:
+            return "missing", None
+        has_dir = "\\" in p or (len(p) > 1 and p[1] == ":")
+        base = p.rpartition("\\")[2]
+        stem, dot, ext = base.rpartition(".")
+        if not dot:
+            stem, ext = base, ""
+        ext = ext.lower()
+        try:
+            if ext in ("bat", "cmd"):
+                if self.fs.is_file(p, proc.cwd):
+                    return "batch", self.fs.full_path(p, proc.cwd)
+                return "missing", None
+            if has_dir:
+                full = self.fs.full_path(p, proc.cwd).lower()
+                for prog in PROGRAMS.values():
+                    path = self.program_path(prog).lower()
+                    if prog.available(self) and full in (path, path.rpartition(".")[0]):
+                        return "tool", prog
+                for e in ("", ".exe", ".com", ".bat", ".cmd"):
+                    if self.fs.is_file(p + e, proc.cwd):
+                        if e in (".bat", ".cmd"):
+                            return "batch", self.fs.full_path(p + e, proc.cwd)
+                        return "unsimulated", self.fs.full_path(p + e, proc.cwd)
+                return "missing", None
+            if ext in ("", "exe", "com"):
+                found = PROGRAMS.get(stem.lower() if ext else base.lower())
+                if (
+                    found is not None
+                    and found.available(self)
+                    and (not ext or found.file.lower() == base.lower())
+                ):
+                    return "tool", found
+            if not ext:
+                for e in (".bat", ".cmd"):
+                    if self.fs.is_file(p + e, proc.cwd):
+                        return "batch", self.fs.full_path(p + e, proc.cwd)
+        except FsError:
+            return "missing", None
+        return "missing", None
+
+    def run_tool(self, proc: Proc, prog: Program, tail: str) -> ToolResult:
+        """Run a modelled program with its raw argument text; records it in :attr:`history`."""
+        argv = cmd_mod.parse_args(tail)
+        result = prog.handler(self, proc, argv, tail)
+        self.history.append(
+            ProgramRun(self.clock.now(), proc.user, prog.name, tail, result.rc, result.out, result.err)
+        )
+        return result
+
+    def run_program(self, proc: Proc, program: str, tail: str) -> ToolResult | None:
+        """cmd.exe running an external program (a batch file runs in the same cmd process).
+
+        ``None`` when no such program exists (cmd.exe then says "not recognized").
+        """
+        kind, target = self.resolve_program(proc, program)
+        if kind == "tool":
+            return self.run_tool(proc.child(), target, tail)
+        if kind == "batch":
+            return batch_mod.run_batch(self, proc, target, batch_mod.split_batch_args(tail))
+        if kind == "unsimulated":
+            return self.not_simulated_result(f"program {target}")
+        return None
+
+    def create_process(self, proc: Proc, program: str, tail: str) -> ToolResult | None:
+        """``CreateProcess``/``Process.Start``: a new process; a batch file gets its own cmd.exe."""
+        kind, target = self.resolve_program(proc, program)
+        child = proc.child()
+        if kind == "tool":
+            return self.run_tool(child, target, tail)
+        if kind == "batch":
+            try:
+                return batch_mod.run_batch(self, child, target, batch_mod.split_batch_args(tail))
+            except BatchExit as ex:
+                return ToolResult(ex.code, ex.out, ex.err)
+        if kind == "unsimulated":
+            return self.not_simulated_result(f"program {target}")
+        return None
+
+    def run_cmdline(self, proc: Proc, command_line: str) -> ToolResult:
+        """``cmd /c <command_line>``: one statement with command-line %-expansion."""
+        expanded = batch_mod.expand(self, proc, command_line, None)
+        try:
+            result = cmd_mod.run_statement(self, proc, expanded, in_batch=False)
+        except BatchExit as ex:
+            proc.errorlevel = ex.code
+            return ToolResult(ex.code, ex.out, ex.err)
+        except CmdSyntaxError as exc:
+            proc.errorlevel = 255
+            return ToolResult(255, err=lines(exc.message))
+        return result
+
+    def run_scheduled(
+        self, command_line: str, *, user: str = "SYSTEM", env: dict[str, str] | None = None
+    ) -> int:
+        """What Task Scheduler / AT does with a task's command line; returns the exit code."""
+        proc = self.new_proc(user, env=env)
+        program, tail = cmd_mod.split_program(command_line)
+        result = self.create_process(proc, program, tail)
+        if result is None:
+            self.record_not_simulated(f"scheduled command with no such program: {command_line}")
+            self.history.append(ProgramRun(self.clock.now(), user, program, tail, COULD_NOT_START))
+            return COULD_NOT_START
+        self.history.append(
+            ProgramRun(self.clock.now(), user, "(task) " + program, tail, result.rc, result.out, result.err)
+        )
+        return result.rc
+
+    # -- time -------------------------------------------------------------------------------------------
+    def next_event(self, end: datetime) -> datetime | None:
+        """UTC time of the next scheduled run at or before ``end`` (``None``: none, or Schedule stopped)."""
+        with self.lock:
+            if not self.schedule_running:
+                return None
+            due = self.scheduler.due(self.time.to_local(end))
+            return self.time.to_utc(due[0][0]) if due else None
+
+    def fire_due(self) -> list[str]:
+        """Run every task whose run time has come (the clock's now); returns their names."""
+        with self.lock:
+            if not self.schedule_running:
+                return []
+            now = self.time.local()
+            ran: list[str] = []
+            for when, task in self.scheduler.due(now):
+                if self.scheduler.get(task.name) is task:
+                    self.toplevel(lambda task=task, when=when: self.scheduler.run_task(task, when))  # type: ignore[misc]
+                    ran.append(task.name)
+            return ran
+
+    def advance(self, *, hours: float = 0, minutes: float = 0, seconds: float = 0) -> list[str]:
+        """Move the clock and run what falls due on this node (see :func:`advance_nodes`)."""
+        return advance_nodes([self], hours=hours, minutes=minutes, seconds=seconds)
+
+    # -- the backend interface ------------------------------------------------------------------------
+    def invoke_script(self, script: str, parameters: dict[str, Any], input: list[Any]) -> Any:
+        """Run the Python twin of a named remote operation (see :mod:`.ops`)."""
+        from clpbackup.testing.model.ops import invoke
+
+        return self.toplevel(lambda: invoke(self, script, parameters, input))
+
+    def run_command_line(self, command_line: str) -> tuple[int, bytes, bytes]:
+        """Run a WinRS command line as cmd.exe does; stdout and stderr in the OEM code page."""
+
+        def go() -> ToolResult:
+            proc = self.new_proc()
+            return self.run_cmdline(proc, command_line)
+
+        result: ToolResult = self.toplevel(go)
+        return result.rc, self.encode(result.out), self.encode(result.err)
+
+    # -- state helpers for tests ----------------------------------------------------------------------
+    def has_volume(self, letter: str) -> bool:
+        """True when the drive letter is attached to this node now."""
+        return self.fs.has_volume(letter)
+
+    def read_text(self, path: str, encoding: str | None = None) -> str:
+        """A file's text (UTF-16 when it has a BOM, else ``encoding`` or the OEM code page)."""
+        with self.lock:
+            data = self.fs.read_bytes(path)
+        if data.startswith(b"\xff\xfe"):
+            return data[2:].decode("utf-16-le")
+        return data.decode(encoding or self.encoding)
+
+    def write_file(self, path: str, data: bytes | str, *, encoding: str | None = None) -> None:
+        """Put a file on the node (parents created); text is encoded in the OEM code page."""
+        raw = data.encode(encoding or self.encoding) if isinstance(data, str) else data
+        with self.lock:
+            self.fs.write_bytes(path, raw, parents=True, mtime=self.clock.now())
+
+    def runs_of(self, program: str) -> list[ProgramRun]:
+        """The recorded runs of a program (``wbadmin``, ``ntbackup`` …)."""
+        return [r for r in self.history if r.program == program]
+
+    def __repr__(self) -> str:
+        return f"SimulatedWindows({self.name!r}, os={self.os!r}, codepage={self.codepage})"
+
+
+def advance_nodes(
+    nodes: Sequence[SimulatedWindows], *, hours: float = 0, minutes: float = 0, seconds: float = 0
+) -> list[str]:
+    """Move the nodes' shared clock forward, running every scheduled task (schtasks and AT) that
+    falls due, in time order across the nodes; each run finishes at once in model time.
+    Returns ``node:task`` for each run, in order."""
+    if not nodes:
+        return []
+    clock = nodes[0].clock
+    end = clock.now() + timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if end < clock.now():
+        raise ValueError("the simulated clock only moves forward")
+    ran: list[str] = []
+    for _ in range(100_000):
+        times = [t for t in (n.next_event(end) for n in nodes) if t is not None]
+        if not times:
+            break
+        moment = min(times)
+        if moment > clock.now():
+            clock.set(moment)
+        for n in nodes:
+            ran += [f"{n.name}:{name}" for name in n.fire_due()]
+    clock.set(end)
+    return ran

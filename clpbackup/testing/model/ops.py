@@ -1,0 +1,399 @@
+"""Python twins of the named remote operations (``docs/design.md``, "Two remote operations").
+
+A script is recognised by its first line, ``# clpbackup-op: <name> v<version>``; its parameters
+arrive as the pipeline's named parameters, exactly as the real ``.ps1`` receives them. The twin
+answers the same Hashtable shape the ``.ps1`` emits (``clpbackup/transport/remote_ops/``), with the
+same error texts where the script reports a .NET exception message. A script without a known marker
+is not run: the outcome carries the error "not simulated: …" and the node records it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from clpbackup.testing.backend import ScriptOutcome
+from clpbackup.testing.model.base import Proc
+from clpbackup.testing.model.fs import (
+    ERROR_ACCESS_DENIED,
+    ERROR_FILE_NOT_FOUND,
+    FsError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.testing.model.node import SimulatedWindows
+
+MARKER = re.compile(r"^\s*#\s*clpbackup-op:\s*([A-Za-z_][\w-]*)\s+v(\d+)\s*$")
+NOT_RECOGNIZED_RC = 9009
+
+
+def marker_of(script: str) -> tuple[str, int] | None:
+    """``(name, version)`` of a script's marker line, or ``None``."""
+    first = script.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    m = MARKER.match(first)
+    if not m:
+        return None
+    return m.group(1), int(m.group(2))
+
+
+def invoke(
+    node: SimulatedWindows, script: str, parameters: dict[str, Any], input: list[Any]
+) -> ScriptOutcome:
+    """Run the twin of ``script`` (see the module docstring)."""
+    marker = marker_of(script)
+    twins: dict[tuple[str, int], Callable[[SimulatedWindows, dict[str, Any]], ScriptOutcome]] = {
+        ("inspect", 1): inspect_v1,
+        ("apply", 1): apply_v1,
+    }
+    if marker is None or marker not in twins:
+        first = script.lstrip("\ufeff").split("\n", 1)[0][:80]
+        what = (
+            f"remote operation {marker[0]} v{marker[1]}"
+            if marker
+            else f"a script without a known '# clpbackup-op:' marker (first line: {first!r})"
+        )
+        return ScriptOutcome(output=[], errors=[node.record_not_simulated(what)])
+    return twins[marker](node, parameters)
+
+
+# -- parameter coercion (what PowerShell's typed param() block does) --------------------------------
+def _strings(params: dict[str, Any], name: str) -> list[str]:
+    value = params.get(name)
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return ["" if v is None else str(v) for v in value]
+    return [str(value)]
+
+
+def _bool(params: dict[str, Any], name: str, default: bool) -> bool:
+    value = params.get(name, default)
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "$false")
+    return bool(value)
+
+
+def _int(params: dict[str, Any], name: str, default: int) -> int:
+    value = params.get(name, default)
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return default
+
+
+def _param_case(params: dict[str, Any]) -> dict[str, Any]:
+    # PowerShell parameter names are case-insensitive.
+    canonical = [
+        "WantFacts",
+        "HashPaths",
+        "ReadPaths",
+        "Programs",
+        "Arguments",
+        "ProbeVolumes",
+        "ScriptsDir",
+        "Clpstat",
+        "CodePage",
+        "CommandTimeoutSeconds",
+        "WritePaths",
+        "WriteContents",
+        "WriteHashes",
+        "DeletePaths",
+        "StopOnError",
+    ]
+    by_lower = {c.lower(): c for c in canonical}
+    return {by_lower.get(k.lower(), k): v for k, v in params.items()}
+
+
+# -- .NET exception messages the scripts report ---------------------------------------------------------
+def _net_message(node: SimulatedWindows, exc: FsError, path: str, *, reading: bool = False) -> str:
+    ja = node.texts.ja
+    if exc.winerror == ERROR_ACCESS_DENIED:
+        return (
+            f"パス '{path}' へのアクセスが拒否されました。"
+            if ja
+            else f"Access to the path '{path}' is denied."
+        )
+    if exc.winerror == ERROR_FILE_NOT_FOUND and reading:
+        return f"ファイル '{path}' が見つかりませんでした。" if ja else f"Could not find file '{path}'."
+    if exc.winerror == 53:
+        return "ネットワーク パスが見つかりません。" if ja else "The network path was not found.\r\n"
+    return (
+        f"パス '{path}' の一部が見つかりませんでした。"
+        if ja
+        else f"Could not find a part of the path '{path}'."
+    )
+
+
+def _encoding(node: SimulatedWindows, codepage: int) -> str:
+    page = codepage if codepage > 0 else node.codepage
+    try:
+        "".encode(f"cp{page}")
+    except LookupError:
+        return node.encoding
+    return f"cp{page}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def invoke_native(
+    node: SimulatedWindows, proc: Proc, program: str, arguments: str, index: int, codepage: int
+) -> dict[str, Any]:
+    """``Invoke-Native``: ``Process.Start`` (no shell), stdout/stderr decoded with the code page."""
+    entry: dict[str, Any] = {
+        "index": index,
+        "program": program,
+        "arguments": arguments,
+        "rc": None,
+        "stdout": "",
+        "stderr": "",
+        "ran": True,
+    }
+    result = node.create_process(proc, program, arguments)
+    if result is None:
+        node.record_not_simulated(f"program '{program}' (Process.Start failed: no such program on the node)")
+        entry["rc"] = NOT_RECOGNIZED_RC
+        entry["stderr"] = (
+            "指定されたファイルが見つかりません。"
+            if node.texts.ja
+            else "The system cannot find the file specified"
+        )
+        return entry
+    enc = _encoding(node, codepage)
+    entry["stdout"] = node.encode(result.out).decode(enc, errors="replace")
+    entry["stderr"] = node.encode(result.err).decode(enc, errors="replace")
+    entry["rc"] = int(result.rc)
+    return entry
+
+
+def _file_state(node: SimulatedWindows, proc: Proc, path: str, read: bool) -> dict[str, Any]:
+    state: dict[str, Any] = {"path": path, "sha256": None, "content_base64": None, "error": None}
+    try:
+        if node.fs.is_file(path, proc.cwd):
+            data = node.fs.read_bytes(path, proc.cwd)
+            state["sha256"] = _sha256(data)
+            if read:
+                state["content_base64"] = base64.b64encode(data).decode("ascii")
+    except FsError as exc:
+        state["error"] = _net_message(node, exc, path, reading=True)
+    return state
+
+
+def _volume_state(node: SimulatedWindows, letter: str) -> dict[str, Any]:
+    name = letter[:1].upper() + ":"
+    vol = node.fs.volume(name)
+    present = vol is not None
+    return {
+        "letter": name,
+        "present": present,
+        "writable": bool(present and vol is not None and vol.writable),
+    }
+
+
+def facts(
+    node: SimulatedWindows,
+    proc: Proc,
+    probe_volumes: list[str],
+    scripts_dir: str,
+    clpstat: bool,
+    codepage: int,
+) -> dict[str, Any]:
+    """``Get-Facts`` of inspect v1."""
+    volumes: list[dict[str, Any]] = []
+    listed: set[str] = set()
+    for letter in sorted(node.fs.volumes):
+        state = _volume_state(node, letter)
+        listed.add(state["letter"])
+        volumes.append(state)
+    for probe in probe_volumes:
+        if probe:
+            state = _volume_state(node, probe)
+            if state["letter"] not in listed:
+                listed.add(state["letter"])
+                volumes.append(state)
+    wsb: bool | None = None
+    if node.os != "2003":
+        wsb = node.fs.is_file(node.system32 + "\\wbadmin.exe")
+    scripts: bool | None = None
+    if scripts_dir:
+        scripts = node.fs.is_dir(scripts_dir, proc.cwd)
+    clpstat_text: str | None = None
+    if clpstat:
+        kind, _ = node.resolve_program(proc, "clpstat.exe")
+        if kind == "tool":
+            run = invoke_native(node, proc, "clpstat.exe", "", 0, codepage)
+            if run["rc"] == 0:
+                clpstat_text = run["stdout"]
+    return {
+        "hostname": node.hostname,
+        "os_version": node.os_version,
+        "os_caption": node.personality.caption,
+        "ps_version": node.ps_version,
+        "oem_codepage": node.codepage,
+        "volumes": volumes,
+        "schedule_start_mode": node.schedule_start_mode,
+        "schedule_state": node.schedule_state,
+        "wsb_installed": wsb,
+        "scripts_dir_exists": scripts,
+        "clpstat": clpstat_text,
+    }
+
+
+def inspect_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
+    """The twin of ``inspect.ps1``."""
+    params = _param_case(raw)
+    proc = node.new_proc()
+    codepage = _int(params, "CodePage", 0)
+    out_facts = None
+    if _bool(params, "WantFacts", True):
+        out_facts = facts(
+            node,
+            proc,
+            _strings(params, "ProbeVolumes"),
+            str(params.get("ScriptsDir") or ""),
+            _bool(params, "Clpstat", False),
+            codepage,
+        )
+    order: list[str] = []
+    wanted: dict[str, bool] = {}
+    for path in _strings(params, "HashPaths"):
+        if path not in wanted:
+            wanted[path] = False
+            order.append(path)
+    for path in _strings(params, "ReadPaths"):
+        if path not in wanted:
+            order.append(path)
+        wanted[path] = True
+    files = [_file_state(node, proc, p, wanted[p]) for p in order]
+    programs = _strings(params, "Programs")
+    arguments = _strings(params, "Arguments")
+    commands = [
+        invoke_native(node, proc, programs[i], arguments[i] if i < len(arguments) else "", i, codepage)
+        for i in range(len(programs))
+    ]
+    return ScriptOutcome(
+        output=[{"op": "inspect", "version": 1, "facts": out_facts, "files": files, "commands": commands}],
+        errors=[],
+    )
+
+
+def _write_one(
+    node: SimulatedWindows, proc: Proc, path: str, content: str, expected_hash: str
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": path, "changed": False, "sha256": None, "error": None}
+    expected = expected_hash.lower()
+    temporary = path + ".clpbackup-tmp"
+    try:
+        if node.fs.is_file(path, proc.cwd):
+            current = _sha256(node.fs.read_bytes(path, proc.cwd))
+            if current == expected:
+                entry["sha256"] = current
+                return entry
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Thrown("Invalid character in a Base-64 string.") from None
+        if _sha256(data) != expected:
+            raise _Thrown("the content received does not match its SHA-256; nothing was written")
+        folder = path.replace("/", "\\").rpartition("\\")[0]
+        if folder and not node.fs.is_dir(folder, proc.cwd):
+            try:
+                node.fs.mkdir(folder, proc.cwd)
+            except FsError as exc:
+                raise _Thrown(_net_message(node, exc, folder)) from None
+        try:
+            node.fs.write_bytes(temporary, data, proc.cwd, mtime=node.clock.now())
+            node.fs.move(temporary, path, proc.cwd, replace=True)
+        except FsError as exc:
+            raise _Thrown(_net_message(node, exc, temporary)) from None
+        entry["changed"] = True
+        entry["sha256"] = expected
+    except _Thrown as exc:
+        entry["error"] = exc.message
+        try:
+            node.fs.delete(temporary, proc.cwd)
+        except FsError:
+            pass
+    except FsError as exc:
+        entry["error"] = _net_message(node, exc, path)
+    return entry
+
+
+class _Thrown(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
+    """The twin of ``apply.ps1``."""
+    params = _param_case(raw)
+    proc = node.new_proc()
+    paths = _strings(params, "WritePaths")
+    contents = _strings(params, "WriteContents")
+    hashes = _strings(params, "WriteHashes")
+    if len(contents) != len(paths) or len(hashes) != len(paths):
+        return ScriptOutcome(
+            output=[], errors=["apply: WritePaths, WriteContents and WriteHashes must have the same length"]
+        )
+    codepage = _int(params, "CodePage", 0)
+    stop_on_error = _bool(params, "StopOnError", True)
+    failed = False
+    files = []
+    for i, path in enumerate(paths):
+        entry = _write_one(node, proc, path, contents[i], hashes[i])
+        if entry["error"] is not None:
+            failed = True
+        files.append(entry)
+    deleted: list[str] = []
+    delete_errors: list[dict[str, Any]] = []
+    for path in _strings(params, "DeletePaths"):
+        try:
+            if node.fs.is_file(path, proc.cwd):
+                node.fs.delete(path, proc.cwd)
+                deleted.append(path)
+        except FsError as exc:
+            delete_errors.append({"path": path, "error": _net_message(node, exc, path)})
+            failed = True
+    programs = _strings(params, "Programs")
+    arguments = _strings(params, "Arguments")
+    commands: list[dict[str, Any]] = []
+    for i, program in enumerate(programs):
+        argument_text = arguments[i] if i < len(arguments) else ""
+        if stop_on_error and failed:
+            commands.append(
+                {
+                    "index": i,
+                    "program": program,
+                    "arguments": argument_text,
+                    "rc": None,
+                    "stdout": "",
+                    "stderr": "",
+                    "ran": False,
+                }
+            )
+            continue
+        run = invoke_native(node, proc, program, argument_text, i, codepage)
+        if run["rc"] != 0:
+            failed = True
+        commands.append(run)
+    return ScriptOutcome(
+        output=[
+            {
+                "op": "apply",
+                "version": 1,
+                "files": files,
+                "deleted": deleted,
+                "delete_errors": delete_errors,
+                "commands": commands,
+            }
+        ],
+        errors=[],
+    )

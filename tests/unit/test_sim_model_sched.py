@@ -1,0 +1,171 @@
+"""Task Scheduler (schtasks) and AT on the simulated node, read back with clpbackup's parsers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from clpbackup.parsers import at as at_parser
+from clpbackup.parsers import schtasks as sch_parser
+from clpbackup.testing.model import SimClock, SimulatedWindows
+
+
+def run(node: SimulatedWindows, line: str) -> tuple[int, str, str]:
+    rc, out, err = node.run_command_line(line)
+    return rc, out.decode(node.encoding), err.decode(node.encoding)
+
+
+def make(os: str = "2012", codepage: int = 437) -> SimulatedWindows:
+    node = SimulatedWindows("node-a", os, codepage=codepage)
+    node.write_file("C:\\clp\\job.bat", "@echo off\r\necho ran>>C:\\clp\\ran.txt\r\nexit /b 0\r\n")
+    return node
+
+
+def test_create_requires_f_to_replace() -> None:
+    node = make()
+    line = 'schtasks /Create /TN clpbackup-c-J /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00 /RU SYSTEM'
+    assert run(node, line) == (
+        0,
+        'SUCCESS: The scheduled task "clpbackup-c-J" has successfully been created.\r\n',
+        "",
+    )
+    assert run(node, line) == (1, "", "ERROR: Cannot create a file when that file already exists.\r\n")
+    assert run(node, line + " /F")[0] == 0
+    assert run(node, "schtasks /Delete /TN clpbackup-c-J /F")[1] == (
+        'SUCCESS: The scheduled task "clpbackup-c-J" was successfully deleted.\r\n'
+    )
+    assert run(node, "schtasks /Delete /TN clpbackup-c-J /F") == (
+        1,
+        "",
+        "ERROR: The system cannot find the file specified.\r\n",
+    )
+
+
+def test_create_errors_ja_jp() -> None:
+    node = make("2008R2", 932)
+    rc, _, err = run(node, 'schtasks /Create /TN t /TR "' + "x" * 262 + '" /SC ONCE /ST 05:00')
+    assert (
+        rc == 1
+        and err == "エラー: '/TR' のオプションの値を 261 文字より多い文字で指定することはできません。\r\n"
+    )
+    rc, out, _ = run(node, 'schtasks /Create /TN t /TR "C:\\clp\\job.bat" /SC ONCE /ST 00:00 /F')
+    assert rc == 0 and out.startswith("警告: /ST が現時刻よりも早いため")
+    assert run(node, "schtasks /Query /TN nope") == (
+        1,
+        "",
+        "エラー: 指定されたファイルが見つかりません。\r\n",
+    )
+
+
+def test_2003_needs_seconds_and_has_no_tn_query() -> None:
+    node = make("2003")
+    assert run(node, 'schtasks /Create /TN t /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00')[2] == (
+        "ERROR: Invalid Start Time value.\r\n"
+    )
+    assert (
+        run(node, 'schtasks /Create /TN t /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00:00 /RU SYSTEM')[0] == 0
+    )
+    assert run(node, "schtasks /Query /TN t")[0] == 1
+
+
+@pytest.mark.parametrize(("os", "cp"), [("2003", 437), ("2003", 932), ("2008R2", 437), ("2012", 932)])
+def test_query_formats_parse(os: str, cp: int) -> None:
+    node = make(os, cp)
+    st = "01:00:00" if os == "2003" else "01:00"
+    sd = "2024/01/16" if cp == 932 else "01/16/2024"
+    assert (
+        run(
+            node,
+            f'schtasks /Create /TN daily /TR "cmd /c \\"C:\\clp\\job.bat\\"" /SC DAILY /ST {st} /RU SYSTEM',
+        )[0]
+        == 0
+    )
+    assert (
+        run(node, f'schtasks /Create /TN once /TR "C:\\clp\\job.bat" /SC ONCE /ST {st} /SD {sd} /RU SYSTEM')[
+            0
+        ]
+        == 0
+    )
+    for fmt, parse in (("CSV", sch_parser.parse_query_csv), ("LIST", sch_parser.parse_query_list)):
+        _rc, out, _ = run(node, f"schtasks /Query /FO {fmt} /V")
+        tasks = {t.name: t for t in parse(out)}
+        assert set(tasks) == {"daily", "once"}
+        assert tasks["daily"].kind == "daily" and tasks["once"].kind == "once"
+        assert tasks["daily"].task_to_run == 'cmd /c "C:\\clp\\job.bat"'
+        assert tasks["once"].next_run == datetime(2024, 1, 16, 1, 0)
+
+
+def test_daily_task_runs_when_the_clock_passes_it() -> None:
+    node = make("2008R2")
+    assert run(node, 'schtasks /Create /TN d /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00 /RU SYSTEM')[0] == 0
+    assert node.advance(hours=24 * 3) == ["node-a:d", "node-a:d", "node-a:d"]
+    assert node.read_text("C:\\clp\\ran.txt") == "ran\r\n" * 3
+    _rc, out, _ = run(node, "schtasks /Query /TN d /FO LIST /V")
+    task = sch_parser.parse_query_list(out)[0]
+    assert task.last_result == 0
+    assert task.last_run == datetime(2024, 1, 17, 1, 0)
+    assert task.next_run == datetime(2024, 1, 18, 1, 0)
+
+
+def test_run_now_and_local_time_zone() -> None:
+    node = SimulatedWindows(
+        "node-a", "2012", tz="Asia/Tokyo", clock=SimClock(datetime(2024, 1, 15, tzinfo=timezone.utc))
+    )
+    node.write_file("C:\\fail.bat", "@exit /b 4\r\n")
+    assert run(node, 'schtasks /Create /TN f /TR "C:\\fail.bat" /SC ONCE /ST 10:00 /RU SYSTEM')[0] == 0
+    assert run(node, "schtasks /Run /TN f")[1] == 'SUCCESS: Attempted to run the scheduled task "f".\r\n'
+    task = node.scheduler.get("f")
+    assert task is not None and task.last_result == 4 and task.last_run == datetime(2024, 1, 15, 9, 0)
+    # 10:00 JST is 01:00 UTC
+    assert node.advance(minutes=59) == []
+    assert node.advance(minutes=2) == ["node-a:f"]
+
+
+def test_at_jobs_and_schedule_service() -> None:
+    node = make("2008R2")
+    assert (
+        run(node, 'at 03:00 /every:M,T,W,Th,F,S,Su cmd /c "C:\\clp\\job.bat"')[1]
+        == "Added a new job with job ID = 1\r\n"
+    )
+    assert run(node, 'at 05:00 cmd /c "C:\\clp\\job.bat"')[1] == "Added a new job with job ID = 2\r\n"
+    jobs = at_parser.parse_at_list(run(node, "at")[1])
+    assert [(j.job_id, j.time, j.command) for j in jobs] == [
+        (1, "03:00", 'cmd /c "C:\\clp\\job.bat"'),
+        (2, "05:00", 'cmd /c "C:\\clp\\job.bat"'),
+    ]
+    assert {t.name for t in sch_parser.parse_query_csv(run(node, "schtasks /query /fo csv /v")[1])} == {
+        "At1",
+        "At2",
+    }
+    assert node.advance(hours=6) == ["node-a:At1", "node-a:At2"]
+    assert [j.job_id for j in at_parser.parse_at_list(run(node, "at")[1])] == [1]  # the one-shot job is gone
+    assert run(node, "at 1 /delete /yes") == (0, "", "")
+    assert run(node, "at 7 /delete /yes") == (1, "", "The AT job ID does not exist.\r\n")
+    node.schedule_state = "Stopped"
+    assert run(node, "at") == (1, "", "The service has not been started.\r\n")
+    assert run(node, "net start Schedule")[0] == 0 and node.schedule_running
+
+
+def test_at_on_2012_prints_the_deprecation_banner() -> None:
+    node = make("2012")
+    _rc, out, _ = run(node, 'at 05:00 cmd /c "C:\\clp\\job.bat"')
+    assert out == (
+        "The AT command has been deprecated. Please use schtasks.exe instead.\r\n\r\n"
+        "Added a new job with job ID = 1\r\n"
+    )
+    assert at_parser.parse_at_created(out) == 1
+
+
+def test_stopped_schedule_service_runs_nothing() -> None:
+    node = make("2003", 932)
+    node.schedule_state = "Stopped"
+    node.schedule_start_mode = "Manual"
+    assert (
+        run(node, 'schtasks /Create /TN d /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00:00 /RU SYSTEM')[0] == 0
+    )
+    assert node.advance(hours=30) == []
+    assert run(node, "sc config Schedule start= auto")[1] == "[SC] ChangeServiceConfig SUCCESS\r\n"
+    assert "START_TYPE         : 2   AUTO_START" in run(node, "sc qc Schedule")[1]
+    assert run(node, "net start Schedule")[0] == 0
+    assert node.advance(hours=24) == ["node-a:d"]
