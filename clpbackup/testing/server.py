@@ -252,7 +252,8 @@ class WinRMServer:
         ``drop``: close the connection without answering. ``http500``: HTTP 500 with an
         ``InternalError`` WS-Man fault. ``slow``: wait ``seconds`` before answering (past the
         client's read timeout; a request whose client gave up is not carried out). ``auth``: HTTP
-        401 as for a wrong password (and the re-authentication the client tries fails too).
+        401 as for a wrong password; every later handshake on that connection fails too (so the
+        session's retries and clean-up see the same), new connections authenticate normally.
         ``down``: reset the connection like a host that is off; with ``at=None`` new connections
         are refused too.
         """
@@ -534,7 +535,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     server: _HTTPServer
 
+    # One buffered write per response: headers and body in separate small writes meet the client's
+    # delayed ACK (Nagle) and cost ~40 ms a request.
+    wbufsize = -1
+
     def setup(self) -> None:
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if isinstance(self.request, _ssl.SSLSocket):
             self.request.settimeout(10)
             self.request.do_handshake()
@@ -543,7 +552,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.winrm = self.server.winrm
         self.winrm._register(self.request)
         self.acceptor: NegotiateAcceptor | None = None
-        self.fail_next_auth = False
+        # After an injected "auth" fault the credentials count as wrong on this connection: every
+        # later handshake fails too (pypsrp retries the handshake once on a 401, and a session's
+        # clean-up requests go over the same connection).
+        self.auth_revoked = False
 
     def finish(self) -> None:
         self.winrm._unregister(self.request)
@@ -638,8 +650,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _negotiate(self, scheme: str, token: str, body: bytes) -> bool:
         """One Negotiate/NTLM leg; True when authenticated and ``body`` is a request to serve."""
-        if self.winrm._always("auth") or self.fail_next_auth:
-            self.fail_next_auth = False
+        if self.winrm._always("auth") or self.auth_revoked:
             self.acceptor = None
             self.winrm._count_auth()
             self._send(401, b"", {"WWW-Authenticate": "Negotiate"})  # no token: the client gives up
@@ -703,7 +714,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             if kind == "auth":
                 self.acceptor = None
-                self.fail_next_auth = True
+                self.auth_revoked = True
                 self.winrm._count_auth()
                 self._send(
                     401,
