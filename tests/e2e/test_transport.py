@@ -461,3 +461,48 @@ def test_a_node_that_is_down_is_connection_failed_after_the_retries(harness: Fac
     # The other node is unaffected.
     with psrp(h, node="node-b") as other:
         assert other.facts().hostname == "NODE-B"
+
+
+# -- WinRS (no PowerShell) through the real pypsrp WinRS/Process ------------------------------------------
+
+
+def test_winrs_session_over_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clpbackup.testing.backend import EchoBackend
+    from clpbackup.transport.winrs import WinrsSession
+
+    monkeypatch.setenv(ENV, PASSWORD)
+    backend = EchoBackend(
+        name="node-a",
+        protocol_version="2.1",
+        ps_version="2.0",
+        codepage=932,
+        commands={
+            "ver": (0, b"\r\nMicrosoft Windows [Version 5.2.3790]\r\n", b""),
+            "hostname": (0, b"NODE-A\r\n", b""),
+            "chcp": (0, "現在のコード ページ: 932\r\n".encode("cp932"), b""),
+            "sc qc Schedule": (0, b"        START_TYPE         : 2   AUTO_START\r\n", b""),
+            "sc query Schedule": (0, b"        STATE              : 4  RUNNING\r\n", b""),
+            "if exist C:\\ echo yes": (0, b"yes\r\n", b""),
+        },
+    )
+    with WinRMServer(backend, username=USER, password=PASSWORD) as srv:
+        plan = make_plan(os="2003", codepage=932, transport="winrs").with_endpoints(
+            {"node-a": {"host": "127.0.0.1", "port": srv.port}}
+        )
+        s = open_session(plan, "node-a", retry=RetryPolicy.none())
+        assert isinstance(s, WinrsSession)
+        with s:
+            results = s.run([["exit", "0"], ["fail", "ボリューム"], ["exit", "4"]])
+            probe = [ln for ln in s.sent if ln.startswith("echo clpbackup>")]
+            assert probe == []  # nothing probed yet
+            facts = s.facts()
+        assert [(r.rc, r.ran) for r in results] == [(0, True), (1, True), (4, True)]
+        assert results[1].stderr == "ボリューム\r\n"
+        assert (facts.os, facts.oem_codepage, facts.schedule_start_mode, facts.schedule_state) == (
+            "2003",
+            932,
+            "Auto",
+            "Running",
+        )
+        assert facts.volume("C:") is not None and facts.volume("C:").present  # type: ignore[union-attr]
+        assert srv.shell_ids() == []  # the one shell was deleted on close
