@@ -238,6 +238,18 @@ def test_execute_cmd_exit_codes_and_streams(make_server: ServerFactory) -> None:
     assert backend.command_lines == ["echo hello world", "fail access denied", "wbadmin get versions"]
 
 
+class _RefusingBackend(EchoBackend):
+    def run_command_line(self, command_line: str) -> tuple[int, bytes, bytes]:
+        raise RuntimeError(f"not simulated: {command_line}")
+
+
+def test_winrs_backend_refusal_is_a_fault_not_a_success(make_server: ServerFactory) -> None:
+    srv = make_server(_RefusingBackend())
+    with pytest.raises(WSManFaultError) as err:
+        client_for(srv).execute_cmd("robocopy C:\\a D:\\b")
+    assert "not simulated: robocopy" in str(err.value.reason)
+
+
 def test_winrs_cp932_output_is_decoded_by_the_client(make_server: ServerFactory) -> None:
     backend = EchoBackend(codepage=932)
     srv = make_server(backend)
