@@ -1,0 +1,223 @@
+"""nodestate: diffing schedules (IDEM-1), verdicts (JOB-3), one-shots, restore source (RS-1). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+
+import pytest
+
+from clpbackup import nodestate
+from clpbackup.errors import PlanError
+from clpbackup.ownership import OwnerDecision
+from clpbackup.parsers.at import AtJob
+from clpbackup.parsers.schtasks import ScheduledTask, TaskTrigger
+from clpbackup.parsers.wbadmin import BackupVersion
+from clpbackup.plan import Plan
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
+
+
+def task(
+    name: str,
+    run: str,
+    at: str,
+    *,
+    kind: str = "daily",
+    last_result: int | None = 0,
+    last_run: datetime | None = None,
+    user: str = "SYSTEM",
+    state: str = "ready",
+) -> ScheduledTask:
+    h, m = (int(x) for x in at.split(":"))
+    trig = TaskTrigger(kind=kind, schedule_type=kind, start_time=time(h, m), start_date=None)  # type: ignore[arg-type]
+    return ScheduledTask(
+        name=name,
+        host="X",
+        next_run=None,
+        status=None,
+        state=state,  # type: ignore[arg-type]
+        last_run=last_run,
+        last_result=last_result,
+        author=None,
+        task_to_run=run,
+        run_as_user=user,
+        enabled=True,
+        triggers=(trig,),
+    )
+
+
+@pytest.fixture(scope="module")
+def plan2012() -> Plan:
+    return Plan.from_file(EXAMPLES / "ws2012-wsb.yaml")
+
+
+@pytest.fixture(scope="module")
+def plan2008() -> Plan:
+    return Plan.from_file(EXAMPLES / "ws2008r2-wsb.yaml")
+
+
+def deployed_tasks(plan: Plan, node: str) -> list[ScheduledTask]:
+    art = plan.render()[node]
+    return [task(e.name, e.run, e.at) for e in art.schedules]
+
+
+def test_empty_node_gets_every_daily_task_created(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    changes, commands = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=[]))
+    assert {c.action for c in changes} == {"create"}
+    assert [c.argv for c in commands] == [e.argv for e in art.schedules]
+    assert all("/RP" not in c.argv for c in commands)  # SEC-1
+
+
+def test_deployed_node_needs_nothing(plan2012: Plan) -> None:
+    node = plan2012.standby_node
+    art = plan2012.render()[node.name]
+    state = nodestate.NodeState(
+        tasks=deployed_tasks(plan2012, node.name) + [task("Foreign", "x.exe", "02:00")]
+    )
+    changes, commands = nodestate.schedule_changes(plan2012, node, art, state)
+    assert commands == []
+    assert {c.action for c in changes} == {"unchanged"}
+
+
+def test_changed_time_updates_and_stale_own_task_is_removed_but_not_one_shots(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    tasks = deployed_tasks(plan2012, node.name)
+    tasks[0] = task(tasks[0].name, tasks[0].task_to_run or "", "09:09")
+    tasks.append(task("clpbackup-prod-db-old-job", r'cmd /c "C:\clpbackup\old-job.bat"', "02:00"))
+    tasks.append(
+        task("clpbackup-prod-db-shared-daily-once", r'cmd /c "C:\clpbackup\shared-daily.bat"', "06:00")
+    )
+    changes, commands = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=tasks))
+    actions = {c.name: c.action for c in changes}
+    assert actions[tasks[0].name] == "update"
+    assert actions["clpbackup-prod-db-old-job"] == "delete"
+    assert "clpbackup-prod-db-shared-daily-once" not in actions
+    assert commands[0].argv[:2] == ("schtasks", "/Delete")  # deletions first
+
+
+def test_task_running_as_a_user_is_different_sec1(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    entry = art.schedules[0]
+    why = nodestate._task_matches(task(entry.name, entry.run, entry.at, user="EXAMPLE\\admin"), entry)
+    assert why is not None and "SEC-1" in why
+
+
+def at_jobs_for(plan: Plan, node: str) -> list[AtJob]:
+    art = plan.render()[node]
+    return [
+        AtJob(
+            job_id=i + 1,
+            status=None,
+            schedule="Each M T W Th F S Su",
+            kind="each",
+            days=e.days,
+            time=e.at,
+            command=e.run,
+        )
+        for i, e in enumerate(art.schedules)
+    ]
+
+
+def test_at_jobs_are_never_added_twice_idem1(plan2008: Plan) -> None:
+    node = plan2008.home_node
+    art = plan2008.render()[node.name]
+    assert all(e.scheduler == "at" for e in art.schedules)
+    state = nodestate.NodeState(tasks=[], at_jobs=at_jobs_for(plan2008, node.name))
+    changes, commands = nodestate.schedule_changes(plan2008, node, art, state)
+    assert commands == []
+    # a duplicate left by a manual run is removed, the original kept
+    dup = state.at_jobs[0]
+    state2 = nodestate.NodeState(
+        tasks=[],
+        at_jobs=[*state.at_jobs, AtJob(99, None, dup.schedule, "each", dup.days, dup.time, dup.command)],
+    )
+    _, commands2 = nodestate.schedule_changes(plan2008, node, art, state2)
+    assert [c.argv for c in commands2] == [("at", "99", "/delete", "/yes")]
+
+
+def test_at_one_shot_jobs_are_left_alone(plan2008: Plan) -> None:
+    node = plan2008.home_node
+    art = plan2008.render()[node.name]
+    jobs = at_jobs_for(plan2008, node.name)
+    once = AtJob(50, None, "Tomorrow", "tomorrow", (), "06:00", jobs[0].command)
+    _, commands = nodestate.schedule_changes(
+        plan2008, node, art, nodestate.NodeState(tasks=[], at_jobs=[*jobs, once])
+    )
+    assert commands == []
+
+
+def test_missing_at_listing_is_an_error_not_a_guess(plan2008: Plan) -> None:
+    node = plan2008.home_node
+    art = plan2008.render()[node.name]
+    with pytest.raises(Exception, match="AT jobs"):
+        nodestate.schedule_changes(
+            plan2008, node, art, nodestate.NodeState(tasks=[], errors={"at": "denied"})
+        )
+
+
+def test_switchover_failure_on_the_standby_is_expected_job3(plan2012: Plan) -> None:
+    node = plan2012.standby_node
+    art = plan2012.render()[node.name]
+    tasks = [
+        task(
+            e.name,
+            e.run,
+            e.at,
+            last_result=1 if e.job == "shared-daily" else 0,
+            last_run=datetime(2026, 1, 1, 4, 15),
+        )
+        for e in art.schedules
+    ]
+    st = nodestate.schedule_status(plan2012, node, art, nodestate.NodeState(tasks=tasks), owner=False)
+    verdicts = {s.job: s.verdict for s in st}
+    assert "JOB-3" in verdicts["shared-daily"]
+    owner_st = nodestate.schedule_status(plan2012, node, art, nodestate.NodeState(tasks=tasks), owner=True)
+    assert {s.job: s.verdict for s in owner_st}["shared-daily"].startswith("failed")
+
+
+def test_one_shot_is_idempotent(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    action, commands = nodestate.one_shot_commands(
+        plan2012, node, art, nodestate.NodeState(tasks=[]), "shared-daily", "06:00"
+    )
+    assert commands and commands[0].argv[:2] == ("schtasks", "/Create") and "ONCE" in commands[0].argv
+    entry = nodestate.render.once_schedule(plan2012, node, "shared-daily", "06:00")
+    state = nodestate.NodeState(tasks=[task(entry.name, entry.run, "06:00", kind="once", last_result=None)])
+    action2, commands2 = nodestate.one_shot_commands(plan2012, node, art, state, "shared-daily", "06:00")
+    assert commands2 == [] and "already" in action2
+
+
+def test_restore_source_names_the_newest_version_and_the_owner(plan2012: Plan) -> None:
+    def ver(vid: str) -> BackupVersion:
+        m, d, rest = vid.split("/")
+        y, hm = rest.split("-")
+        return BackupVersion(
+            vid, datetime(int(y), int(m), int(d), int(hm[:2]), int(hm[3:])), None, None, None, (), None
+        )
+
+    states = {
+        "node-a": nodestate.NodeState(versions={"shared-daily": [ver("11/25/2026-03:00")]}),
+        "node-b": nodestate.NodeState(
+            versions={"shared-daily": [ver("11/26/2026-06:00"), ver("11/24/2026-04:15")]}
+        ),
+    }
+    decision = OwnerDecision("node-b")
+    src = nodestate.restore_source(plan2012, plan2012.render(), states, decision, "shared-daily", "E:")
+    assert src.ok and src.node == "node-b" and src.version == "11/26/2026-06:00"
+    assert src.command is not None and "-itemtype:Volume" in src.command and "-machine:node-b" in src.command
+    unknown = nodestate.restore_source(
+        plan2012, plan2012.render(), states, OwnerDecision(None, ("x",)), "shared-daily", "E:"
+    )
+    assert not unknown.ok and unknown.problems[0].rule == "RS-1"
+
+
+def test_job_for_item_refuses_local_volumes(plan2012: Plan) -> None:
+    assert nodestate.job_for_item(plan2012, r"E:\db\x.mdf") == "shared-daily"
+    with pytest.raises(PlanError, match="RS-1"):
+        nodestate.job_for_item(plan2012, "C:")
