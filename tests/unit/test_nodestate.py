@@ -75,7 +75,7 @@ def test_deployed_node_needs_nothing(plan2012: Plan) -> None:
     node = plan2012.standby_node
     art = plan2012.render()[node.name]
     state = nodestate.NodeState(
-        tasks=deployed_tasks(plan2012, node.name) + [task("Foreign", "x.exe", "02:00")]
+        tasks=[*deployed_tasks(plan2012, node.name), task("Foreign", "x.exe", "02:00")]
     )
     changes, commands = nodestate.schedule_changes(plan2012, node, art, state)
     assert commands == []
@@ -128,7 +128,7 @@ def test_at_jobs_are_never_added_twice_idem1(plan2008: Plan) -> None:
     art = plan2008.render()[node.name]
     assert all(e.scheduler == "at" for e in art.schedules)
     state = nodestate.NodeState(tasks=[], at_jobs=at_jobs_for(plan2008, node.name))
-    changes, commands = nodestate.schedule_changes(plan2008, node, art, state)
+    _changes, commands = nodestate.schedule_changes(plan2008, node, art, state)
     assert commands == []
     # a duplicate left by a manual run is removed, the original kept
     dup = state.at_jobs[0]
@@ -183,7 +183,7 @@ def test_switchover_failure_on_the_standby_is_expected_job3(plan2012: Plan) -> N
 def test_one_shot_is_idempotent(plan2012: Plan) -> None:
     node = plan2012.home_node
     art = plan2012.render()[node.name]
-    action, commands = nodestate.one_shot_commands(
+    _action, commands = nodestate.one_shot_commands(
         plan2012, node, art, nodestate.NodeState(tasks=[]), "shared-daily", "06:00"
     )
     assert commands and commands[0].argv[:2] == ("schtasks", "/Create") and "ONCE" in commands[0].argv
