@@ -443,6 +443,68 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wb.r_files": ("Total files recovered: {n}", "回復されたファイルの合計数: {n}"),  # ja assumed
     "wb.r_failed": ("Total files failed: {n}", "失敗したファイルの合計数: {n}"),  # ja assumed
     "wb.r_log": ("Log of files successfully recovered:", "正常に回復されたファイルのログ:"),  # ja assumed
+    # -- NTBackup log (format of clpbackup.parsers.ntbackup; en-US and ja-JP assumed, no capture) --------
+    "ntb.status": ("Backup Status", "バックアップの状態"),
+    "ntb.operation": ("Operation: Backup", "操作: バックアップ"),
+    "ntb.destination": ("Active backup destination: {dest}", "アクティブなバックアップ先: {dest}"),
+    "ntb.media_name": ('Media name: "{name}"', 'メディア名: "{name}"'),
+    "ntb.media_created": ("Media created {when}", "メディア作成日 {when}"),
+    "ntb.set_created": ("Set created {when}", "セット作成日 {when}"),
+    "ntb.vss_attempt": (
+        "Volume shadow copy creation: Attempt 1.",
+        "ボリューム シャドウ コピーの作成: 試行 1。",
+    ),
+    "ntb.vss_error": (
+        "Error returned while creating the volume shadow copy:{code}",
+        "ボリューム シャドウ コピーの作成中にエラーが返されました: {code}",
+    ),
+    "ntb.aborting": ("Aborting Backup.", "バックアップを中止します。"),
+    "ntb.not_complete": ("The operation did not successfully complete.", "操作は正常に完了しませんでした。"),
+    "ntb.no_media": (
+        'Error: No media is available in the media pool "{pool}".',
+        'エラー: メディア プール "{pool}" に使用できるメディアがありません。',
+    ),
+    "ntb.no_tape": (
+        'Error: The tape "{tape}" could not be found.',
+        'エラー: テープ "{tape}" が見つかりません。',
+    ),
+    "ntb.file_error": (
+        'Error: The backup file "{path}" could not be created.',
+        'エラー: バックアップ ファイル "{path}" を作成できません。',
+    ),
+    "ntb.skipped": (
+        'Warning: Unable to open "{path}" - skipped.',
+        '警告: "{path}" を開けません - スキップしました。',
+    ),
+    "ntb.of_snap": ('Backup (via shadow copy) of "{name}"', '"{name}" のバックアップ (シャドウ コピー経由)'),
+    "ntb.of": ('Backup of "{name}"', '"{name}" のバックアップ'),
+    "ntb.set_on_media": ("Backup set #{n} on media #1", "メディア #1 のバックアップ セット #{n}"),
+    "ntb.description": ('Backup description: "{text}"', 'バックアップの説明: "{text}"'),
+    "ntb.type": ("Backup Type: {kind}", "バックアップの種類: {kind}"),
+    "ntb.kind.normal": ("Normal", "標準"),
+    "ntb.kind.copy": ("Copy", "コピー"),
+    "ntb.kind.differential": ("Differential", "差分"),
+    "ntb.kind.incremental": ("Incremental", "増分"),
+    "ntb.kind.daily": ("Daily", "日単位"),
+    "ntb.started": ("Backup started on {when}.", "バックアップ開始: {when}"),
+    "ntb.completed": ("Backup completed on {when}.", "バックアップ完了: {when}"),
+    "ntb.dirs": ("Directories: {n}", "ディレクトリ: {n}"),
+    "ntb.files": ("Files: {n}", "ファイル: {n}"),
+    "ntb.bytes": ("Bytes: {n}", "バイト: {n}"),
+    "ntb.time": ("Time:  1 second", "時間: 1 秒"),
+    "ntb.different": ("Different: 0", "相違: 0"),
+    "ntb.verify_status": ("Verify Status", "確認の状態"),
+    "ntb.verify_operation": ("Operation: Verify", "操作: 確認"),
+    "ntb.verify_of": ('Verify of "{name}"', '"{name}" の確認'),
+    "ntb.verify_started": ("Verify started on {when}.", "確認開始: {when}"),
+    "ntb.verify_completed": ("Verify completed on {when}.", "確認完了: {when}"),
+    # -- rsm (both assumed: no capture) -----------------------------------------------------------------
+    "rsm.ok": ("The command completed successfully.", "コマンドは正常に終了しました。"),
+    "rsm.no_library": (
+        'Error: The library "{name}" was not found. Library names are case-sensitive (rsm view /tlibrary).',
+        'エラー: ライブラリ "{name}" が見つかりません。ライブラリ名は大文字と小文字が区別されます (rsm view /tlibrary)。',
+    ),
+    "rsm.library_header": ("LIBRARY", "ライブラリ"),
 }
 
 

@@ -1,0 +1,85 @@
+"""NTBackup and rsm on a simulated Windows Server 2003 node, read back with clpbackup's log parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from clpbackup.parsers.ntbackup import parse_log
+from clpbackup.testing.model import SimulatedWindows, Volume
+from clpbackup.testing.model.ntbackup import log_path, state
+from clpbackup.testing.model.rsm import add_library
+
+BKS = "C:\\clp\\shared.bks"
+LINE = 'ntbackup.exe backup "@C:\\clp\\shared.bks" /V:yes /R:no /RS:no /HC:on /M normal /J "shared" /L:f'
+
+
+def make(codepage: int = 437) -> SimulatedWindows:
+    node = SimulatedWindows("node-a", "2003", codepage=codepage, volumes=[Volume("E:", "Shared")])
+    state(node).add_pool("4mm DDS")
+    add_library(node, "Tape Library")
+    node.write_file("E:\\db\\x.mdb", b"data")
+    node.write_file(BKS, b"\xff\xfe" + "E:\\\r\n".encode("utf-16-le"))
+    return node
+
+
+def log(node: SimulatedWindows, n: int = 1) -> bytes:
+    return node.fs.read_bytes(log_path(node, "SYSTEM", n))
+
+
+@pytest.mark.parametrize("codepage", [437, 932])
+def test_backup_to_pool_writes_a_utf16_log_under_the_system_profile(codepage: int) -> None:
+    node = make(codepage)
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 0
+    data = log(node)
+    assert data.startswith(b"\xff\xfe")
+    parsed = parse_log(data)
+    assert parsed.ok and len(parsed.backup_sets) == 1 and len(parsed.verify_sets) == 1
+    assert "systemprofile\\Local Settings\\Application Data" in log_path(node, "SYSTEM", 1)
+    tape = state(node).pool("4mm DDS")[0]
+    assert len(tape.sets) == 1 and tape.sets[0].files == {"E:\\db\\x.mdb": b"data"}
+
+
+def test_switchover_volume_missing_aborts_job3() -> None:
+    node = make()
+    node.fs.detach("E:")
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 1
+    parsed = parse_log(log(node))
+    assert not parsed.ok
+
+
+def test_ansi_selection_backs_up_nothing() -> None:
+    node = make()
+    node.write_file(BKS, "E:\\\r\n", encoding="cp437")
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 0  # silently
+    assert not parse_log(log(node)).ok
+    assert not state(node).pool("4mm DDS")[0].sets
+
+
+def test_append_keeps_earlier_sets_nt3_and_logs_rotate() -> None:
+    node = make()
+    from clpbackup.testing.model.ntbackup import Tape
+
+    state(node).tapes.append(Tape("Shared tape", "Backup"))
+    for _ in range(11):
+        assert node.run_scheduled(LINE + ' /T "Shared tape" /A') == 0
+    assert len(state(node).tape("Shared tape").sets) == 11  # type: ignore[union-attr]
+    assert node.run_scheduled(LINE + ' /T "Shared tape"') == 0
+    assert len(state(node).tape("Shared tape").sets) == 1  # type: ignore[union-attr]
+    names = node.fs.listdir(log_path(node, "SYSTEM", 1).rpartition("\\")[0])
+    assert names == [f"backup{i:02d}.log" for i in range(1, 11)]
+
+
+def test_bad_switches_are_not_a_silent_success() -> None:
+    node = make()
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /A') == 1
+    assert node.not_simulated and "error dialog" in node.not_simulated[0]
+
+
+def test_rsm_refresh_is_case_sensitive() -> None:
+    node = make()
+    rc, out, _ = node.run_command_line('rsm refresh /LF"Tape Library"')
+    assert rc == 0 and out == b"The command completed successfully.\r\n"
+    assert len(node.libraries["Tape Library"].refreshed) == 1
+    assert node.run_command_line('rsm refresh /LF"tape library"')[0] == 1
+    assert node.run_command_line("wbadmin get versions")[0] == 9009  # OS-1: no wbadmin on 2003
+    assert SimulatedWindows("x", "2012").run_command_line("ntbackup backup C:")[0] == 9009
