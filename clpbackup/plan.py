@@ -517,6 +517,12 @@ class Plan(_Model):
 
         return render_plan(self, node=node)
 
+    def timeline_svg(self) -> str:
+        """The 24-hour schedule timeline of the nodes as SVG text (see :mod:`clpbackup.timeline`)."""
+        from clpbackup.timeline import svg
+
+        return svg(self)
+
     def with_endpoints(self, endpoints: Mapping[str, Mapping[str, Any]]) -> Plan:
         """A copy of the plan whose nodes connect elsewhere (``{node: {host, port, ...}}``)."""
         nodes = []

@@ -1,0 +1,455 @@
+"""The 24-hour schedule timeline of a plan, computed and drawn as SVG (pure, no plotting library).
+
+:func:`timeline` computes, for every node, the daily window of every job (start + expected
+duration, wrapping past midnight), the standby offset of each switchover job (SCH-2: the non-home
+node starts after the home node's run is expected to end), and the failover slot (SCH-3:
+``failover_backup.at`` + the job's expected duration) with every overlap between that slot and a
+daily window. :func:`svg` draws it; ``Plan.timeline_svg()`` and the plan's notebook view use it, and
+``clpbackup render PLAN --timeline out.svg`` writes it.
+
+Times are the nodes' local clock times, as the schedulers on the nodes read them. The failover slot
+is drawn on both nodes because the one-shot runs on whichever node owns the switchover partition
+after the failover (FO-2); the SCH-3 check of :mod:`clpbackup.rules` likewise compares it with the
+windows of both nodes.
+
+No I/O: :func:`svg` returns text; the caller writes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Literal
+
+from clpbackup.plan import format_hhmm, parse_hhmm
+from clpbackup.rules import SCH2_MARGIN_MINUTES, standby_start
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.plan import Plan
+
+__all__ = [
+    "DAY",
+    "Overlap",
+    "StandbyOffset",
+    "Timeline",
+    "Window",
+    "intersect",
+    "segments",
+    "svg",
+    "timeline",
+]
+
+DAY = 24 * 60
+"""Minutes in a day."""
+
+Scope = Literal["local", "switchover"]
+
+
+def segments(start: int, duration: int) -> list[tuple[int, int]]:
+    """The pieces of the daily window ``[start, start + duration)`` inside one day ``[0, 1440]``.
+
+    A window that runs past midnight comes back as two pieces: ``(1380, 1440)`` and ``(0, 60)``
+    for 23:00 + 2 h.
+    """
+    start %= DAY
+    duration = max(0, min(duration, DAY))
+    end = start + duration
+    if end <= DAY:
+        return [(start, end)] if duration else []
+    return [(start, DAY), (0, end - DAY)]
+
+
+def intersect(a: int, da: int, b: int, db: int) -> list[tuple[int, int]]:
+    """Where the daily windows ``[a, a+da)`` and ``[b, b+db)`` overlap, as pieces of one day (sorted).
+
+    Both windows repeat every day, so a window that wraps past midnight overlaps one that starts
+    early the next morning. Empty when they do not overlap.
+    """
+    a %= DAY
+    b %= DAY
+    pieces: list[tuple[int, int]] = []
+    for shift in (-DAY, 0, DAY):
+        lo = max(a, b + shift)
+        hi = min(a + da, b + shift + db)
+        if lo < hi:
+            pieces.extend(segments(lo, hi - lo))
+    pieces.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in pieces:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time slot of one job on one node: its daily run, or the failover one-shot's slot."""
+
+    node: str
+    job: str
+    kind: Literal["daily", "failover"]
+    scope: Scope
+    start: int
+    duration: int
+
+    @property
+    def end(self) -> int:
+        """Minute the run is expected to end (may exceed 1440: it ends the next day)."""
+        return self.start + self.duration
+
+    @property
+    def span(self) -> str:
+        """``03:00–04:00``."""
+        return f"{format_hhmm(self.start)}–{format_hhmm(self.end)}"
+
+    def segments(self) -> list[tuple[int, int]]:
+        """The window's pieces inside one day (two when it runs past midnight)."""
+        return segments(self.start, self.duration)
+
+
+@dataclass(frozen=True)
+class StandbyOffset:
+    """SCH-2 for one switchover job: when the standby node starts, relative to the home node's run."""
+
+    job: str
+    home: str
+    standby: str
+    home_start: int
+    duration: int
+    standby_start: int
+
+    @property
+    def after_start(self) -> int:
+        """Minutes from the home node's start to the standby's start (modulo a day)."""
+        return (self.standby_start - self.home_start) % DAY
+
+    @property
+    def gap(self) -> int:
+        """Minutes between the home node's expected end and the standby's start (negative: before)."""
+        return self.after_start - self.duration
+
+    @property
+    def ok(self) -> bool:
+        """True when the standby starts at least the SCH-2 margin after the home run's expected end."""
+        return self.gap >= SCH2_MARGIN_MINUTES
+
+    def describe(self) -> str:
+        """One line for labels and tooltips."""
+        when = f"{self.gap} min after" if self.gap >= 0 else f"{-self.gap} min before"
+        verdict = "" if self.ok else f" — SCH-2 wants at least {SCH2_MARGIN_MINUTES} min after"
+        return (
+            f"SCH-2: {self.job} starts on {self.standby} at {format_hhmm(self.standby_start)}, "
+            f"{when} {self.home}'s run is expected to end ({format_hhmm(self.home_start + self.duration)})"
+            + verdict
+        )
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """SCH-3: the failover slot overlaps a daily window on a node, during ``pieces``."""
+
+    node: str
+    job: str
+    window: Window
+    pieces: tuple[tuple[int, int], ...]
+
+    def describe(self) -> str:
+        """One line for labels and tooltips."""
+        spans = ", ".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in self.pieces)
+        return (
+            f"SCH-3: the failover slot overlaps {self.job} on {self.node} ({self.window.span}) during {spans}"
+        )
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the timeline shows, per node in plan order."""
+
+    cluster: str
+    nodes: tuple[str, ...]
+    home: str
+    windows: tuple[Window, ...]
+    failover: tuple[Window, ...] = ()
+    failover_job: str | None = None
+    failover_at: str | None = None
+    offsets: tuple[StandbyOffset, ...] = ()
+    overlaps: tuple[Overlap, ...] = ()
+    unscheduled: tuple[str, ...] = ()
+    jobs: tuple[str, ...] = field(default=())
+
+    def windows_of(self, node: str) -> list[Window]:
+        """The daily windows on ``node``, in plan job order."""
+        return [w for w in self.windows if w.node == node]
+
+    def failover_on(self, node: str) -> Window | None:
+        """The failover slot drawn on ``node`` (``None`` without a fixed ``failover_backup.at``)."""
+        return next((w for w in self.failover if w.node == node), None)
+
+    def overlaps_on(self, node: str) -> list[Overlap]:
+        """SCH-3 overlaps on ``node``."""
+        return [o for o in self.overlaps if o.node == node]
+
+
+def timeline(plan: Plan) -> Timeline:
+    """Compute the timeline of ``plan``: daily windows, SCH-2 offsets, the failover slot, SCH-3 overlaps."""
+    home = plan.home_node
+    windows: list[Window] = []
+    offsets: list[StandbyOffset] = []
+    unscheduled: list[str] = []
+    for name, job in plan.jobs.items():
+        if job.daily_at is None:
+            unscheduled.append(name)
+            continue
+        for node in plan.nodes:
+            # Same start function as render and rules, so the picture shows what is deployed.
+            start = parse_hhmm(job.daily_at if node.home else standby_start(plan, name))
+            windows.append(Window(node.name, name, "daily", job.scope, start, job.duration_minutes))
+        if job.scope == "switchover":
+            offsets.append(
+                StandbyOffset(
+                    name,
+                    home.name,
+                    plan.standby_node.name,
+                    parse_hhmm(job.daily_at),
+                    job.duration_minutes,
+                    parse_hhmm(standby_start(plan, name)),
+                )
+            )
+    failover: list[Window] = []
+    overlaps: list[Overlap] = []
+    fb = plan.failover_backup
+    if fb is not None and fb.at != "now":
+        fjob = plan.jobs[fb.job]
+        for node in plan.nodes:
+            slot = Window(node.name, fb.job, "failover", fjob.scope, parse_hhmm(fb.at), fjob.duration_minutes)
+            failover.append(slot)
+            for w in windows:
+                if w.node != node.name:
+                    continue
+                pieces = intersect(slot.start, slot.duration, w.start, w.duration)
+                if pieces:
+                    overlaps.append(Overlap(node.name, w.job, w, tuple(pieces)))
+    return Timeline(
+        cluster=plan.cluster.name,
+        nodes=tuple(n.name for n in plan.nodes),
+        home=home.name,
+        windows=tuple(windows),
+        failover=tuple(failover),
+        failover_job=fb.job if fb else None,
+        failover_at=fb.at if fb else None,
+        offsets=tuple(offsets),
+        overlaps=tuple(overlaps),
+        unscheduled=tuple(unscheduled),
+        jobs=tuple(plan.jobs),
+    )
+
+
+# -- SVG -----------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+_W = 820
+_LEFT = 170
+_RIGHT = 24
+_PLOT = _W - _LEFT - _RIGHT
+_ROW = 24
+_BAR = 14
+_HEAD = 22
+_GAP = 10
+_FONT = "font-family='sans-serif'"
+
+_COLOURS: dict[str, str] = {
+    "local": "#4c78a8",
+    "switchover": "#e4572e",
+    "failover": "#7b3fa0",
+    "overlap": "#c00000",
+    "ghost": "#6e7781",
+}
+
+
+def _x(minute: float) -> float:
+    return round(_LEFT + minute * _PLOT / DAY, 1)
+
+
+def _t(text: object) -> str:
+    """Text for an SVG text node or attribute: escaped, and without the control characters XML forbids."""
+    return escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
+
+
+def _rect(x0: float, x1: float, y: float, h: float, attrs: str, title: str) -> str:
+    return (
+        f"<rect x='{x0}' y='{y}' width='{max(round(x1 - x0, 1), 0.5)}' height='{h}' {attrs}>"
+        f"<title>{_t(title)}</title></rect>"
+    )
+
+
+def _text(x: float, y: float, text: str, attrs: str = "", size: int = 11) -> str:
+    return f"<text x='{x}' y='{y}' {_FONT} font-size='{size}' {attrs}>{_t(text)}</text>"
+
+
+def _label_at(
+    pieces: list[tuple[int, int]], text: str, y: float, colour: str, *, outside: bool = False,
+    bold: bool = False,
+) -> str:
+    """Put ``text`` inside the widest piece when it fits, else just after (or before) it."""
+    lo, hi = max(pieces, key=lambda p: p[1] - p[0])
+    width = len(text) * 6.2
+    weight = " font-weight='bold'" if bold else ""
+    if not outside and _x(hi) - _x(lo) >= width + 6:
+        return _text(_x(lo) + 3, y, text, "fill='#ffffff'" + weight)
+    if _x(hi) + width + 4 <= _W - 2:
+        return _text(_x(hi) + 3, y, text, f"fill='{colour}'" + weight)
+    return _text(max(_x(lo) - width - 3, 2), y, text, f"fill='{colour}'" + weight)
+
+
+def _daily_row(tl: Timeline, node: str, job: str, y: int) -> list[str]:
+    """One job's row on one node: its window, and on the standby the SCH-2 reference and offset."""
+    w = next(w for w in tl.windows if w.node == node and w.job == job)
+    out = [_text(18, y + 15, f"{job} ({w.scope})", "fill='#24292f'")]
+    off = next((o for o in tl.offsets if o.job == job and o.standby == node), None)
+    if off is not None:
+        # SCH-2: the home node's run as a dashed outline on the standby's row, and a dashed
+        # connector from its expected end to the standby's start.
+        home_span = f"{format_hhmm(off.home_start)}–{format_hhmm(off.home_start + off.duration)}"
+        for a, b in segments(off.home_start, off.duration):
+            out.append(_rect(
+                _x(a), _x(b), y + 5, _BAR,
+                f"fill='none' stroke='{_COLOURS['ghost']}' stroke-dasharray='3 2'",
+                f"{off.home}'s run of {job}: {home_span} (reference for SCH-2)",
+            ))
+        colour = _COLOURS["ghost"] if off.ok else _COLOURS["overlap"]
+        if off.gap > 0:
+            for a, b in segments(off.home_start + off.duration, off.gap):
+                out.append(
+                    f"<line x1='{_x(a)}' y1='{y + 12}' x2='{_x(b)}' y2='{y + 12}' stroke='{colour}' "
+                    f"stroke-width='2' stroke-dasharray='2 2'><title>{_t(off.describe())}</title></line>"
+                )
+    pieces = w.segments()
+    for a, b in pieces:
+        out.append(_rect(
+            _x(a), _x(b), y + 5, _BAR, f"fill='{_COLOURS[w.scope]}' rx='2'",
+            f"{node}: {job} ({w.scope}) daily {w.span}, expected {w.duration} min",
+        ))
+    label = w.span
+    colour = _COLOURS[w.scope]
+    if off is not None:
+        if off.ok:
+            label += f"  SCH-2: {off.gap} min after {off.home}'s run"
+        else:
+            colour = _COLOURS["overlap"]
+            label += (
+                f"  SCH-2 VIOLATED: only {off.gap} min after {off.home}'s run" if off.gap >= 0
+                else f"  SCH-2 VIOLATED: {-off.gap} min before {off.home}'s run ends"
+            )
+    out.append(_label_at(pieces, label, y + 16, colour))
+    return out
+
+
+def _failover_row(tl: Timeline, node: str, y: int, row_y: dict[str, int]) -> list[str]:
+    """The failover slot on one node, with the SCH-3 overlaps marked on the slot's and the job's rows."""
+    out = [_text(18, y + 15, "failover slot (FO-2)", f"fill='{_COLOURS['failover']}'")]
+    slot = tl.failover_on(node)
+    if slot is None:
+        text = (
+            f"{tl.failover_job}: at once after a failover (at: now), no fixed slot"
+            if tl.failover_job else "no failover_backup in the plan"
+        )
+        out.append(_text(_LEFT + 4, y + 16, text, "fill='#57606a' font-style='italic'"))
+        return out
+    pieces = slot.segments()
+    for a, b in pieces:
+        out.append(_rect(
+            _x(a), _x(b), y + 5, _BAR, _FAILOVER_STYLE,
+            f"failover backup of {slot.job} at {tl.failover_at}: {slot.span} "
+            f"(runs on the node that owns the switchover partition)",
+        ))
+    found = tl.overlaps_on(node)
+    label = f"failover {slot.job} {slot.span}"
+    if found:
+        label += "  ⚠ SCH-3 overlap: " + ", ".join(o.job for o in found)
+        out.append(_label_at(pieces, label, y + 16, _COLOURS["overlap"], outside=True, bold=True))
+    else:
+        out.append(_label_at(pieces, label + "  SCH-3 ok", y + 16, _COLOURS["failover"], outside=True))
+    for o in found:
+        for a, b in o.pieces:
+            # The overlap marked on both rows it concerns: the daily job's and the slot's.
+            for ry in (row_y[o.job], y):
+                out.append(_rect(_x(a), _x(b), ry + 2, _BAR + 6, _OVERLAP_STYLE, o.describe()))
+    return out
+
+
+_FAILOVER_STYLE = (
+    f"fill='{_COLOURS['failover']}' fill-opacity='0.25' stroke='{_COLOURS['failover']}' "
+    "stroke-dasharray='4 2'"
+)
+_OVERLAP_STYLE = (
+    f"fill='{_COLOURS['overlap']}' fill-opacity='0.35' stroke='{_COLOURS['overlap']}' stroke-width='1.5'"
+)
+_LEGEND = (
+    (f"fill='{_COLOURS['local']}'", "local job"),
+    (f"fill='{_COLOURS['switchover']}'", "switchover job"),
+    (f"fill='none' stroke='{_COLOURS['ghost']}' stroke-dasharray='3 2'", "home run (SCH-2 reference)"),
+    (_FAILOVER_STYLE, "failover slot (FO-2)"),
+    (_OVERLAP_STYLE, "⚠ SCH-3 overlap"),
+)
+
+
+def svg(plan: Plan | Timeline) -> str:
+    """The 24-hour schedule timeline of a plan as a standalone SVG document (text).
+
+    One block per node (in plan order), one row per job with a daily run, and a row for the
+    failover slot (FO-2 / SCH-3). Every mark carries text as well as colour, and a ``<title>``
+    tooltip. Every plan value is escaped.
+    """
+    tl = plan if isinstance(plan, Timeline) else timeline(plan)
+    scheduled = [j for j in tl.jobs if j not in tl.unscheduled]
+    top = 48
+    block = _HEAD + (len(scheduled) + 1) * _ROW + _GAP
+    plot_bottom = top + block * len(tl.nodes)
+    legend_y = plot_bottom + 16
+    notes = ["no daily run (no daily_at): " + ", ".join(tl.unscheduled)] if tl.unscheduled else []
+    height = legend_y + 22 + 16 * len(notes)
+    title = f"Schedule timeline of cluster {tl.cluster}: daily backup windows per node over 24 hours"
+    out: list[str] = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{height}' "
+        f"viewBox='0 0 {_W} {height}' role='img' aria-label='{_t(title)}'>",
+        f"<title>{_t(title)}</title>",
+        f"<rect x='0' y='0' width='{_W}' height='{height}' fill='#ffffff'/>",
+        _text(8, 18, f"Schedule timeline — cluster {tl.cluster} (24 h, the nodes' local time)",
+              "font-weight='bold'", 13),
+    ]
+    for h in range(0, 25):
+        x = _x(h * 60)
+        grid = "#c9d1d9" if h % 3 == 0 else "#eef1f4"
+        out.append(f"<line x1='{x}' y1='{top - 8}' x2='{x}' y2='{plot_bottom}' stroke='{grid}'/>")
+        if h % 3 == 0:
+            out.append(_text(x - 14, top - 12, f"{h:02d}:00", "fill='#57606a'", 10))
+
+    y = top
+    for node in tl.nodes:
+        role = "home, normally active" if node == tl.home else "standby (non-home)"
+        out.append(_text(8, y + 15, f"{node} — {role}", "font-weight='bold'"))
+        out.append(f"<line x1='8' y1='{y + _HEAD - 2}' x2='{_W - _RIGHT}' y2='{y + _HEAD - 2}' "
+                   "stroke='#d0d7de'/>")
+        y += _HEAD
+        row_y: dict[str, int] = {}
+        for job in scheduled:
+            row_y[job] = y
+            out += _daily_row(tl, node, job, y)
+            y += _ROW
+        out += _failover_row(tl, node, y, row_y)
+        y += _ROW + _GAP
+
+    # The legend: every swatch has its words next to it (never colour alone).
+    lx = 8.0
+    for attrs, text in _LEGEND:
+        out.append(f"<rect x='{lx}' y='{legend_y}' width='14' height='10' {attrs}/>")
+        out.append(_text(lx + 18, legend_y + 9, text, "fill='#24292f'"))
+        lx += 18 + len(text) * 6.2 + 16
+    for i, note in enumerate(notes):
+        out.append(_text(8, legend_y + 26 + 16 * i, note, "fill='#57606a'"))
+    out.append("</svg>")
+    return "\n".join(out)

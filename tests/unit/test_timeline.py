@@ -1,0 +1,284 @@
+"""The 24-hour schedule timeline: windows, SCH-2 offsets, the failover slot, SCH-3 overlaps, the SVG."""
+
+from __future__ import annotations
+
+import copy
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clpbackup import timeline as tlm
+from clpbackup.plan import Plan
+from clpbackup.rules import SCH2_MARGIN_MINUTES, check
+from clpbackup.timeline import DAY, Timeline, Window, intersect, segments, svg, timeline
+
+ROOT = Path(__file__).resolve().parents[2]
+PLANS = ROOT / "examples" / "plans"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+BASE: dict[str, Any] = {
+    "cluster": {"name": "prod-db", "failover_group": "failover1", "switchover_volumes": ["E:"]},
+    "nodes": [
+        {"name": "node-a", "host": "192.0.2.11", "os": "2012", "home": True},
+        {"name": "node-b", "host": "192.0.2.12", "os": "2012"},
+    ],
+    "connection": {"username": "EXAMPLE\\backup", "password": {"env": "CLPBACKUP_PASSWORD"}},
+    "jobs": {
+        "local-daily": {
+            "scope": "local", "include": ["C:\\data"], "target": "\\\\nas01\\b\\{node}",
+            "daily_at": "01:00", "expected_duration": "2h",
+        },
+        "shared-daily": {
+            "scope": "switchover", "include": ["E:"], "target": "\\\\nas01\\b\\{node}-shared",
+            "daily_at": "03:00", "expected_duration": "1h",
+        },
+    },
+    "failover_backup": {"job": "shared-daily", "at": "06:00"},
+}
+
+
+def plan_with(*changes: tuple[str, Any]) -> Plan:
+    """BASE with changes given as ("jobs.shared-daily.standby_at", value); None removes the key."""
+    data = copy.deepcopy(BASE)
+    for path, value in changes:
+        *parents, last = path.split(".")
+        node = data
+        for p in parents:
+            node = node[p]
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return Plan.from_dict(data)
+
+
+def parse(text: str) -> ET.Element:
+    return ET.fromstring(text)  # raises on anything that is not well-formed XML
+
+
+def titles(root: ET.Element, tag: str = "rect") -> dict[str, ET.Element]:
+    """Map the tooltip text of every ``tag`` element to the element."""
+    out: dict[str, ET.Element] = {}
+    for el in root.iter(SVG_NS + tag):
+        t = el.find(SVG_NS + "title")
+        if t is not None and t.text:
+            out[t.text] = el
+    return out
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [el.text or "" for el in root.iter(SVG_NS + "text")]
+
+
+# -- interval arithmetic --------------------------------------------------------------------------
+
+
+def test_segments_split_a_window_past_midnight() -> None:
+    assert segments(23 * 60, 120) == [(1380, 1440), (0, 60)]
+    assert segments(60, 60) == [(60, 120)]
+    assert segments(0, DAY) == [(0, DAY)]
+    assert segments(22 * 60 + 30, 90) == [(1350, 1440)]  # ends exactly at midnight: one piece
+
+
+def test_intersect_finds_overlaps_across_midnight() -> None:
+    # 23:00 + 2h overlaps 00:30 + 1h from 00:30 to 01:00 (the next morning).
+    assert intersect(1380, 120, 30, 60) == [(30, 60)]
+    assert intersect(30, 60, 1380, 120) == [(30, 60)]
+    # Touching windows do not overlap: the first ends when the second starts.
+    assert intersect(60, 60, 120, 60) == []
+    assert intersect(180, 60, 360, 60) == []
+    # A window inside another, and one that covers the whole day.
+    assert intersect(600, 30, 540, 120) == [(600, 630)]
+    assert intersect(0, DAY, 1410, 60) == [(0, 30), (1410, 1440)]
+
+
+@given(
+    st.integers(0, DAY - 1), st.integers(1, DAY), st.integers(0, DAY - 1), st.integers(1, DAY)
+)
+def test_intersect_agrees_with_a_minute_by_minute_count(a: int, da: int, b: int, db: int) -> None:
+    minutes_a = {(a + i) % DAY for i in range(da)}
+    minutes_b = {(b + i) % DAY for i in range(db)}
+    expected = minutes_a & minutes_b
+    got = intersect(a, da, b, db)
+    covered = {m for lo, hi in got for m in range(lo, hi)}
+    assert covered == expected
+    assert got == intersect(b, db, a, da)
+    assert all(0 <= lo < hi <= DAY for lo, hi in got)
+
+
+# -- the model ------------------------------------------------------------------------------------
+
+
+def test_example_plan_windows_offsets_and_slot() -> None:
+    tl = timeline(Plan.from_file(PLANS / "ws2012-wsb.yaml"))
+    spans = {(w.node, w.job): w.span for w in tl.windows}
+    assert spans == {
+        ("node-a", "local-daily"): "01:00–03:00",
+        ("node-b", "local-daily"): "01:00–03:00",
+        ("node-a", "shared-daily"): "03:00–04:00",
+        ("node-b", "shared-daily"): "04:15–05:15",  # SCH-2: 03:00 + 1 h + 15 min
+    }
+    (off,) = tl.offsets
+    assert (off.job, off.home, off.standby) == ("shared-daily", "node-a", "node-b")
+    assert off.gap == SCH2_MARGIN_MINUTES and off.ok
+    assert [w.span for w in tl.failover] == ["06:00–07:00", "06:00–07:00"]
+    assert [w.node for w in tl.failover] == ["node-a", "node-b"]
+    assert tl.overlaps == ()
+
+
+def test_windows_use_pinned_standby_at_and_wrap() -> None:
+    plan = plan_with(
+        ("jobs.shared-daily", None),
+        ("jobs.late", {"scope": "switchover", "include": ["E:"], "target": "G:", "daily_at": "22:00",
+                       "expected_duration": "2h", "standby_at": "00:30"}),
+        ("failover_backup", None),
+    )
+    tl = timeline(plan)
+    late_b = next(w for w in tl.windows if w.node == "node-b" and w.job == "late")
+    assert late_b.start == 30 and late_b.span == "00:30–02:30"
+    late_a = next(w for w in tl.windows if w.node == "node-a" and w.job == "late")
+    assert late_a.segments() == [(1320, 1440)]  # 22:00 + 2 h ends exactly at midnight
+    (off,) = tl.offsets
+    assert off.after_start == 150 and off.gap == 30 and off.ok
+
+
+def test_failover_slot_overlaps_are_the_ones_rule_sch3_reports() -> None:
+    plan = plan_with(("failover_backup.at", "03:30"))
+    tl = timeline(plan)
+    got = {(o.node, o.job): o.pieces for o in tl.overlaps}
+    assert got == {
+        ("node-a", "shared-daily"): ((210, 240),),  # 03:30–04:00 of node-a's 03:00–04:00
+        ("node-b", "shared-daily"): ((255, 270),),  # 04:15–04:30 of node-b's 04:15–05:15
+    }
+    sch3 = {(f.node, f.job) for f in check(plan) if f.rule == "SCH-3"}
+    assert sch3 == set(got)
+
+
+@pytest.mark.parametrize("at", ["00:00", "01:59", "02:15", "04:10", "05:15", "12:00", "23:30"])
+def test_overlaps_match_rule_sch3_for_many_slots(at: str) -> None:
+    plan = plan_with(("failover_backup.at", at))
+    sch3 = {(f.node, f.job) for f in check(plan) if f.rule == "SCH-3"}
+    assert {(o.node, o.job) for o in timeline(plan).overlaps} == sch3
+
+
+def test_failover_now_has_no_slot_and_unscheduled_jobs_are_listed() -> None:
+    plan = plan_with(
+        ("failover_backup.at", "now"),
+        ("jobs.manual", {"scope": "local", "include": ["D:\\x"], "target": "G:"}),
+    )
+    tl = timeline(plan)
+    assert tl.failover == () and tl.failover_at == "now"
+    assert tl.unscheduled == ("manual",)
+    assert all(w.job != "manual" for w in tl.windows)
+
+
+# -- the SVG --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(PLANS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_svg_of_every_example_is_well_formed_with_a_bar_per_window(path: Path) -> None:
+    plan = Plan.from_file(path)
+    root = parse(svg(plan))
+    assert root.tag == SVG_NS + "svg" and root.get("role") == "img"
+    tips = titles(root)
+    for w in timeline(plan).windows:
+        tip = f"{w.node}: {w.job} ({w.scope}) daily {w.span}, expected {w.duration} min"
+        assert tip in tips, tip
+    assert plan.timeline_svg() == svg(plan)
+
+
+def test_svg_geometry_places_the_standby_run_later() -> None:
+    root = parse(svg(Plan.from_file(PLANS / "ws2012-wsb.yaml")))
+    tips = titles(root)
+    home = tips["node-a: shared-daily (switchover) daily 03:00–04:00, expected 60 min"]
+    standby = tips["node-b: shared-daily (switchover) daily 04:15–05:15, expected 60 min"]
+    x_home, x_standby = float(home.get("x", "")), float(standby.get("x", ""))
+    scale = tlm._PLOT / DAY
+    assert x_home == pytest.approx(tlm._LEFT + 180 * scale, abs=0.1)
+    assert x_standby == pytest.approx(tlm._LEFT + 255 * scale, abs=0.1)
+    assert float(standby.get("width", "")) == pytest.approx(60 * scale, abs=0.2)
+    # The SCH-2 reference (node-a's run) is drawn on node-b's row, and the offset is written out.
+    assert "node-a's run of shared-daily: 03:00–04:00 (reference for SCH-2)" in tips
+    assert any("SCH-2: 15 min after node-a's run" in t for t in texts(root))
+    assert any(t.endswith("SCH-3 ok") for t in texts(root))
+
+
+def test_svg_wrapping_window_is_two_bars() -> None:
+    root = parse(svg(Plan.from_file(PLANS / "ws2003-ntbackup.yaml")))
+    tip = "fs-01: local-daily (local) daily 23:00–01:00, expected 120 min"
+    bars = [
+        el for el in root.iter(SVG_NS + "rect")
+        if (t := el.find(SVG_NS + "title")) is not None and t.text == tip
+    ]
+    xs = sorted(float(b.get("x", "")) for b in bars)
+    assert len(bars) == 2
+    assert xs[0] == pytest.approx(tlm._LEFT, abs=0.1)  # 00:00–01:00
+    assert xs[1] == pytest.approx(tlm._LEFT + 1380 * tlm._PLOT / DAY, abs=0.1)  # 23:00–24:00
+
+
+def test_svg_marks_an_sch3_overlap_with_text_and_on_both_rows() -> None:
+    root = parse(svg(plan_with(("failover_backup.at", "03:30"))))
+    tips = titles(root)
+    overlap_marks = [t for t in tips if t.startswith("SCH-3: the failover slot overlaps")]
+    assert overlap_marks
+    marks = [
+        el for el in root.iter(SVG_NS + "rect")
+        if (t := el.find(SVG_NS + "title")) is not None and (t.text or "").startswith("SCH-3:")
+    ]
+    # one piece per node, each drawn on the job's row and the slot's row
+    assert len(marks) == 4
+    assert sum("⚠ SCH-3 overlap: shared-daily" in t for t in texts(root)) == 2
+
+
+def test_svg_says_when_sch2_is_violated() -> None:
+    plan = plan_with(("jobs.shared-daily.standby_at", "03:45"))
+    assert any(f.rule == "SCH-2" and f.severity == "error" for f in check(plan))
+    joined = " ".join(texts(parse(svg(plan))))
+    assert "SCH-2 VIOLATED: 15 min before node-a's run ends" in joined
+
+
+def test_svg_failover_now_and_unscheduled_are_written_out() -> None:
+    plan = plan_with(
+        ("failover_backup.at", "now"),
+        ("jobs.manual", {"scope": "local", "include": ["D:\\x"], "target": "G:"}),
+    )
+    joined = " ".join(texts(parse(svg(plan))))
+    assert "shared-daily: at once after a failover (at: now), no fixed slot" in joined
+    assert "no daily run (no daily_at): manual" in joined
+
+
+def test_svg_legend_names_every_colour() -> None:
+    joined = texts(parse(svg(Plan.from_file(PLANS / "ws2012-wsb.yaml"))))
+    for words in ("local job", "switchover job", "home run (SCH-2 reference)", "failover slot (FO-2)",
+                  "⚠ SCH-3 overlap"):
+        assert words in joined
+
+
+def test_svg_escapes_every_value() -> None:
+    hostile = "<script>alert('x')</script>&\x1b|"
+    tl = Timeline(
+        cluster=hostile,
+        nodes=(hostile, "b"),
+        home=hostile,
+        windows=(
+            Window(hostile, hostile, "daily", "local", 60, 30),
+            Window("b", hostile, "daily", "local", 60, 30),
+        ),
+        jobs=(hostile,),
+    )
+    text = svg(tl)
+    root = parse(text)  # well-formed although the values hold markup and a control character
+    assert not list(root.iter(SVG_NS + "script")) and not list(root.iter("script"))
+    assert "<script>" not in text and "\x1b" not in text
+    assert any("<script>alert('x')</script>&\ufffd|" in t for t in texts(root))
+
+
+def test_svg_is_deterministic() -> None:
+    plan = Plan.from_file(PLANS / "ws2012-ja.yaml")
+    assert svg(plan) == svg(plan)
+    assert not re.search(r"id=", svg(plan))  # no element ids: many timelines can share one page
