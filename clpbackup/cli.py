@@ -394,4 +394,5 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 # The operational subcommands live in their own module; importing it registers them.
+import clpbackup.cli_ansible  # noqa: E402, F401  (clpbackup ansible-path)
 from clpbackup import cli_ops  # noqa: E402, F401
