@@ -164,3 +164,49 @@ def test_batch_echo_on_and_errors(node: SimulatedWindows) -> None:
     node.write_file("C:\\c.bat", "@echo off\r\nif %UNSET% == x echo y\r\necho after\r\n")
     rc, out, err = run(node, "C:\\c.bat")
     assert rc == 255 and "after" not in out and "was unexpected at this time." in err
+
+
+def test_winrs_command_set_of_design_md_on_2003() -> None:
+    """Every line the WinRS session sends (docs/design.md, "WinRS command set") works on the model."""
+    import base64
+
+    node = SimulatedWindows("old", "2003", codepage=932, volumes=["E:"])
+    p = "C:\\clpbackup\\job.bat"
+    data = "@echo off\r\nrem 日本語\r\n".encode("cp932")
+    b64 = base64.b64encode(data).decode()
+    steps = [
+        ("ver", 0),
+        ("hostname", 0),
+        ("chcp", 0),
+        ("sc qc Schedule", 0),
+        ("sc query Schedule", 0),
+        ('if not exist "C:\\clpbackup\\" mkdir "C:\\clpbackup"', 0),
+        ('if exist "C:\\clpbackup\\" echo yes', 0),
+        ("if exist E:\\ echo yes", 0),
+        ('echo clpbackup>"E:\\.clpbackup-probe-0a1b2c3d"', 0),
+        ('del /q "E:\\.clpbackup-probe-0a1b2c3d"', 0),
+        (f'>"{p}.clpbackup-b64" echo {b64[:8]}', 0),
+        (f'>>"{p}.clpbackup-b64" echo {b64[8:]}', 0),
+        (f'certutil -f -decode "{p}.clpbackup-b64" "{p}.clpbackup-tmp"', 0),
+        (f'del /q "{p}.clpbackup-b64"', 0),
+        (f'certutil -f -encode "{p}.clpbackup-tmp" "%TEMP%\\clpbackup-0a1b2c3d.b64"', 0),
+        ('type "%TEMP%\\clpbackup-0a1b2c3d.b64"', 0),
+        ('del /q "%TEMP%\\clpbackup-0a1b2c3d.b64"', 0),
+        (f'move /y "{p}.clpbackup-tmp" "{p}"', 0),
+        (f'if exist "{p}.clpbackup-tmp" del /q "{p}.clpbackup-tmp"', 0),
+        (f'if exist "{p}" echo yes', 0),
+        ('type nul>"C:\\clpbackup\\empty.txt"', 0),
+        ('del /q "C:\\clpbackup\\empty.txt"', 0),
+    ]
+    outputs = {}
+    for line, rc in steps:
+        got_rc, out, err = node.run_command_line(line)
+        assert got_rc == rc, (line, out, err)
+        outputs[line] = out.decode("cp932")
+    assert node.fs.read_bytes(p) == data
+    assert outputs["ver"] == "\r\nMicrosoft Windows [Version 5.2.3790]\r\n"
+    assert outputs["chcp"] == "現在のコード ページ: 932\r\n"
+    assert "STATE              : 4  RUNNING" in outputs["sc query Schedule"]
+    assert outputs["if exist E:\\ echo yes"] == "yes\r\n"
+    assert not node.fs.exists("E:\\.clpbackup-probe-0a1b2c3d")
+    assert node.not_simulated == []

@@ -169,3 +169,13 @@ def test_stopped_schedule_service_runs_nothing() -> None:
     assert "START_TYPE         : 2   AUTO_START" in run(node, "sc qc Schedule")[1]
     assert run(node, "net start Schedule")[0] == 0
     assert node.advance(hours=24) == ["node-a:d"]
+
+
+def test_passwords_are_not_kept_in_the_history() -> None:
+    node = make("2012")
+    line = 'schtasks /Create /TN u /TR "C:\\clp\\job.bat" /SC DAILY /ST 01:00 /RU EXAMPLE\\op'
+    line += ' /RP "Top Secret1" /F'
+    assert run(node, line)[0] == 0
+    assert "Top Secret1" not in repr(node.history) and "/RP ***" in node.history[-1].arguments
+    task = node.scheduler.get("u")
+    assert task is not None and task.has_password and "Top Secret1" not in repr(task)

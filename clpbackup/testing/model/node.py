@@ -14,6 +14,7 @@ lock, so the two WinRM servers' threads and the test thread may call in at any t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ from clpbackup.testing.model.clock import NodeTime, SimClock
 from clpbackup.testing.model.fs import FileSystem, FsError, ShareStore, Volume
 from clpbackup.testing.model.locale import Texts
 from clpbackup.testing.model.taskscheduler import COULD_NOT_START, TaskScheduler
+
+_SECRET_ARGS = re.compile(r'(?i)(/rp\s+|/p\s+|-password:)("[^"]*"|\S+)')
+
+
+def redact(text: str) -> str:
+    """A command line with its password arguments (``/RP``, ``/P``, ``-password:``) masked (SEC-1)."""
+    return _SECRET_ARGS.sub(lambda m: m.group(1) + "***", text)
 
 
 @dataclass(frozen=True)
@@ -359,7 +367,7 @@ class SimulatedWindows:
     # -- not simulated ------------------------------------------------------------------------------
     def record_not_simulated(self, what: str) -> str:
         """Remember that something outside the model was asked for; returns the message."""
-        message = f"not simulated: {what}"
+        message = f"not simulated: {redact(what)}"
         self.not_simulated.append(message)
         return message
 
@@ -496,7 +504,9 @@ class SimulatedWindows:
         argv = cmd_mod.parse_args(tail)
         result = prog.handler(self, proc, argv, tail)
         self.history.append(
-            ProgramRun(self.clock.now(), proc.user, prog.name, tail, result.rc, result.out, result.err)
+            ProgramRun(
+                self.clock.now(), proc.user, prog.name, redact(tail), result.rc, result.out, result.err
+            )
         )
         return result
 
@@ -551,10 +561,12 @@ class SimulatedWindows:
         result = self.create_process(proc, program, tail)
         if result is None:
             self.record_not_simulated(f"scheduled command with no such program: {command_line}")
-            self.history.append(ProgramRun(self.clock.now(), user, program, tail, COULD_NOT_START))
+            self.history.append(ProgramRun(self.clock.now(), user, program, redact(tail), COULD_NOT_START))
             return COULD_NOT_START
         self.history.append(
-            ProgramRun(self.clock.now(), user, "(task) " + program, tail, result.rc, result.out, result.err)
+            ProgramRun(
+                self.clock.now(), user, "(task) " + program, redact(tail), result.rc, result.out, result.err
+            )
         )
         return result.rc
 
