@@ -399,11 +399,30 @@ def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: s
     return f"failed with {last_result}{detail}"
 
 
+def last_success(plan: Plan, state: NodeState, job: str) -> datetime | None:
+    """When a task that runs ``job``'s script last ended with 0 (node-local time), or ``None``.
+
+    NTBackup has no version list like wbadmin's: its newest backup is the last successful run of
+    any task (daily, ``At<id>``, one-shot) that runs the job's batch file.
+    """
+    scripts = {render.job_script_path(plan, job).lower(), render.failover_script_path(plan, job).lower()}
+    best: datetime | None = None
+    for t in state.tasks or []:
+        run = (t.task_to_run or "").lower()
+        if t.last_result == 0 and t.last_run and any(p in run for p in scripts):
+            best = t.last_run if best is None or t.last_run > best else best
+    return best
+
+
 def newest_versions(plan: Plan, node: Node, state: NodeState) -> dict[str, str | None]:
-    """The newest backup version identifier per WSB job on this node's target."""
+    """The newest backup per job: the wbadmin version identifier (WSB), or for NTBackup the last
+    successful run (``YYYY-MM-DD HH:MM`` node-local)."""
     out: dict[str, str | None] = {}
     for job, versions in state.versions.items():
         out[job] = max(versions, key=lambda v: v.time_utc).version_id if versions else None
+    for job, spec in plan.jobs.items():
+        if spec.ntbackup is not None:
+            out[job] = _fmt(last_success(plan, state, job))
     return out
 
 
@@ -618,14 +637,18 @@ def restore_source(
     if spec.ntbackup is not None:
         nt = spec.ntbackup
         steps = platform.restore_steps(nt.library, field=f"jobs.{job}.ntbackup.library")
+        runs = {n: last_success(plan, st, job) for n, st in states.items()}
+        src.candidates = {n: _fmt(r) for n, r in runs.items()}
         src.node = owner
+        src.version = _fmt(runs.get(owner))
         src.command = " && ".join(c.command_line() for c in steps.commands) or None
-        src.steps = list(steps.steps)
-        src.steps.insert(
-            0, f"RS-1: restore on {owner}, which has {volume} attached and took the newest full backup"
-        )
-        log = states.get(owner, NodeState()).logs.get(job)
-        src.version = "last run: see " + log_path(plan, job) if log else None
+        src.steps = [
+            f"RS-1: restore on {owner}, which has {volume} attached and took the newest full backup "
+            "after the failover; use its tape or file",
+            *steps.steps,
+        ]
+        if src.version is None:
+            src.problems.append(Problem("RS-1", f"{owner} has no successful run of {job} yet"))
         return src
     newest: tuple[datetime, str, str] | None = None
     for node_name, state in states.items():

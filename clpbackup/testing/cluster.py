@@ -177,12 +177,17 @@ class SimulatedCluster:
         clpstat: bool = True,
         start: datetime | None = None,
         tz: str | int | tzinfo | None = None,
+        seed_data: bool = True,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
         ``protocol_versions`` overrides the PSRP version per node (``{"node-a": "2.3"}``);
         ``wsb_installed`` / ``schedule_running`` may be given per node to test OS-3 and SCH-4.
         The password is resolved as the plan says (``PlanError`` when its variable is unset).
+        With ``seed_data`` (the default) every folder a job includes exists with a sample file on
+        the node that holds it, and the plan's CLUSTERPRO start script (``cluster.start_script``)
+        exists on both nodes with NEC's sample lines — as on a real cluster, where the data and the
+        script resource are there before clpbackup comes.
         """
         clock = SimClock(start)
         shares = ShareStore()
@@ -234,6 +239,8 @@ class SimulatedCluster:
             if n.home:
                 for vol in volumes.values():
                     model.fs.attach(vol)
+            if seed_data:
+                _seed(model, plan, switchover=n.home)
             if n.os == "2003":
                 st = ntbackup_state(model)
                 for job in plan.jobs.values():
@@ -324,6 +331,12 @@ class SimulatedCluster:
         endpoints: dict[str, dict[str, Any]] = {}
         for name, node in self._nodes.items():
             ep: dict[str, Any] = {"host": node.server.host, "port": node.server.port, "ssl": self.ssl}
+            auth = self.source_plan.connection_for(name).auth
+            if auth not in _SIMULATED_AUTH[self.ssl]:
+                # The endpoint speaks NTLM (and Basic over TLS) only: a Kerberos, CredSSP or
+                # certificate plan is pointed at Negotiate, which falls back to NTLM with the
+                # same user name and password.
+                ep["auth"] = "negotiate"
             if self.ssl and node.server.ca_cert_path:
                 ep["cert_validation"] = node.server.ca_cert_path
             endpoints[name] = ep
@@ -406,3 +419,44 @@ class SimulatedCluster:
     def __repr__(self) -> str:
         name = self.source_plan.cluster.name
         return f"SimulatedCluster({name!r}, owner={self.owner!r}, nodes={list(self._nodes)})"
+
+
+_SIMULATED_AUTH = {False: ("negotiate", "ntlm"), True: ("negotiate", "ntlm", "basic")}
+
+# NEC's sample start script (CLP_EVENT branches), which clpbackup's FO-1 block is spliced into.
+_NEC_START_SCRIPT = (
+    'cd "%CLP_SCRIPT_PATH%"\r\n'
+    'IF "%CLP_EVENT%" == "START" GOTO NORMAL\r\n'
+    'IF "%CLP_EVENT%" == "FAILOVER" GOTO NORMAL\r\n'
+    'IF "%CLP_EVENT%" == "RECOVER" GOTO NORMAL\r\n'
+    "GOTO EXIT\r\n"
+    ":NORMAL\r\n"
+    "rem the group's applications start here\r\n"
+    ":EXIT\r\n"
+)
+
+
+def _seed(model: SimulatedWindows, plan: Plan, *, switchover: bool) -> None:
+    """Sample data under every included folder, and the start script (see ``from_plan``)."""
+    for job in plan.jobs.values():
+        for item in job.include:
+            letter = item[:2].upper()
+            if len(item.rstrip("\\")) <= 2 or item.lower() == "systemstate":
+                continue
+            if letter in plan.cluster.switchover_volumes and not switchover:
+                continue
+            if not model.fs.has_volume(letter):
+                continue
+            folder = item.rstrip("\\")
+            model.fs.mkdir(folder)
+            model.fs.write_bytes(folder + "\\sample.dat", b"clpbackup simulated data\r\n", parents=True)
+        bkf = job.ntbackup.file if job.ntbackup else None
+        if bkf and "\\" in bkf[2:] and model.fs.has_volume(bkf[:2]):
+            # the folder an NTBackup .bkf file goes to exists, as an operator would have made it
+            model.fs.mkdir(bkf.rsplit("\\", 1)[0])
+    for vol in plan.cluster.switchover_volumes:
+        if switchover and model.fs.has_volume(vol):
+            model.fs.write_bytes(vol + "\\data\\shared.dat", b"switchover data\r\n", parents=True)
+    script = plan.cluster.start_script
+    if script and model.fs.has_volume(script[:2]):
+        model.fs.write_bytes(script, _NEC_START_SCRIPT.encode("ascii"), parents=True)

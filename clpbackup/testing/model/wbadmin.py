@@ -143,9 +143,13 @@ def _start_backup(node: SimulatedWindows, proc: Proc, argv: list[str]) -> ToolRe
             return _error(node, "", "wb.e_param", param="-" + name)
     if bad:
         return _error(node, "", "wb.e_param", param=bad[0])
-    for name in ("nonrecurseinclude", "nonrecurseexclude", "user", "password", "noinheritacl", "exclude"):
-        if name in opts and name not in ("user", "password", "noinheritacl"):
+    for name in ("nonrecurseinclude", "nonrecurseexclude"):
+        if name in opts:
             return node.not_simulated_result(f"wbadmin start backup -{name}")
+    excludes = [e.strip().rstrip("\\").upper() for e in opts.get("exclude", "").split(",") if e.strip()]
+    if excludes and node.os == "2008":
+        # 2008 RTM backs up whole volumes only: no file-level exclusion.
+        return _error(node, "", "wb.e_volumes_only")
     if "vssfull" in opts and "vsscopy" in opts:
         return _error(node, "", "wb.e_vss_both")
     if "backuptarget" not in opts:
@@ -216,6 +220,8 @@ def _start_backup(node: SimulatedWindows, proc: Proc, argv: list[str]) -> ToolRe
             node.record_not_simulated(f"wbadmin -include with a wildcard: {item}")
             continue
         for full, data in node.fs.walk(path):
+            if any(full.upper() == e or full.upper().startswith(e + "\\") for e in excludes):
+                continue
             files[full] = data
     for v in volumes:
         if selected[v]:
