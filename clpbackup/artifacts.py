@@ -115,6 +115,16 @@ class NodeArtifacts:
                 return s
         raise KeyError(f"{self.node}: no {kind} schedule for job {job}")
 
+    def _repr_html_(self) -> str:
+        from clpbackup.display import artifacts_html
+
+        return artifacts_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import artifacts_markdown
+
+        return artifacts_markdown(self)
+
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by ``clpbackup render --format json`` (one node's value)."""
         return {

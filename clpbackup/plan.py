@@ -34,7 +34,7 @@ from clpbackup.errors import PlanError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.render import NodeArtifacts
-    from clpbackup.rules import Finding
+    from clpbackup.rules import Findings
 
 OsVersion = Literal["2003", "2008", "2008R2", "2012"]
 """Windows Server versions clpbackup supports (2012 R2 nodes are planned as ``2012``)."""
@@ -498,11 +498,11 @@ class Plan(_Model):
 
     # -- the layers above ---------------------------------------------------------------------------
 
-    def findings(self) -> list[Finding]:
-        """Rule findings of the plan (see :mod:`clpbackup.rules`)."""
-        from clpbackup.rules import check
+    def findings(self) -> Findings:
+        """Rule findings of the plan (see :mod:`clpbackup.rules`): a list with notebook views."""
+        from clpbackup.rules import Findings, check
 
-        return check(self)
+        return Findings(check(self))
 
     def check(self) -> Plan:
         """Raise :class:`PlanError` (with the findings) when any finding is an error; return self."""
@@ -522,6 +522,16 @@ class Plan(_Model):
         from clpbackup.timeline import svg
 
         return svg(self)
+
+    def _repr_html_(self) -> str:
+        from clpbackup.display import plan_html
+
+        return plan_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import plan_markdown
+
+        return plan_markdown(self)
 
     def with_endpoints(self, endpoints: Mapping[str, Mapping[str, Any]]) -> Plan:
         """A copy of the plan whose nodes connect elsewhere (``{node: {host, port, ...}}``)."""

@@ -182,6 +182,11 @@ class RestoreSource:
 
         return restore_html(self)
 
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import restore_markdown
+
+        return restore_markdown(self)
+
 
 R = TypeVar("R", bound=NodeOutcome)
 

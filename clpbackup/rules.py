@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SCH2_MARGIN_MINUTES",
     "Finding",
+    "Findings",
     "Severity",
     "check",
     "earliest_standby_start",
@@ -95,6 +96,35 @@ class Finding:
         if self.hint:
             text += f" — {self.hint}"
         return text
+
+    def _repr_html_(self) -> str:
+        from clpbackup.display import finding_html
+
+        return finding_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import finding_markdown
+
+        return finding_markdown(self)
+
+
+class Findings(list[Finding]):
+    """A plain list of findings (what ``Plan.findings()`` returns) with notebook views."""
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The findings of severity ``error`` (a plan with any is refused)."""
+        return [f for f in self if f.severity == "error"]
+
+    def _repr_html_(self) -> str:
+        from clpbackup.display import findings_html
+
+        return findings_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from clpbackup.display import findings_markdown
+
+        return findings_markdown(self)
 
 
 # -- helpers shared with render ------------------------------------------------------------------
