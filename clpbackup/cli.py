@@ -266,6 +266,10 @@ def _configure_render(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", metavar="DIR", type=Path, help="write the files to DIR/<node>/<file name> (exact bytes)"
     )
+    p.add_argument(
+        "--timeline", metavar="FILE", type=Path,
+        help="also write the 24-hour schedule timeline of the nodes as SVG to FILE (SCH-2, SCH-3)",
+    )
     _add_format(p)
 
 
@@ -328,6 +332,16 @@ def _render(args: argparse.Namespace) -> int:
         code = _write_out(args.out, rendered, quiet=args.format == "json")
         if code != EXIT_OK:
             return code
+    if args.timeline is not None:
+        try:
+            args.timeline.write_text(plan.timeline_svg(), encoding="utf-8")
+        except OSError as exc:
+            print(f"clpbackup render: cannot write {args.timeline}: {exc.strerror}", file=sys.stderr)
+            return EXIT_FINDINGS
+        if args.format != "json":
+            # stdout keeps the rendered text when there is one; with --out it lists what was written.
+            stream = sys.stdout if args.out is not None else sys.stderr
+            print(f"wrote {args.timeline} (schedule timeline)", file=stream)
     if args.format == "json":
         _emit_json({"nodes": {name: arts.to_json() for name, arts in rendered.items()}})
     elif args.out is None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -282,3 +284,57 @@ def test_svg_is_deterministic() -> None:
     plan = Plan.from_file(PLANS / "ws2012-ja.yaml")
     assert svg(plan) == svg(plan)
     assert not re.search(r"id=", svg(plan))  # no element ids: many timelines can share one page
+
+
+# -- clpbackup render --timeline ------------------------------------------------------------------
+
+
+def test_cli_render_writes_the_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clpbackup.cli import main
+
+    out = tmp_path / "timeline.svg"
+    code = main(["render", str(PLANS / "ws2012-wsb.yaml"), "--timeline", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert out.read_text(encoding="utf-8") == Plan.from_file(PLANS / "ws2012-wsb.yaml").timeline_svg()
+    assert f"wrote {out} (schedule timeline)" in captured.err
+    assert "=== node-a" in captured.out  # the rendered files are still shown
+
+
+def test_cli_render_timeline_with_out_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clpbackup.cli import main
+
+    svg_path = tmp_path / "t.svg"
+    code = main(["render", str(PLANS / "ws2003-ntbackup.yaml"), "--out", str(tmp_path / "files"),
+                 "--timeline", str(svg_path)])
+    assert code == 0 and f"wrote {svg_path} (schedule timeline)" in capsys.readouterr().out
+    parse(svg_path.read_text(encoding="utf-8"))
+    svg_path.unlink()
+    plan = str(PLANS / "ws2003-ntbackup.yaml")
+    code = main(["render", plan, "--format", "json", "--timeline", str(svg_path)])
+    captured = capsys.readouterr()
+    assert code == 0 and svg_path.exists()
+    assert "nodes" in json.loads(captured.out)  # stdout stays one JSON document
+
+
+def test_cli_render_timeline_refused_plan_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clpbackup.cli import main
+
+    data = copy.deepcopy(BASE)
+    data["failover_backup"]["at"] = "03:30"  # SCH-3 error
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "t.svg"
+    assert main(["render", str(plan_file), "--timeline", str(out)]) == 1
+    assert "SCH-3" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_render_timeline_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clpbackup.cli import main
+
+    out = tmp_path / "missing-dir" / "t.svg"
+    assert main(["render", str(PLANS / "ws2012-wsb.yaml"), "--timeline", str(out)]) == 1
+    assert f"cannot write {out}" in capsys.readouterr().err
