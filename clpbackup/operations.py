@@ -48,6 +48,7 @@ from clpbackup.startscript import StartScriptError, splice
 from clpbackup.transport.types import (
     ApplyRequest,
     ApplyResult,
+    CommandSpec,
     FileWrite,
     InspectResult,
     NodeFacts,
@@ -294,6 +295,18 @@ class ClusterBackup:
     def _deploy_node(self, name: str, check: bool) -> DeployResult:
         read = self._read(name)
         problems = self._preflight(read, for_write=True)
+        prelude = self._prelude_commands(read)
+        if prelude and not check:
+            # Starting the Schedule service (SCH-4) or installing WSB (OS-3) changes what the
+            # node can tell us (AT listings need the service): do it first, then read again.
+            self._check_applied(name, self._session(name).apply(ApplyRequest(commands=prelude)))
+            read = self._read(name)
+            problems = self._preflight(read, for_write=True)
+        elif prelude and read.state.at_jobs is None:
+            # check mode cannot start the Schedule service, so the AT listing is unreadable: every
+            # AT entry would be created once deploy has started the service.
+            read.state.at_jobs = []
+            problems.append(Problem("SCH-4", "the Schedule service is stopped; deploy starts it first", name))
         changes, request = self._diff(read)
         res = DeployResult(name, check=check, changes=changes, problems=problems)
         if check or request is None:
@@ -351,8 +364,7 @@ class ClusterBackup:
             writes += write_ss
         sched_changes, commands = nodestate.schedule_changes(self.plan, read.node, art, read.state)
         changes += sched_changes
-        prelude = self._prelude_commands(read)
-        all_commands = prelude + commands
+        all_commands: list[CommandSpec] = [*self._prelude_commands(read), *commands]
         if not writes and not all_commands:
             return changes, None
         return changes, ApplyRequest(writes=writes, commands=all_commands, stop_on_error=True)

@@ -1,0 +1,288 @@
+"""Cluster operations end to end: ClusterBackup → real pypsrp → HTTP → clpbackup.testing.
+
+Every personality of the guide (2003 NTBackup + AT, 2008 R2 WSB + AT, 2012 WSB + schtasks) and both
+locales (the Japanese 2012 pair, code page 932). Assertions look at the simulated nodes' own state
+(files, tasks, AT jobs, backup versions), not only at what clpbackup reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clpbackup import ClusterBackup, Plan
+from clpbackup.errors import ClpBackupError, ConnectionFailed, PreflightFailed
+from clpbackup.results import DeployResult, RunResult, ScheduleResult, StatusResult
+from clpbackup.testing import SimulatedCluster
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
+PLANS = {
+    "2003-ntbackup-at": "ws2003-ntbackup.yaml",
+    "2008r2-wsb-at": "ws2008r2-wsb.yaml",
+    "2012-wsb-schtasks": "ws2012-wsb.yaml",
+    "2012-ja-JP": "ws2012-ja.yaml",
+}
+PASSWORD = "Pl4n-Passw0rd!"
+
+
+@pytest.fixture(params=list(PLANS), ids=list(PLANS))
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Plan:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    return Plan.from_file(EXAMPLES / PLANS[request.param])
+
+
+@pytest.fixture
+def plan2012(monkeypatch: pytest.MonkeyPatch) -> Plan:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    return Plan.from_file(EXAMPLES / "ws2012-wsb.yaml")
+
+
+def own_files(sim: SimulatedCluster, node: str, plan: Plan) -> list[str]:
+    files = sim.node(node).files
+    return files.listdir(plan.scripts_dir) if files.exists(plan.scripts_dir) else []
+
+
+def scheduled(sim: SimulatedCluster, node: str) -> list[str]:
+    """Every scheduled entry on the node (tasks and AT jobs), as the node's model holds them."""
+    n = sim.node(node)
+    return sorted([*n.tasks, *[f"at:{j}" for j in n.at_jobs]])
+
+
+def test_check_mode_writes_nothing_and_shows_the_diff(plan: Plan) -> None:
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        before = {n.name: scheduled(sim, n.name) for n in plan.nodes}
+        result = cb.deploy(check=True)
+        assert result.ok and not result.changed
+        for n in plan.nodes:
+            value = result[n.name]
+            assert isinstance(value, DeployResult) and value.check
+            assert {c.action for c in value.diff} >= {"create"}
+            assert own_files(sim, n.name, plan) == []
+            assert scheduled(sim, n.name) == before[n.name]
+
+
+def test_deploy_is_identical_on_both_nodes_and_idempotent(plan: Plan) -> None:
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        first = cb.deploy()
+        assert first.ok and first.changed, first
+        for n in plan.nodes:
+            for f in cb.artifacts[n.name].files:
+                if f.role == "start-fragment" and plan.cluster.start_script:
+                    continue
+                assert sim.node(n.name).files.read_bytes(f.path) == f.content
+        # JOB-1: the same jobs on both nodes
+        jobs = {n.name: sorted({s.job for s in cb.artifacts[n.name].schedules}) for n in plan.nodes}
+        assert len({tuple(v) for v in jobs.values()}) == 1
+        entries = {n.name: scheduled(sim, n.name) for n in plan.nodes}
+        second = cb.deploy()
+        assert second.ok and not second.changed, second
+        assert {n.name: scheduled(sim, n.name) for n in plan.nodes} == entries  # IDEM-1: nothing added
+        assert not sim.not_simulated
+
+
+def test_deploy_round_trips_per_node(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            cb.deploy()
+        full = {n: sim.node(n).requests for n in ("node-a", "node-b")}
+        with ClusterBackup(sim.plan) as cb:
+            cb.deploy()
+        noop = {n: sim.node(n).requests - full[n] for n in full}
+    # pool open 2 + inspect 2 + apply 2 + close 1; a no-op deploy skips the apply
+    assert full == {"node-a": 7, "node-b": 7}
+    assert noop == {"node-a": 5, "node-b": 5}
+
+
+def test_one_node_down_does_not_hide_the_other_and_a_rerun_converges(plan: Plan) -> None:
+    a, b = (n.name for n in plan.nodes)
+    with SimulatedCluster.from_plan(plan) as sim:
+        sim.node(b).inject("down")
+        with ClusterBackup(sim.plan) as cb:
+            result = cb.deploy()
+        assert not result.ok
+        assert isinstance(result[a], DeployResult) and result[a].changed
+        assert isinstance(result[b], ConnectionFailed) and result[b].node == b
+        assert own_files(sim, b, plan) == []
+        sim.node(b).clear_faults()
+        with ClusterBackup(sim.plan) as cb:
+            again = cb.deploy()
+        assert again.ok
+        assert isinstance(again[a], DeployResult) and not again[a].changed
+        assert isinstance(again[b], DeployResult) and again[b].changed
+
+
+def test_status_after_a_day_reports_job3_as_expected(plan: Plan) -> None:
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.advance(hours=24)
+        status = cb.status()
+        assert status.ok, status
+        standby = status[plan.standby_node.name]
+        home = status[plan.home_node.name]
+        assert isinstance(standby, StatusResult) and isinstance(home, StatusResult)
+        assert home.owner is True and standby.owner is False
+        switchover = [s for s in standby.schedules if s.job in plan.switchover_jobs()]
+        assert switchover and all("JOB-3" in s.verdict for s in switchover)
+        assert all(s.last_result == 0 for s in home.schedules), home.schedules
+        for job in plan.jobs:
+            assert home.versions.get(job), (job, home.versions)
+
+
+def test_status_reports_drift_and_missing_schedules(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy(node="node-a")
+        status = cb.status()
+        assert not status.ok
+        lines = [str(p) for p in status.all_problems()]
+        assert any("JOB-1" in line and "node-b" in line for line in lines), lines
+        assert any("SCH-1" in line for line in lines), lines
+
+
+def test_failover_backup_runs_on_the_new_owner_only_and_once(plan: Plan) -> None:
+    home, standby = plan.home_node.name, plan.standby_node.name
+    assert plan.failover_backup is not None
+    job = plan.failover_backup.job
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.advance(hours=24)
+        sim.failover()
+        assert sim.owner == standby
+        result = cb.failover_backup(at="now")
+        assert result.ok and result.changed, result
+        assert isinstance(result[home], ScheduleResult) and not result[home].changed
+        assert isinstance(result[standby], ScheduleResult) and result[standby].changed
+        source = cb.restore_source(plan.cluster.switchover_volumes[0])
+        assert source.ok and source.node == standby, source
+        assert source.job == job and source.version
+        # RS-1: the new owner's backup is the newest one
+        assert source.candidates[standby] == source.version
+
+
+def test_failover_backup_at_a_time_is_idempotent_and_checked_against_sch3(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.failover()
+        first = cb.failover_backup(at="06:00")
+        assert first.changed
+        tasks = scheduled(sim, "node-b")
+        second = cb.failover_backup(at="06:00")
+        assert not second.changed and scheduled(sim, "node-b") == tasks
+        with pytest.raises(ClpBackupError, match="SCH-3"):
+            cb.failover_backup(at="03:30")
+
+
+def test_failback_backup_on_the_home_node(plan: Plan) -> None:
+    home = plan.home_node.name
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.failover()
+        sim.failback()
+        assert sim.owner == home
+        result = cb.failback_backup()
+        assert result.ok, result
+        value = result[home]
+        assert isinstance(value, ScheduleResult) and value.changed
+
+
+def test_owner_unknown_refuses_and_starts_nothing(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012, clpstat=False) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.node("node-b").inject("down")
+        tasks = scheduled(sim, "node-a")
+        result = cb.failover_backup(at="now")
+        assert not result.ok and not result.changed
+        assert any("FO-2" in str(p) for p in result.all_problems())
+        assert scheduled(sim, "node-a") == tasks
+
+
+def test_run_backup_of_a_switchover_job_runs_on_the_owner(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        cb.deploy()
+        result = cb.run_backup("shared-daily")
+        assert not isinstance(result, ClpBackupError)
+        assert list(result) == ["node-a"]
+        value = result["node-a"]
+        assert isinstance(value, RunResult) and value.outcome == "success" and value.version
+        handle = cb.run_backup("local-daily", wait=False)
+        assert not isinstance(handle, type(result))
+        done = handle.wait(timeout=30)  # type: ignore[union-attr]
+        assert done.ok and {v.outcome for v in done.values() if isinstance(v, RunResult)} == {"success"}
+
+
+def test_start_script_block_is_managed_and_failover_runs_the_backup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    plan = Plan.from_file(EXAMPLES / "ws2008r2-wsb.yaml")
+    script = plan.cluster.start_script
+    assert script
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        original = sim.node("erp1").files.read_text(script)
+        cb.deploy()
+        text = sim.node("erp1").files.read_text(script)
+        assert "rem >>> clpbackup" in text and "FAILOVER" in text
+        # every line of the operator's script is kept
+        assert all(line in text for line in original.splitlines() if line)
+        assert not cb.deploy().changed
+        versions_before = len(sim.node("erp2").model.history)
+        sim.failover()  # CLUSTERPRO runs the start script with CLP_EVENT=FAILOVER (FO-1)
+        sim.advance(minutes=1)
+        assert len(sim.node("erp2").model.history) > versions_before
+        status = cb.status()
+        erp2 = status["erp2"]
+        assert isinstance(erp2, StatusResult) and erp2.owner is True
+        assert erp2.versions.get("erp-data"), erp2.versions
+
+
+def test_wsb_missing_is_refused_with_the_install_command_os3(plan2012: Plan) -> None:
+    with (
+        SimulatedCluster.from_plan(plan2012, wsb_installed={"node-b": False}) as sim,
+        ClusterBackup(sim.plan) as cb,
+    ):
+        result = cb.deploy()
+        err = result["node-b"]
+        assert isinstance(err, PreflightFailed) and err.rule == "OS-3"
+        assert "Install-WindowsFeature Windows-Server-Backup" in str(err)
+        assert own_files(sim, "node-b", plan2012) == []
+        assert isinstance(result["node-a"], DeployResult) and result["node-a"].changed
+
+
+def test_schedule_service_is_checked_and_fixed_only_when_asked_sch4(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    plan = Plan.from_file(EXAMPLES / "ws2008r2-wsb.yaml")
+    with SimulatedCluster.from_plan(plan, schedule_running={"erp2": False}) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            result = cb.deploy()
+        err = result["erp2"]
+        assert isinstance(err, PreflightFailed) and err.rule == "SCH-4"
+        assert sim.node("erp2").at_jobs == []
+        with ClusterBackup(sim.plan, fix_schedule_service=True) as cb:
+            fixed = cb.deploy()
+        assert fixed.ok, fixed
+        assert len(sim.node("erp2").at_jobs) == len(cb.artifacts["erp2"].schedules)
+
+
+def _variant(plan: Plan, **changes: object) -> dict[str, object]:
+    """The plan as a dict (password by its environment variable), for a variant with wrong facts."""
+    data = plan.model_dump(mode="json", exclude_none=True)
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    data.update(changes)
+    return data
+
+
+def test_os_and_codepage_mismatch_are_refused(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim:
+        wrong_os = _variant(sim.plan, scheduler="schtasks")
+        wrong_os["nodes"][1]["os"] = "2008R2"  # type: ignore[index]
+        with ClusterBackup(Plan.from_dict(wrong_os)) as cb:
+            result = cb.deploy(check=True)
+        err = result["node-b"]
+        assert isinstance(err, PreflightFailed) and err.rule == "OS-1" and "2008R2" in str(err)
+        wrong_cp = _variant(sim.plan)
+        wrong_cp["connection"]["codepage"] = 932  # type: ignore[index]
+        with ClusterBackup(Plan.from_dict(wrong_cp)) as cb:
+            result = cb.deploy(check=True)
+        err = result["node-a"]
+        assert isinstance(err, PreflightFailed) and "code page" in str(err) and "437" in str(err)
+        assert own_files(sim, "node-a", plan2012) == []
