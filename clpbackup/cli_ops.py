@@ -252,3 +252,39 @@ def _restore(args: argparse.Namespace) -> int:
         for n, v in src.candidates.items():
             print(f"  candidate {n}: {v or 'no version'}")
     return EXIT_OK if src.ok else EXIT_FINDINGS
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", help="another plan file (default: the packaged ws2012-wsb.yaml example)")
+
+
+@subcommand("demo", "the whole story on a simulated two-node cluster, checked step by step", _configure_demo)
+def _demo(args: argparse.Namespace) -> int:
+    from clpbackup.demo import run_demo
+
+    return run_demo(args.plan)
+
+
+def _configure_simulate(p: argparse.ArgumentParser) -> None:
+    _add_plan(p)
+    p.add_argument(
+        "--write-plan",
+        required=True,
+        metavar="OUT",
+        help="write the plan pointed at the simulated nodes here (YAML)",
+    )
+    p.add_argument("--ssl", action="store_true", help="HTTPS with a generated self-signed certificate")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every WinRM answer")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="model seconds per real second for the simulated clock (0: the clock stands still)",
+    )
+
+
+@subcommand("simulate", "serve two simulated Windows nodes for a plan until interrupted", _configure_simulate)
+def _simulate(args: argparse.Namespace) -> int:
+    from clpbackup.testing.simulate_cli import run_simulate
+
+    return run_simulate(args.plan, args.write_plan, ssl=args.ssl, latency=args.latency, speed=args.speed)
