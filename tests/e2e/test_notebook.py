@@ -158,6 +158,27 @@ def test_notebook_outputs_hold_no_password(executed: dict[str, dict[str, str]]) 
             assert PASSWORD not in text, (tag, mime)
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.parametrize("plan", ["ws2003-ntbackup", "ws2008r2-wsb", "ws2012-ja"])
+def test_notebook_runs_with_the_other_example_plans(plan: str, tmp_path: Path) -> None:
+    pytest.importorskip("nbclient", reason="the test extra installs nbclient, nbformat and ipykernel")
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    env = {"CLPBACKUP_PASSWORD": PASSWORD, "CLPBACKUP_NOTEBOOK_PLAN": f"../plans/{plan}.yaml"}
+    execute(nb, tmp_path, env)
+    out = outputs(nb)
+    again = _rows(out["deploy-again"]["text/markdown"])
+    cells = [c for row in again.values() if row[0] != "job" for c in row[1:]]
+    assert cells and all(c.startswith("✔ unchanged") for c in cells)  # IDEM-1 on every OS
+    day = out["status-after-day"]["text/markdown"]
+    assert "expected: partition not attached (JOB-3)" in day and "✖" not in day
+    fo = out["failover-backup"]["text/markdown"]
+    assert "● started now" in fo and "○ not the owner: nothing to do" in fo
+    assert "✔ source found" in out["restore"]["text/markdown"]
+
+
 def _write() -> None:  # pragma: no cover - a maintenance command
     import tempfile
 
