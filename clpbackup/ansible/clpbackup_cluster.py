@@ -329,7 +329,11 @@ def fail_plan(module: AnsibleModule, exc: Exception, prefix: str) -> None:
             findings=[f.to_json() for f in findings],
             failed_nodes=[],
         )
-    module.fail_json(msg=f"{prefix}: {exc}", failed_nodes=[])
+    from clpbackup.cli import _describe_plan_error
+    from clpbackup.errors import PlanError
+
+    text = _describe_plan_error(exc) if isinstance(exc, PlanError) else str(exc)
+    module.fail_json(msg=f"{prefix}: {text}", failed_nodes=[])
 
 
 def with_password(module: AnsibleModule, plan: Plan) -> Plan:

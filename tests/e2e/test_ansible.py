@@ -420,6 +420,7 @@ def test_invalid_plan_fails_naming_the_rule_and_does_nothing(sim: Sim) -> None:
         [
             # The plan given inline, as a dictionary.
             task("bad", plan="{{ lookup('file', '" + str(bad) + "') | from_yaml }}", ignore_errors=True),
+            task("missing", plan=str(sim.dir / "no-such-plan.yaml"), ignore_errors=True),
             task("after", plan=str(sim.plan), state="status"),
         ],
     )
@@ -428,6 +429,10 @@ def test_invalid_plan_fails_naming_the_rule_and_does_nothing(sim: Sim) -> None:
     assert bad_r["failed"] is True
     assert "WSB-2" in bad_r["msg"] and "nothing was done on any node" in bad_r["msg"]
     assert any(f["rule"] == "WSB-2" and f["severity"] == "error" for f in bad_r["findings"])
+    missing = run.results["missing"]
+    assert missing["failed"] is True
+    assert missing["msg"].startswith(f"{sim.dir / 'no-such-plan.yaml'}: cannot read the plan: cannot read")
+    assert "No such file" in missing["msg"]
     assert run.results["after"]["ok"] is True  # the nodes are as they were
 
 
