@@ -169,7 +169,6 @@ CellLike = Union[Cell, str, int, None]  # noqa: UP007 - a runtime alias on Pytho
 @dataclass(frozen=True)
 class _Heading:
     text: str
-    level: int = 3
     badge: Cell | None = None
 
 
@@ -448,7 +447,6 @@ def _plan_doc(plan: Plan, *, svg: bool) -> _Doc:
     doc.add(_Heading(
         f"Plan for cluster {c.name}: failover group {c.failover_group}, switchover partition {volumes}, "
         f"scripts in {plan.scripts_dir}",
-        level=2,
     ))
     doc.add(_Table(
         ["node", "host", "OS", "role", "scheduler", "transport"],
@@ -510,8 +508,10 @@ def _plan_doc(plan: Plan, *, svg: bool) -> _Doc:
         doc.add(_Bullets(
             [Cell(f"FO-2: after a failover, {fb.job} runs on the new owner at {fb.at} ({slot.span})"), *items]
         ))
-    for block in _findings_block(plan.findings()):
-        doc.add(block)
+    try:
+        doc.add(*_findings_block(plan.findings()))
+    except ClpBackupError as exc:
+        doc.add(_Bullets([Cell(f"rule checks failed: {exc}", "bad")]))
     if svg and tl is not None:
         doc.add(_Svg(draw(tl), "timeline: Plan.timeline_svg()"))
     return doc
@@ -544,7 +544,7 @@ def plan_markdown(plan: Plan) -> str:
 def _artifacts_doc(arts: NodeArtifacts) -> _Doc:
     os_label = {"2008R2": "2008 R2"}.get(arts.os, arts.os)
     doc = _Doc([_Heading(
-        f"{arts.node}: Windows Server {os_label}, {arts.scheduler}, code page {arts.codepage}", level=3
+        f"{arts.node}: Windows Server {os_label}, {arts.scheduler}, code page {arts.codepage}"
     )])
     doc.add(_Table(
         ["file", "role", "job", "encoding", "bytes", "sha256"],
