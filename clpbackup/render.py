@@ -67,6 +67,14 @@ BKS_ENCODING = "utf-16-le-bom"
 
 _SCRIPTS_FIELD = "scripts_dir"
 
+NOT_ATTACHED_RC = 303
+"""Exit code of a switchover job's script on a node without the partition (JOB-3).
+
+The script checks for the switchover volumes itself and exits with this code instead of running the
+backup tool, so "failed because the partition was not attached when it ran" is told apart from a
+real failure by the task's Last Result — locale-neutral, and true whoever owns the partition now."""
+_NOT_ATTACHED_LABEL = "not_attached"
+
 
 # -- names on the node (docs/design.md) -------------------------------------------------------------
 
@@ -252,11 +260,18 @@ def _backup_script(
     run = "failover run (full backup)" if failover else "backup"
     b.header(rules, f"{run} of job {name} ({scope}) on {node.name}, {platform.display_name}.")
     if job.scope == "switchover" and not failover:
-        b.rem("JOB-3: on the node without the switchover partition this job fails; that is expected.")
+        b.rem(
+            f"JOB-3: on the node without the switchover partition this job exits {NOT_ATTACHED_RC}; "
+            "that is expected."
+        )
     logs = log_dir(plan)
     logs_slash = logs + "\\"  # "if exist" needs the trailing backslash to test for a folder
     b.fixed(f"if not exist {b.path(logs_slash)} mkdir {b.path(logs)}")
     log = log_path(plan, name)
+    guard = job.scope == "switchover" and bool(plan.cluster.switchover_volumes)
+    if guard:
+        for vol in plan.cluster.switchover_volumes:
+            b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
     for cmd in commands:
         if cmd.program == "rsm":
             # NT-1, as in the guide: START /WAIT waits for rsm.exe to exit, but rsm returns before
@@ -268,6 +283,14 @@ def _backup_script(
         else:
             b.command(cmd, log=log)
     b.exit_with_rc()
+    if guard:
+        vols = ", ".join(plan.cluster.switchover_volumes)
+        b.fixed(f":{_NOT_ATTACHED_LABEL}")
+        b.fixed(
+            f"echo JOB-3: {vols} not attached to this node; the job runs here after a failover "
+            f"> {b.path(log)}"
+        )
+        b.fixed(f"exit /b {NOT_ATTACHED_RC}")
     return b
 
 

@@ -286,3 +286,17 @@ def test_os_and_codepage_mismatch_are_refused(plan2012: Plan) -> None:
         err = result["node-a"]
         assert isinstance(err, PreflightFailed) and "code page" in str(err) and "437" in str(err)
         assert own_files(sim, "node-a", plan2012) == []
+
+
+def test_status_right_after_failover_keeps_job3_expected(plan: Plan) -> None:
+    """The new owner's last switchover run failed while it was the standby: still JOB-3, not a failure."""
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.advance(hours=24)
+        sim.failover()
+        status = cb.status()
+        new_owner = status[plan.standby_node.name]
+        assert isinstance(new_owner, StatusResult) and new_owner.owner is True
+        switchover = [s for s in new_owner.schedules if s.job in plan.switchover_jobs()]
+        assert switchover and all("JOB-3" in s.verdict for s in switchover), switchover
+        assert status.ok, status

@@ -179,6 +179,9 @@ SUBSET = [
         r":\w+",
         r"goto \w+",
         r"exit /b %RC%",
+        r'if not exist "[A-Z]:\\" goto not_attached',  # JOB-3 guard of switchover jobs
+        r'echo JOB-3: [A-Z:, ]+ not attached to this node; the job runs here after a failover > "[^"]+"',
+        r"exit /b 303",
         r"start /wait (rsm|ntbackup|wbadmin) .+",
         r"(wbadmin|ntbackup|schtasks|at) .+",  # a Command's batch_line, optionally redirected
     )
@@ -426,7 +429,7 @@ def test_2012_with_at_when_the_plan_asks() -> None:
 
 def test_vss_full_reaches_the_batch_file() -> None:
     art = plan_2012().render()["node-a"]
-    assert "-vssFull -quiet" in lines(art.file("backup-script", "shared"))[-3]
+    assert any("-vssFull -quiet" in line for line in lines(art.file("backup-script", "shared")))
 
 
 # -- ja-JP, code pages ---------------------------------------------------------------------------------
@@ -534,3 +537,16 @@ def test_example_plans_render_and_parse() -> None:
             for f in batch_files(art):
                 assert batch_errors(f.text()) == [], f"{path.name}: {f.path}"
                 assert all(in_subset(line) for line in lines(f)), f"{path.name}: {f.path}"
+
+
+def test_switchover_script_exits_303_without_the_partition_job3() -> None:
+    """JOB-3: the switchover script checks its volumes first and exits 303 instead of running the
+    tool, so status tells "not attached when it ran" from a real failure by the exit code alone."""
+    art = plan_2012().render()["node-b"]
+    text = lines(art.file("backup-script", "shared"))
+    guard = text.index('if not exist "E:\\" goto not_attached')
+    tool = next(i for i, line in enumerate(text) if line.startswith("wbadmin"))
+    assert guard < tool
+    assert text[text.index(":not_attached") + 2] == "exit /b 303"
+    local = lines(art.file("backup-script", "local"))
+    assert not any("not_attached" in line for line in local)
