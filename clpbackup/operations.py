@@ -489,11 +489,12 @@ class ClusterBackup:
 
     # -- failover / failback ----------------------------------------------------------------------
 
-    def failover_backup(self, at: str | None = None) -> ClusterResult[ScheduleResult]:
+    def failover_backup(self, at: str | None = None, *, check: bool = False) -> ClusterResult[ScheduleResult]:
         """FO-2: schedule the one-shot full backup of the switchover job on the owner only.
 
         ``at`` is ``"HH:MM"``, ``"now"`` or ``None`` (the plan's ``failover_backup.at``). Refused,
         with the reason, when the owner is unknown. Idempotent: no second one-shot for the same event.
+        ``check=True`` says what would be scheduled (and on which node) and changes nothing.
         """
         fb = self.plan.failover_backup
         if fb is None:
@@ -502,12 +503,15 @@ class ClusterBackup:
                 field="failover_backup",
                 hint="add failover_backup: {job: <switchover job>, at: HH:MM|now} (FO-2)",
             )
-        return self._one_shot("failover-backup", fb.job, at or fb.at, rule="FO-2")
+        return self._one_shot("failover-backup", fb.job, at or fb.at, rule="FO-2", check=check)
 
     def failback_backup(
-        self, at: str | None = None, *, job: str | None = None
+        self, at: str | None = None, *, job: str | None = None, check: bool = False
     ) -> ClusterResult[ScheduleResult]:
-        """FB-1: after failback, run the switchover backup once on the owner (now, or at ``HH:MM``)."""
+        """FB-1: after failback, run the switchover backup once on the owner (now, or at ``HH:MM``).
+
+        ``check=True`` says what would be scheduled (and on which node) and changes nothing.
+        """
         if job is None:
             if self.plan.failover_backup is not None:
                 job = self.plan.failover_backup.job
@@ -516,9 +520,11 @@ class ClusterBackup:
                 if not jobs:
                     raise PlanError("the plan has no switchover job", field="jobs")
                 job = jobs[0]
-        return self._one_shot("failback-backup", job, at or "now", rule="FB-1")
+        return self._one_shot("failback-backup", job, at or "now", rule="FB-1", check=check)
 
-    def _one_shot(self, operation: str, job: str, at: str, *, rule: str) -> ClusterResult[ScheduleResult]:
+    def _one_shot(
+        self, operation: str, job: str, at: str, *, rule: str, check: bool = False
+    ) -> ClusterResult[ScheduleResult]:
         if job not in self.plan.jobs:
             raise PlanError(f"no job named {job!r}", field="jobs")
         if at != "now":
@@ -575,13 +581,13 @@ class ClusterBackup:
             values[owner] = owner_read
         else:
             values[owner] = self._each(
-                [owner], lambda n: self._one_shot_node(owner_read.value, job, at, rule)
+                [owner], lambda n: self._one_shot_node(owner_read.value, job, at, rule, check)
             )[owner]
         return ClusterResult(
             operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"]
         )
 
-    def _one_shot_node(self, read: _NodeRead, job: str, at: str, rule: str) -> ScheduleResult:
+    def _one_shot_node(self, read: _NodeRead, job: str, at: str, rule: str, check: bool) -> ScheduleResult:
         name = read.node.name
         self._preflight(read, for_write=True)
         action, commands = nodestate.one_shot_commands(
@@ -589,6 +595,10 @@ class ClusterBackup:
         )
         res = ScheduleResult(name, job=job, at=at, action=action)
         if not commands:
+            return res
+        if check:
+            res.action = "would be " + action
+            res.notes.append(f"{rule}: would run " + "; ".join(c.command_line() for c in commands))
             return res
         applied = self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
         self._check_applied(name, applied)

@@ -300,3 +300,17 @@ def test_status_right_after_failover_keeps_job3_expected(plan: Plan) -> None:
         switchover = [s for s in new_owner.schedules if s.job in plan.switchover_jobs()]
         assert switchover and all("JOB-3" in s.verdict for s in switchover), switchover
         assert status.ok, status
+
+
+def test_one_shots_in_check_mode_change_nothing(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.failover()
+        tasks = scheduled(sim, "node-b")
+        result = cb.failover_backup(at="06:00", check=True)
+        value = result["node-b"]
+        assert isinstance(value, ScheduleResult) and not value.changed
+        assert value.action.startswith("would be scheduled at 06:00")
+        assert scheduled(sim, "node-b") == tasks
+        back = cb.failback_backup(check=True)
+        assert not back.changed and scheduled(sim, "node-b") == tasks
