@@ -92,14 +92,13 @@ extends_documentation_fragment:
   - action_common_attributes
 attributes:
   check_mode:
-    support: partial
+    support: full
     details:
       - V(deployed) computes the exact change on every node and writes nothing.
       - V(status) only reads, with or without check mode.
-      - V(failover_backup) and V(failback_backup) are skipped in check mode (RV(skipped)); the module
-        reads the owner of the switchover partition and says where the backup would go, but clpbackup
-        cannot yet tell without acting whether the one-shot already exists, so whether it would change is
-        unknown (RV(check_mode.would_change) is V(unknown)).
+      - V(failover_backup) and V(failback_backup) read both nodes, decide the owner and what would be
+        scheduled there (nothing when the same one-shot already exists) and change nothing; RV(changed)
+        says whether the real run would change.
   diff_mode:
     support: full
     details:
@@ -229,23 +228,6 @@ findings:
   returned: when the plan breaks a rule
   type: list
   elements: dict
-check_mode:
-  description: In check mode with O(state=failover_backup) or O(state=failback_backup), what would be done.
-  returned: when skipped in check mode
-  type: dict
-  contains:
-    would_change:
-      description: Always V(unknown) (see the check mode notes).
-      type: str
-    owner:
-      description: The node that owns the switchover partition, where the backup would go.
-      type: str
-    job:
-      description: The switchover job that would run.
-      type: str
-    at:
-      description: V(HH:MM) or V(now).
-      type: str
 diff:
   description: With C(--diff), one before/after entry per changed item and node.
   returned: in diff mode, when something changes
@@ -530,89 +512,21 @@ def run_status(module: AnsibleModule, cb: ClusterBackup) -> None:
     module.exit_json(**data)
 
 
-def one_shot_target(cb: ClusterBackup, state: str, at: str | None) -> tuple[str, str]:
-    """The job and time the one-shot would use, validated as ClusterBackup does before any I/O."""
-    from clpbackup import nodestate
-    from clpbackup.errors import PlanError
-    from clpbackup.plan import parse_hhmm
-
-    plan = cb.plan
-    fb = plan.failover_backup
-    if state == "failover_backup":
-        if fb is None:
-            raise PlanError(
-                "the plan has no failover_backup section",
-                field="failover_backup",
-                hint="add failover_backup: {job: <switchover job>, at: HH:MM|now} (FO-2)",
-            )
-        job, when = fb.job, at or fb.at
-    else:
-        jobs = plan.switchover_jobs()
-        if fb is not None:
-            job = fb.job
-        elif jobs:
-            job = jobs[0]
-        else:
-            raise PlanError("the plan has no switchover job", field="jobs")
-        when = at or "now"
-    if when != "now":
-        try:
-            parse_hhmm(when)
-        except ValueError as exc:
-            raise PlanError(str(exc), field="at") from None
-        overlap = nodestate.daily_overlap(plan, cb.artifacts, job, when)
-        if overlap:
-            raise PlanError(
-                f"SCH-3: a one-shot backup at {when} overlaps {overlap}",
-                field="at",
-                hint="choose a time outside the daily backup windows",
-            )
-    return job, when
-
-
-def run_one_shot_check(module: AnsibleModule, cb: ClusterBackup, state: str) -> None:
-    """Check mode for failover/failback: read only; say where the backup would go and skip the action.
-
-    ClusterBackup's one-shots have no dry run: whether the one-shot already exists (nothing to do) is
-    decided in the same call that creates it. So the action is skipped and its effect is "unknown".
-    """
-    names = names_of(cb)
-    rule = "FO-2" if state == "failover_backup" else "FB-1"
-    job, when = one_shot_target(cb, state, module.params["at"])
-    result = cb.status()
-    data = result_json(result, names)
-    data["changed"] = False
-    if result.failed:
-        module.fail_json(msg=failure_message(result, names), **data)
-    owners = [n for n in names if n in result.succeeded and result.succeeded[n].owner]
-    if len(owners) != 1:
-        reasons = "; ".join(str(p) for p in result.problems) or "no node owns the switchover partition"
-        module.fail_json(
-            msg=f"{rule}: {state} would be refused, the owner of the switchover partition is unknown: "
-            + reasons,
-            **data,
-        )
-    owner = owners[0]
-    for p in result.succeeded[owner].problems:
-        module.warn(str(p))
-    data["skipped"] = True
-    data["check_mode"] = {"would_change": "unknown", "owner": owner, "job": job, "at": when}
-    verb, moment = ("start", "now") if when == "now" else ("schedule", f"at {when}")
-    data["msg"] = (
-        f"check mode: {state} not run. It would {verb} a full backup of {job} ({moment}) on {owner}, "
-        f"the owner of the switchover partition ({rule}). Whether that changes anything is unknown: "
-        "clpbackup cannot yet tell without acting whether the one-shot already exists."
-    )
-    module.exit_json(**data)
-
-
 def run_one_shot(module: AnsibleModule, cb: ClusterBackup, state: str) -> None:
+    """failover_backup / failback_backup; in check mode ClusterBackup reads the node, decides what it
+    would schedule (nothing when the one-shot already exists) and changes nothing."""
     names = names_of(cb)
     rule = "FO-2" if state == "failover_backup" else "FB-1"
     at = module.params["at"]
-    result = cb.failover_backup(at=at) if state == "failover_backup" else cb.failback_backup(at=at)
+    check = module.check_mode
+    if state == "failover_backup":
+        result = cb.failover_backup(at=at, check=check)
+    else:
+        result = cb.failback_backup(at=at, check=check)
     data = result_json(result, names)
     data["changed"] = result.changed
+    if check:
+        data["changed"] = any(v.action.startswith("would be") for v in result.succeeded.values())
     if module._diff:
         data["diff"] = one_shot_diffs(cb, result)
     if result.failed:
@@ -689,8 +603,6 @@ def run_module() -> None:
                 run_deployed(module, cb)
             elif state == "status":
                 run_status(module, cb)
-            elif module.check_mode:
-                run_one_shot_check(module, cb, state)
             else:
                 run_one_shot(module, cb, state)
     except PlanError as exc:  # a bad node name, a missing failover_backup section, SCH-3 ...

@@ -436,7 +436,7 @@ def test_invalid_plan_fails_naming_the_rule_and_does_nothing(sim: Sim) -> None:
     assert run.results["after"]["ok"] is True  # the nodes are as they were
 
 
-def test_failover_check_mode_skips_then_real_runs_schedule_once(sim: Sim) -> None:
+def test_failover_check_mode_changes_nothing_then_real_runs_schedule_once(sim: Sim) -> None:
     run = playbook(
         sim,
         [
@@ -453,14 +453,9 @@ def test_failover_check_mode_skips_then_real_runs_schedule_once(sim: Sim) -> Non
     assert run.rc == 0, run.output
     r = run.results
     check = r["check"]
-    assert check["skipped"] is True and check["changed"] is False
-    assert check["check_mode"] == {
-        "would_change": "unknown",
-        "owner": "node-a",
-        "job": "shared-daily",
-        "at": "06:00",
-    }
-    assert "skipping: [localhost]" in run.output
+    assert check["changed"] is True, check  # the real run would schedule it
+    assert check["nodes"]["node-a"]["action"].startswith("would be scheduled at 06:00"), check
+    assert check["nodes"]["node-b"]["action"] == "not the owner: nothing to do"
 
     # The check created nothing: the first real run schedules the one-shot (FO-2) on the owner.
     first = r["first"]
