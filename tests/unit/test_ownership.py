@@ -8,9 +8,15 @@ from clpbackup.transport.types import NodeFacts, VolumeInfo
 
 def facts(*volumes: tuple[str, bool, bool]) -> NodeFacts:
     return NodeFacts(
-        hostname="X", os_version="6.2.9200", os_caption="", ps_version="3.0", oem_codepage=437,
+        hostname="X",
+        os_version="6.2.9200",
+        os_caption="",
+        ps_version="3.0",
+        oem_codepage=437,
         volumes=tuple(VolumeInfo(v, p, w) for v, p, w in volumes),
-        schedule_start_mode="Auto", schedule_state="Running", wsb_installed=True,
+        schedule_start_mode="Auto",
+        schedule_state="Running",
+        wsb_installed=True,
     )
 
 

@@ -14,7 +14,7 @@ NEC_SAMPLE = (
     'IF "%CLP_EVENT%" == "START" GOTO NORMAL\r\n'
     'IF "%CLP_EVENT%" == "FAILOVER" GOTO FAILOVER\r\n'
     ":NORMAL\r\n"
-    "ARMBCAST /MSG \"started\" /A\r\n"
+    'ARMBCAST /MSG "started" /A\r\n'
     ":EXIT\r\n"
     "exit 0\r\n"
 )
@@ -45,7 +45,9 @@ def test_missing_script_becomes_the_fragment() -> None:
     assert splice(None, FRAGMENT) == FRAGMENT
 
 
-@pytest.mark.parametrize("text", [f"{BEGIN}\r\necho\r\n", f"{END}\r\n{BEGIN}\r\n", f"{BEGIN}\r\n{END}\r\n{BEGIN}\r\n{END}\r\n"])
+@pytest.mark.parametrize(
+    "text", [f"{BEGIN}\r\necho\r\n", f"{END}\r\n{BEGIN}\r\n", f"{BEGIN}\r\n{END}\r\n{BEGIN}\r\n{END}\r\n"]
+)
 def test_damaged_block_is_refused(text: str) -> None:
     with pytest.raises(StartScriptError):
         splice(text, FRAGMENT)
