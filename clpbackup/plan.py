@@ -182,10 +182,11 @@ class Connection(ConnectionOverride):
     cert_validation: bool | str = True
     no_proxy: bool = True
     allow_insecure: bool = False
-    operation_timeout: int = 20
-    read_timeout: int = 30
-    connection_timeout: int = 30
-    deadline: int = 300
+    # The same bounds as ConnectionOverride: re-declaring a field drops the parent's constraints.
+    operation_timeout: int = Field(default=20, ge=5, le=3600)
+    read_timeout: int = Field(default=30, ge=10, le=3700)
+    connection_timeout: int = Field(default=30, ge=1, le=600)
+    deadline: int = Field(default=300, ge=10)
     locale: str | None = None
 
     @model_validator(mode="after")
