@@ -95,7 +95,9 @@ def check_value(
     when ``codepage`` is given, any character that code page cannot encode (batch files are read by
     ``cmd.exe`` in the node's OEM code page).
     """
-    for ch in value:
+    # Fast path (every plan value passes here on each render): a printable string holds none of the
+    # refused categories, so the per-character scan below is only needed to find and name one.
+    for ch in "" if value.isprintable() else value:
         if ch == "\t" and allow_tab:
             continue
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or ch in "\x00\r\n":
@@ -130,6 +132,13 @@ def check_codepage(value: str, *, codepage: int, field: str | None) -> str:
     ``C:\\業務データ`` is fine in cp932 but cannot be written in a cp437 batch file.
     """
     codec = _codec(codepage)
+    try:
+        # Fast path: the whole string survives the round trip (the code pages are stateless, so
+        # then every character does); the per-character scan below only finds and names the culprit.
+        if value.encode(codec).decode(codec) == value:
+            return value
+    except UnicodeError:
+        pass
     for ch in value:
         try:
             ok = ch.encode(codec).decode(codec) == ch
