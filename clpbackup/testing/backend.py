@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 __all__ = [
     "EchoBackend",
     "NodeBackend",
+    "PipelineCommand",
     "ScriptOutcome",
     "cancellation_scope",
     "current_cancel_event",
@@ -42,6 +43,20 @@ class ScriptOutcome:
 
     output: list[Any]  # objects to send as PSRP output (dicts become Hashtables)
     errors: list[str]  # error records: the pipeline still completes; they fill pypsrp's streams.error
+
+
+@dataclass(frozen=True)
+class PipelineCommand:
+    """One command of a PSRP pipeline, for the optional ``invoke_pipeline(commands, input)``.
+
+    A backend that has that method also gets the pipelines outside the one-script shape (several
+    commands, positional arguments), such as pypsrp's ``Client.copy`` and ``Client.execute_ps``;
+    see ``docs/design.md``. ``parameters`` keeps their order; a ``None`` name is a positional argument.
+    """
+
+    text: str  # the script, or the cmdlet's name
+    is_script: bool
+    parameters: list[tuple[str | None, Any]]
 
 
 @runtime_checkable

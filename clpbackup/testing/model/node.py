@@ -603,6 +603,13 @@ class SimulatedWindows:
 
         return self.toplevel(lambda: invoke(self, script, parameters, input))
 
+    def invoke_pipeline(self, commands: list[Any], input: list[Any]) -> Any:
+        """Pipelines outside the one-script shape: pypsrp's ``Client.copy`` and the ``execute_ps``
+        scripts of the benchmarks' per-command baseline (see :mod:`.pypsrp_scripts`)."""
+        from clpbackup.testing.model.pypsrp_scripts import invoke_pipeline
+
+        return self.toplevel(lambda: invoke_pipeline(self, commands, input))
+
     def run_command_line(self, command_line: str) -> tuple[int, bytes, bytes]:
         """Run a WinRS command line as cmd.exe does; stdout and stderr in the OEM code page."""
 
