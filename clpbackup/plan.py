@@ -50,6 +50,9 @@ _DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
 # Code pages that Python can encode and that Windows Server consoles use as OEM code page.
 SUPPORTED_CODEPAGES: tuple[int, ...] = (437, 850, 852, 855, 857, 866, 932, 936, 949, 950, 1252)
 
+# Texts that mean a boolean; connection.cert_validation refuses them as a CA bundle path.
+_BOOLEAN_WORDS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1"})
+
 
 def parse_hhmm(value: str) -> int:
     """Minutes after midnight of an ``HH:MM`` (24 h) time; ``ValueError`` otherwise."""
@@ -168,6 +171,17 @@ class ConnectionOverride(_Model):
     def _codepage(cls, value: int | None) -> int | None:
         if value is not None and value not in SUPPORTED_CODEPAGES:
             raise ValueError(f"code page {value} is not supported; use one of {list(SUPPORTED_CODEPAGES)}")
+        return value
+
+    @field_validator("cert_validation")
+    @classmethod
+    def _cert_validation(cls, value: bool | str | None) -> bool | str | None:
+        # A quoted "false" would be read as the path of a CA bundle: refuse it rather than guess.
+        if isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
+            raise ValueError(
+                f"{value!r} is text: write true or false without quotes, or the path of the CA bundle "
+                "(PEM) that signed the nodes' certificates"
+            )
         return value
 
 

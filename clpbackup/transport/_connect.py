@@ -5,8 +5,8 @@
   allowed with a warning in the log).
 * Over HTTP, NTLM / Negotiate / Kerberos / CredSSP always encrypt the messages (``encryption=
   "always"``); over HTTPS TLS protects them.
-* Certificate validation is on by default; ``cert_validation`` may name a CA bundle; turning it off
-  logs a warning.
+* Certificate validation is on by default; ``cert_validation`` may name a CA bundle (refused when
+  it does not exist); turning it off logs a warning.
 * ``read_timeout`` must exceed ``operation_timeout`` (WinRM answers a Receive only after the
   operation timeout); a node override that breaks this is refused.
 * The password is resolved (``Connection.resolve_password``) only here, at connect time, and goes
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from clpbackup.errors import PlanError
@@ -75,6 +76,16 @@ def check_connection(node: str, conn: Connection) -> str:
             "set connection.username (a local account of the node)",
         )
     if conn.ssl:
+        if isinstance(conn.cert_validation, str) and not os.path.exists(conn.cert_validation):
+            # requests would fail later with an OSError; say which setting and send nothing
+            raise _refuse(
+                node,
+                f"the CA bundle {conn.cert_validation!r} (connection.cert_validation) does not exist "
+                "on this machine",
+                "connection.cert_validation",
+                "give the path of the PEM file (or folder) of the CA that signed the node's "
+                "certificate, or true to validate against the system's CAs",
+            )
         if conn.cert_validation is False:
             log.warning(
                 "node %s: TLS certificate validation is OFF (connection.cert_validation: false)", node

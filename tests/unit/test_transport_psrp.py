@@ -13,6 +13,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -699,15 +700,17 @@ def test_basic_over_http_with_allow_insecure_warns(caplog: Any) -> None:
     assert "without message encryption" in caplog.text and PASSWORD not in caplog.text
 
 
-def test_basic_over_https_validates_certificates_by_default() -> None:
+def test_basic_over_https_validates_certificates_by_default(tmp_path: Path) -> None:
     s = session(make_plan(auth="basic", username="backup", ssl=True))
     s.facts()
     kwargs = FakeWSMan.instances[0].kwargs
     assert kwargs["ssl"] is True and kwargs["port"] == 5986 and kwargs["cert_validation"] is True
     assert kwargs["encryption"] == "auto"
-    s2 = session(make_plan(auth="basic", username="backup", ssl=True, cert_validation="/etc/ca.pem"))
+    ca = tmp_path / "ca.pem"  # a CA bundle that does not exist is refused before connecting
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    s2 = session(make_plan(auth="basic", username="backup", ssl=True, cert_validation=str(ca)))
     s2.facts()
-    assert FakeWSMan.instances[1].kwargs["cert_validation"] == "/etc/ca.pem"
+    assert FakeWSMan.instances[1].kwargs["cert_validation"] == str(ca)
 
 
 def test_a_node_override_cannot_break_the_timeout_rule() -> None:
