@@ -57,9 +57,7 @@ def with_password(plan: Plan) -> Plan:
             hint=f"export {ref.env or 'the password variable'} before running the script",
         )
     secret = getpass.getpass(f"password for {plan.connection.username or 'the nodes'}: ")
-    connection = plan.connection.model_copy(
-        update={"password": PasswordRef(callback=lambda _node: secret)}
-    )
+    connection = plan.connection.model_copy(update={"password": PasswordRef(callback=lambda _node: secret)})
     return plan.model_copy(update={"connection": connection})
 
 
