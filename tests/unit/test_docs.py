@@ -1057,3 +1057,33 @@ def test_failover_example_reports_a_failed_backup(page_env: Path) -> None:
         sim.shares.unreachable.add("backup01")
         rc, out = run_example("failover", ["plan.yaml", "--yes", "--poll", "0.01"])  # the plan says now
         assert rc == 1 and "the failover backup failed on erp2" in out
+
+
+# -- every rule clpbackup names is explained ---------------------------------------------------------
+
+_RULE_ID = re.compile(r"\b(?:OS|JOB|SCH|FO|FB|RS|NT|WSB|SEC|IDEM|CAU)-\d\b")
+_LABEL = re.compile(r'(?:Problem\(\s*|rule=|\.add\(\s*)"(?P<label>[A-Z][A-Z0-9]*(?:-\d+)?)"')
+
+
+def _source_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "clpbackup").rglob("*.py")))
+
+
+def test_every_rule_id_in_the_code_is_explained_in_rules_md() -> None:
+    rules = (DOCS / "rules.md").read_text(encoding="utf-8")
+    ids = set(_RULE_ID.findall(_source_text()))
+    assert len(ids) > 20  # the scan finds the rules
+    assert not sorted(i for i in ids if i not in rules), "rules.md does not explain these rule IDs"
+
+
+def test_every_problem_label_is_explained() -> None:
+    """Labels that are not rules of the guide (QUOTE, CODEPAGE, BACKUP …) are explained somewhere."""
+    labels = {m.group("label") for m in _LABEL.finditer(_source_text())} - set(
+        _RULE_ID.findall(_source_text())
+    )
+    assert {"CODEPAGE", "BACKUP", "QUOTE"} <= labels  # the scan finds them
+    text = "\n".join(
+        (DOCS / name).read_text(encoding="utf-8")
+        for name in ("rules.md", "operations.md", "troubleshooting.md")
+    )
+    assert not sorted(label for label in labels if label not in text)
