@@ -517,6 +517,27 @@ def last_run_marker(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState
     return f"{name}|{_fmt(task.last_run) if task and task.last_run else ''}"
 
 
+def run_task_name(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> str:
+    """The task a run-now of ``job`` starts (:func:`run_now_commands`): its daily task (or ``At<id>``),
+    else its one-shot task."""
+    return _daily_task_name(plan, node, art, state, job) or render.task_name(plan, job, once=True)
+
+
+def run_started(before: NodeState, after: NodeState, task: str) -> bool:
+    """True when ``task`` is running in ``after``, or has run since ``before``.
+
+    Decides, after an apply whose answer was lost (connection failed, deadline), whether the run it
+    carried has started on the node; a run that started is never started a second time.
+    """
+    new = after.task(task)
+    if new is None:
+        return False
+    if new.state == "running" or new.last_result == _RUNNING:
+        return True
+    old = before.task(task)
+    return new.last_run is not None and (old is None or old.last_run != new.last_run)
+
+
 def run_now_commands(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> list[Command]:
     """Start ``job`` now, detached, through the node's scheduler (decision 4).
 

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from clpbackup import nodestate
+from clpbackup import nodestate, render
 from clpbackup.artifacts import NodeArtifacts
 from clpbackup.errors import (
+    AuthenticationFailed,
     ClpBackupError,
     ConnectionFailed,
     NodeTimeout,
@@ -600,11 +601,54 @@ class ClusterBackup:
             res.action = "would be " + action
             res.notes.append(f"{rule}: would run " + "; ".join(c.command_line() for c in commands))
             return res
-        applied = self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
-        self._check_applied(name, applied)
+        once = render.task_name(self.plan, job, once=True)
+        applied = self._apply_once(
+            name,
+            commands,
+            started=lambda again: at == "now" and nodestate.run_started(read.state, again.state, once),
+            missing=lambda again: nodestate.one_shot_commands(
+                self.plan, again.node, self.artifacts[name], again.state, job, at
+            )[1],
+        )
+        if applied is not None:
+            self._check_applied(name, applied)
         res.changed = True
         res.notes.append(f"{rule}: {action}")
         return res
+
+    def _apply_once(
+        self,
+        name: str,
+        commands: Sequence[CommandSpec],
+        *,
+        started: Callable[[_NodeRead], bool],
+        missing: Callable[[_NodeRead], Sequence[CommandSpec]],
+    ) -> ApplyResult | None:
+        """Run commands that schedule or start a backup, exactly once.
+
+        When the connection fails or the deadline passes during the apply, the commands may have
+        run and only the answer was lost: they are never sent again blindly (a second backup).
+        The node is read again; when ``started`` says the run is there, nothing more is sent
+        (``None``); otherwise only the ``missing`` commands are applied (IDEM-1, as deploy does).
+        """
+        try:
+            return self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
+        except AuthenticationFailed as exc:
+            # Refused part-way: the commands may have run, and reading the node again would only be
+            # refused too (and count towards an account lockout). Say so instead of guessing.
+            _may_have_started(
+                exc, "the node may have scheduled or started the backup before it refused the credentials"
+            )
+            raise
+        except (ConnectionFailed, NodeTimeout):
+            self._drop_session(name)
+            again = self._read(name)
+            if started(again):
+                return None
+            rest = missing(again)
+            if not rest:
+                return None
+            return self._session(name).apply(ApplyRequest(commands=rest, stop_on_error=True))
 
     # -- run now ----------------------------------------------------------------------------------
 
@@ -677,9 +721,17 @@ class ClusterBackup:
         read = r.value
         name = read.node.name
         self._preflight(read, for_write=True)
-        commands = nodestate.run_now_commands(self.plan, read.node, self.artifacts[name], read.state, job)
-        applied = self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
-        self._check_applied(name, applied)
+        art = self.artifacts[name]
+        commands = nodestate.run_now_commands(self.plan, read.node, art, read.state, job)
+        task = nodestate.run_task_name(self.plan, read.node, art, read.state, job)
+        applied = self._apply_once(
+            name,
+            commands,
+            started=lambda again: nodestate.run_started(read.state, again.state, task),
+            missing=lambda again: nodestate.run_now_commands(self.plan, again.node, art, again.state, job),
+        )
+        if applied is not None:
+            self._check_applied(name, applied)
         return RunResult(name, job=job, outcome="running", changed=True)
 
     def _poll_runs(
@@ -708,6 +760,8 @@ class ClusterBackup:
         while True:
             result = self._poll_runs(job, pending, before)
             for n, v in result.items():
+                if isinstance(v, ClpBackupError):
+                    _may_have_started(v, f"{job} was started on the node; its outcome could not be read")
                 if isinstance(v, ClpBackupError) or v.outcome != "running":
                     final[n] = v
                     if progress:
@@ -743,6 +797,15 @@ class ClusterBackup:
         )
         states = {n: r.value.state for n, r in reads.items() if isinstance(r, _Wrapped)}
         return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
+
+
+def _may_have_started(exc: ClpBackupError, what: str) -> None:
+    """Tell, in the error's hint, that a backup may be running although the call failed: starting
+    it again blindly would run it twice."""
+    exc.hint = f"{what}; look with status() (the job's last run) before starting it again" + (
+        f"; {exc.hint}" if exc.hint else ""
+    )
+    exc.args = (exc._render(),)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Reliability tests: the fault sweep and the load test (docs/reliability.md)."""
