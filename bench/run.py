@@ -318,23 +318,50 @@ def bench_latency(latencies: Sequence[int], baseline_latencies: Sequence[int]) -
 
 
 def bench_parallel(repeats: int, latency_ms: int = 50) -> dict[str, Any]:
+    """Deploy on both nodes ÷ on one node, each on fresh nodes (a first deploy: 7 requests a node).
+
+    Headline: nodes served by a separate process, as real nodes are. Also measured with the nodes in
+    this process (``SimulatedCluster`` in-process), where their CPU competes with the client's for the
+    interpreter lock — a cost of the simulation that real nodes do not impose.
+    """
+    from clpbackup import ClusterBackup
+
+    def deploy(plan: Any, node: str | None) -> float:
+        with ClusterBackup(plan) as cb:
+            seconds, result = timed(lambda: cb.deploy(node=node))
+        must_be_ok(result, "deploy")
+        return seconds
+
     one: list[float] = []
     both: list[float] = []
-    for _ in range(repeats):
-        # fresh nodes each time: a first deploy (7 requests per node), not a no-op
+    with Host(2 * repeats + 2, latency_ms) as host:
+        plans = host.plans()
+        deploy(plans.pop(), None)  # warm-up: first-use costs (imports, compiled regexes) are not parallelism
+        deploy(plans.pop(), NODES[0])
+        for i in range(repeats):
+            one.append(deploy(plans[2 * i], NODES[0]))
+            both.append(deploy(plans[2 * i + 1], None))
+    in_one: list[float] = []
+    in_both: list[float] = []
+    for _ in range(max(3, repeats // 2)):
         with cluster(latency_ms) as sim:
-            one.append(op(sim, "deploy-one")[0])
+            in_one.append(op(sim, "deploy-one")[0])
         with cluster(latency_ms) as sim:
-            both.append(op(sim, "deploy")[0])
-    result = {
+            in_both.append(op(sim, "deploy")[0])
+    result: dict[str, Any] = {
         "latency_ms": latency_ms,
         "repeats": repeats,
         "one_node_s": round(statistics.median(one), 3),
         "both_nodes_s": round(statistics.median(both), 3),
         "one_node_all_s": [round(x, 3) for x in one],
         "both_nodes_all_s": [round(x, 3) for x in both],
+        "inprocess_one_node_s": round(statistics.median(in_one), 3),
+        "inprocess_both_nodes_s": round(statistics.median(in_both), 3),
     }
     result["parallel_ratio"] = round(result["both_nodes_s"] / result["one_node_s"], 2)
+    result["inprocess_parallel_ratio"] = round(
+        result["inprocess_both_nodes_s"] / result["inprocess_one_node_s"], 2
+    )
     log(f"parallel: {result}")
     return result
 
@@ -343,8 +370,9 @@ def bench_parallel(repeats: int, latency_ms: int = 50) -> dict[str, Any]:
 
 
 def fleet_host(clusters: int, latency_ms: float) -> int:
-    """Serve ``clusters`` simulated clusters; print their endpoints (one JSON line), serve until stdin
-    closes, then print the host's request counts and resource use (one JSON line)."""
+    """Serve ``clusters`` simulated clusters; print their endpoints (one JSON line); answer each
+    ``cpu`` line on stdin with this process's CPU time so far; at the end of stdin print the request
+    counts and resource use (one JSON line)."""
     from clpbackup.testing import SimulatedCluster
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -352,19 +380,21 @@ def fleet_host(clusters: int, latency_ms: float) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 100 listeners + their connections
     plan = load_plan()
     sims = [SimulatedCluster.from_plan(plan, latency=latency_ms / 1000) for _ in range(clusters)]
+    threads = 0
     try:
         for s in sims:
             s.start()
         print(json.dumps([{n.name: n.server.port for n in s.nodes} for s in sims]), flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "cpu":
+                threads = max(threads, threading.active_count())
+                print(json.dumps({"cpu_s": _cpu_s()}), flush=True)
         requests = [n.requests for s in sims for n in s.nodes]
         auth = [n.server.auth_requests for s in sims for n in s.nodes]
         not_simulated = [m for s in sims for m in s.not_simulated]
-        threads = threading.active_count()
     finally:
         with ThreadPoolExecutor(max_workers=16) as pool:  # each stop waits for its serve loop
             list(pool.map(lambda s: s.stop(), sims))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
@@ -372,8 +402,7 @@ def fleet_host(clusters: int, latency_ms: float) -> int:
                 "auth": auth,
                 "not_simulated": not_simulated,
                 "threads": threads,
-                "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "peak_rss_mb": round(_rss_mb("VmHWM"), 1),
             }
         ),
         flush=True,
@@ -381,135 +410,282 @@ def fleet_host(clusters: int, latency_ms: float) -> int:
     return 0
 
 
-def _rss_mb() -> float:
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident set (``VmRSS``) or its peak (``VmHWM``), in MB.
+
+    Not ``getrusage().ru_maxrss``: Linux carries the parent's peak over fork and exec into it, so
+    a small child started by a bigger parent would report the parent's figure.
+    """
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
 
-def fleet_client(endpoints_file: str, concurrency: int, operations: Sequence[str]) -> int:
-    """Run ``operations`` over every cluster of the endpoints file; print one JSON line."""
-    # everything a run imports is loaded before the memory baseline is taken
+def fleet_client(endpoints_file: str, concurrency: int, operation: str, part: int = 0, parts: int = 1) -> int:
+    """Run ``operation`` (deploy or status) over the clusters of the endpoints file (every
+    ``parts``-th from ``part``), ``concurrency`` clusters at a time, each with its own ClusterBackup
+    (both nodes in parallel). Prints ``ready`` once loaded, starts at a ``go`` line on stdin, then
+    prints one JSON line: wall time, CPU time, peak RSS of this process."""
+    # what a run imports is loaded before the memory baseline is taken
     import clpbackup.transport.psrp  # noqa: F401
     from clpbackup import ClusterBackup
 
-    endpoints = json.loads(Path(endpoints_file).read_text(encoding="utf-8"))
+    endpoints = json.loads(Path(endpoints_file).read_text(encoding="utf-8"))[part::parts]
     base = load_plan()
     plans = [
         base.with_endpoints({n: {"host": "127.0.0.1", "port": p} for n, p in e.items()}) for e in endpoints
     ]
     rss_before = _rss_mb()
-    out: dict[str, Any] = {
-        "clusters": len(plans),
-        "nodes": 2 * len(plans),
-        "rss_before_mb": round(rss_before, 1),
-    }
+    print("ready", flush=True)
+    sys.stdin.readline()
 
-    def one(plan: Any, name: str) -> str | None:
+    def one(plan: Any) -> str | None:
         with ClusterBackup(plan) as cb:
-            result = cb.deploy() if name == "deploy" else cb.status()
+            result = cb.deploy() if operation == "deploy" else cb.status()
         failed = [f"{n}: {v}" for n, v in result.items() if isinstance(v, Exception)]
         return "; ".join(failed) or None
 
-    for name in operations:
-        cpu0 = time.process_time()
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plans)))) as pool:
-            errors = [e for e in pool.map(lambda p, name=name: one(p, name), plans) if e]
-        out[f"{name}_s"] = round(time.perf_counter() - start, 3)
-        out[f"{name}_cpu_s"] = round(time.process_time() - cpu0, 3)
-        out[f"{name}_errors"] = errors[:3]
-        out[f"{name}_failed_clusters"] = len(errors)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["peak_rss_growth_mb"] = round(out["peak_rss_mb"] - rss_before, 1)
-    out["threads_peak_bound"] = 1 + concurrency * 3  # pool workers + each ClusterBackup's 2 workers
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(plans)))) as pool:
+        errors = [e for e in pool.map(one, plans) if e]
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    peak = _rss_mb("VmHWM")
+    out = {
+        "s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "rss_before_mb": round(rss_before, 1),
+        "peak_rss_mb": round(peak, 1),
+        "failed_clusters": len(errors),
+        "errors": errors[:3],
+    }
     print(json.dumps(out), flush=True)
     return 0
 
 
-def run_fleet(
-    clusters: int, *, latency_ms: int, concurrency: int, operations: Sequence[str]
-) -> dict[str, Any]:
-    me = [sys.executable, str(Path(__file__).resolve())]
-    host = subprocess.Popen(
-        [*me, "_fleet-host", str(clusters), str(latency_ms)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+class Host:
+    """Simulated clusters served by a separate process (``_fleet-host``), as real nodes are: their
+    work does not take this process's CPU or share its interpreter lock."""
+
+    def __init__(self, clusters: int, latency_ms: float) -> None:
+        self.clusters = clusters
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "_fleet-host", str(clusters), str(latency_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.endpoints_line = self.proc.stdout.readline()
+        if not self.endpoints_line:
+            self.proc.kill()
+            raise SystemExit("bench: the simulated-cluster host did not start")
+        self.endpoints: list[dict[str, int]] = json.loads(self.endpoints_line)
+        self.stats: dict[str, Any] = {}
+
+    def plans(self) -> list[Any]:
+        """The example plan pointed at each cluster."""
+        base = load_plan()
+        return [
+            base.with_endpoints({n: {"host": "127.0.0.1", "port": p} for n, p in e.items()})
+            for e in self.endpoints
+        ]
+
+    def cpu(self) -> float:
+        """The host process's CPU time so far (s)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("cpu\n")
+        self.proc.stdin.flush()
+        return float(json.loads(self.proc.stdout.readline())["cpu_s"])
+
+    def close(self) -> dict[str, Any]:
+        """Stop the host; its request counts and peak memory."""
+        if self.proc.poll() is None and not self.stats:
+            try:
+                assert self.proc.stdin is not None and self.proc.stdout is not None
+                self.proc.stdin.close()
+                self.stats = json.loads(self.proc.stdout.readline())
+                self.proc.wait(timeout=60)
+            finally:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+        if self.stats.get("not_simulated"):
+            raise SystemExit(f"bench: not simulated: {self.stats['not_simulated'][:3]}")
+        return self.stats
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _clients(endpoints_file: str, concurrency: int, operation: str, processes: int) -> dict[str, Any]:
+    """Run one operation over the fleet from ``processes`` client processes (the clusters dealt out
+    between them, ``concurrency`` in flight in all), started together once each has loaded."""
+    me = [sys.executable, str(Path(__file__).resolve()), "_fleet-client", endpoints_file]
+    share = max(1, -(-concurrency // processes))
+    procs = [
+        subprocess.Popen(
+            [*me, str(share), operation, str(i), str(processes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
     try:
-        assert host.stdin is not None and host.stdout is not None
-        line = host.stdout.readline()
-        if not line:
-            raise SystemExit("bench: the fleet host did not start")
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise SystemExit("bench fleet: a client process did not start")
+        start = time.perf_counter()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = []
+        for p in procs:
+            assert p.stdout is not None
+            results.append(json.loads(p.stdout.readline()))
+        wall = time.perf_counter() - start
+    finally:
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.wait(timeout=60)
+            if p.poll() is None:
+                p.kill()
+    return {
+        # one process: its own timing (no pipe in between); several: from "go" to the last answer
+        "s": results[0]["s"] if processes == 1 else round(wall, 3),
+        "cpu_s": round(sum(r["cpu_s"] for r in results), 3),
+        "peak_rss_mb": round(sum(r["peak_rss_mb"] for r in results), 1),
+        "rss_before_mb": round(sum(r["rss_before_mb"] for r in results), 1),
+        "failed_clusters": sum(r["failed_clusters"] for r in results),
+        "errors": [e for r in results for e in r["errors"]][:3],
+    }
+
+
+def run_fleet(
+    clusters: int,
+    *,
+    latency_ms: int,
+    concurrency: int,
+    operations: Sequence[str],
+    processes: int = 1,
+) -> dict[str, Any]:
+    """One fleet size: a host process serves the clusters; ``processes`` client processes per
+    operation (1: one process, as a script or the CLI runs)."""
+    row: dict[str, Any] = {
+        "clusters": clusters,
+        "nodes": 2 * clusters,
+        "latency_ms": latency_ms,
+        "concurrency": concurrency,
+        "processes": processes,
+    }
+    with Host(clusters, latency_ms) as host:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            f.write(line)
+            f.write(host.endpoints_line)
         try:
-            done = subprocess.run(
-                [*me, "_fleet-client", f.name, str(concurrency), *operations],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
+            for name in operations:
+                before = host.cpu()
+                result = _clients(f.name, concurrency, name, processes)
+                row[f"{name}_host_cpu_s"] = round(host.cpu() - before, 3)
+                if result["failed_clusters"]:
+                    raise SystemExit(f"bench fleet: {name} failed: {result['errors']}")
+                for key in ("s", "cpu_s", "peak_rss_mb", "rss_before_mb"):
+                    row[f"{name}_{key}"] = result[key]
         finally:
             os.unlink(f.name)
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        host.stdin.close()
-        stats = json.loads(host.stdout.readline())
-    finally:
-        if host.poll() is None:
-            with contextlib.suppress(Exception):
-                host.wait(timeout=60)
-        if host.poll() is None:
-            host.kill()
-    nodes = 2 * clusters
-    result["latency_ms"] = latency_ms
-    result["concurrency"] = concurrency
-    result["host_cpu_s"] = stats["cpu_s"]
-    result["host_peak_rss_mb"] = stats["peak_rss_mb"]
-    result["host_threads"] = stats["threads"]
-    result["requests_per_node"] = round(sum(stats["requests"]) / nodes, 2)
-    result["auth_per_node"] = round(sum(stats["auth"]) / nodes, 2)
-    if stats["not_simulated"]:
-        raise SystemExit(f"bench fleet: not simulated: {stats['not_simulated'][:3]}")
-    for name in operations:
-        if result.get(f"{name}_failed_clusters"):
-            raise SystemExit(f"bench fleet: {name} failed: {result[name + '_errors']}")
-    log(f"fleet {clusters} clusters: {result}")
-    return result
+        stats = host.close()
+    row["host_peak_rss_mb"] = stats["peak_rss_mb"]
+    row["host_threads"] = stats["threads"]
+    row["requests_per_node"] = round(sum(stats["requests"]) / row["nodes"], 2)
+    row["auth_per_node"] = round(sum(stats["auth"]) / row["nodes"], 2)
+    log(f"fleet {clusters} clusters, {processes} client process(es): {row}")
+    return row
 
 
-def bench_fleet(sizes: Sequence[int], *, latency_ms: int, concurrency: int) -> dict[str, Any]:
+def bench_fleet(
+    sizes: Sequence[int],
+    *,
+    latency_ms: int,
+    concurrency: int,
+    floor: dict[str, Any] | None = None,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """Fleets of ``sizes`` clusters, and one cluster as the reference; the ratios, the growth, and
+    the floors below which the wall time of the largest fleet cannot go on this machine."""
     ops = ("deploy", "status")
     rows = [run_fleet(n, latency_ms=latency_ms, concurrency=concurrency, operations=ops) for n in (1, *sizes)]
     one = rows[0]
+    cpus = os.cpu_count() or 1
     for row in rows:
         for name in ops:
             row[f"{name}_vs_one_cluster"] = round(row[f"{name}_s"] / one[f"{name}_s"], 2)
-            row[f"{name}_ms_per_cluster"] = round(1000 * row[f"{name}_s"] / row["clusters"], 1)
             row[f"{name}_cpu_ms_per_cluster"] = round(1000 * row[f"{name}_cpu_s"] / row["clusters"], 1)
+            row[f"{name}_host_cpu_ms_per_cluster"] = round(
+                1000 * row[f"{name}_host_cpu_s"] / row["clusters"], 1
+            )
+        # Lower bounds for status: latency alone (rounds of `concurrency` clusters, 5 requests each);
+        # the client's CPU in one process (the GIL runs one thread at a time); client + simulated
+        # nodes' CPU spread over every core of this machine.
+        rounds = -(-row["clusters"] // concurrency)
+        row["status_latency_bound_s"] = round(rounds * 5 * latency_ms / 1000, 3)
+        row["status_client_cpu_bound_s"] = row["status_cpu_s"]
+        row["status_machine_cpu_bound_s"] = round((row["status_cpu_s"] + row["status_host_cpu_s"]) / cpus, 3)
+        if floor:
+            row["status_pypsrp_cpu_bound_s"] = round(
+                row["nodes"] * floor["pypsrp_status_node_cpu_ms"] / 1000, 3
+            )
     largest = rows[-1]
-    growth = {}
+    growth: dict[str, float] = {}
     if len(rows) > 2:
         a, b = rows[1], rows[-1]
         span = b["clusters"] - a["clusters"]
         for name in ops:
             growth[f"{name}_s_per_extra_cluster"] = round((b[f"{name}_s"] - a[f"{name}_s"]) / span, 4)
-        growth["rss_mb_per_extra_cluster"] = round((b["peak_rss_mb"] - a["peak_rss_mb"]) / span, 3)
-    return {
+            growth[f"{name}_rss_mb_per_extra_cluster"] = round(
+                (b[f"{name}_peak_rss_mb"] - a[f"{name}_peak_rss_mb"]) / span, 3
+            )
+    out: dict[str, Any] = {
         "rows": rows,
         "growth": growth,
         "fleet_status_ratio": largest["status_vs_one_cluster"],
         "fleet_deploy_ratio": largest["deploy_vs_one_cluster"],
         "fleet_nodes": largest["nodes"],
     }
+    if processes > 1:
+        multi = run_fleet(
+            largest["clusters"],
+            latency_ms=latency_ms,
+            concurrency=concurrency,
+            operations=ops,
+            processes=processes,
+        )
+        for name in ops:
+            multi[f"{name}_vs_one_cluster"] = round(multi[f"{name}_s"] / one[f"{name}_s"], 2)
+        out["multi_process"] = multi
+        out["fleet_status_ratio_multi_process"] = multi["status_vs_one_cluster"]
+    if floor:
+        out["status_pypsrp_floor_ratio"] = round(largest["status_pypsrp_cpu_bound_s"] / one["status_s"], 2)
+    out["status_client_cpu_floor_ratio"] = round(largest["status_cpu_s"] / one["status_s"], 2)
+    out["status_machine_cpu_floor_ratio"] = round(largest["status_machine_cpu_bound_s"] / one["status_s"], 2)
+    return out
 
 
 def pypsrp_floor(repeats: int) -> dict[str, Any]:
-    """CPU of pypsrp alone for one node's status (open pool, the same inspect pipeline, close), against
-    clpbackup's status of that node — what no batching can save on the client (latency 0)."""
+    """Client CPU for one node's status (latency 0, nodes served by a host process): pypsrp alone
+    (open the pool, the same inspect pipeline with the same output, close) against clpbackup's
+    status of that node. The difference is all clpbackup could ever save on the client."""
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.wsman import WSMan
 
@@ -517,25 +693,24 @@ def pypsrp_floor(repeats: int) -> dict[str, Any]:
     from clpbackup.transport import remote_ops
     from clpbackup.transport._wire import inspect_parameters
 
-    with cluster(0) as sim:
-        plan = sim.plan
+    with Host(1, 0) as host:
+        plan = host.plans()[0]
         with ClusterBackup(plan) as cb:
-            cb.deploy()
+            must_be_ok(cb.deploy(), "deploy")
         node = plan.node(NODES[0])
         art = plan.render()[node.name]
         request, _ = nodestate.build_inspect(plan, node, art, logs=True, versions=True)
         conn = plan.connection_for(node)
         params = inspect_parameters(request, codepage=conn.codepage, command_timeout=conn.deadline)
         text = remote_ops.load("inspect").text
-        user, password = sim.credentials
 
         def raw() -> None:
             wsman = WSMan(
                 "127.0.0.1",
-                port=sim.node(node.name).server.port,
+                port=host.endpoints[0][node.name],
                 ssl=False,
-                username=user,
-                password=password,
+                username=conn.username or "Administrator",
+                password=os.environ["CLPBACKUP_PASSWORD"],
                 auth="ntlm",
             )
             with RunspacePool(wsman) as pool:
@@ -551,13 +726,12 @@ def pypsrp_floor(repeats: int) -> dict[str, Any]:
                 cb.status(node=node.name)
 
         def cpu(fn: Callable[[], None]) -> float:
-            # the server runs in this process too: count this thread's CPU only
             fn()
             samples = []
             for _ in range(repeats):
-                t0 = time.thread_time()
+                t0 = time.process_time()
                 fn()
-                samples.append(time.thread_time() - t0)
+                samples.append(time.process_time() - t0)
             return statistics.median(samples)
 
         raw_s, clp_s = cpu(raw), cpu(clp)
@@ -740,10 +914,16 @@ def evaluate(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def markdown(fig: dict[str, Any]) -> str:
+    """The figures as the Markdown tables of bench/RESULTS.md (the sections that were run)."""
+    m = fig["machine"]
     lines = [
-        f"Measured {fig['date']} on {fig['machine']['cpu']} ({fig['machine']['cpus']} CPUs), "
-        f"{fig['machine']['os']}, Python {fig['machine']['python']}, pypsrp {fig['machine'].get('pypsrp')}.",
-        f"Command: `{fig['command']}`",
+        f"Measured {fig['date']} on {m['cpu']} ({m['cpus']} CPUs, shared; load average "
+        f"{m['load_avg_1m_at_start']} at the start, {m.get('load_avg_1m_at_end', '?')} at the end), "
+        f"{m['os']}, Python {m['python']}, "
+        f"pypsrp {m.get('pypsrp')}, "
+        f"psrpcore {m.get('psrpcore')}, pyspnego {m.get('pyspnego')}.",
+        "",
+        f"Command: `{fig['command']}` ({fig['elapsed_s']} s)",
         "",
         "| figure | value | target | met |",
         "|---|---|---|---|",
@@ -768,75 +948,119 @@ def markdown(fig: dict[str, Any]) -> str:
         if key not in fig:
             continue
         t = fig["targets"].get(key)
-        lines.append(
-            f"| `{key}` | {fig[key]} | {t['target'] if t else ''} | "
-            f"{('yes' if t['met'] else '**no**') if t else ''} |"
-        )
-    lines += ["", "Wall time per operation (s), both nodes, by injected latency per WS-Man request:", ""]
-    lines += [
-        "| latency | deploy | no-op deploy | status | failover_backup | baseline deploy "
-        "| baseline ÷ clpbackup |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in fig["latency"]:
-        lines.append(
-            f"| {r['latency_ms']} ms | {r['deploy_s']} | {r['noop_deploy_s']} | {r['status_s']} | "
-            f"{r['failover_backup_s']} | {r.get('baseline_deploy_s', '–')} | "
-            f"{r.get('baseline_speedup', '–')} |"
-        )
-    p = fig["parallel"]
-    lines += [
-        "",
-        f"Parallel nodes at {p['latency_ms']} ms (median of {p['repeats']}): one node {p['one_node_s']} s, "
-        f"both nodes {p['both_nodes_s']} s, ratio {p['parallel_ratio']}.",
-        "",
-        f"Fleet at {fig['fleet']['rows'][0]['latency_ms']} ms per request, "
-        f"{fig['fleet']['rows'][0]['concurrency']} clusters in flight "
-        "(client = the measured process running clpbackup; host = the process serving the simulated nodes):",
-        "",
-        "| clusters | nodes | status s | ÷ one cluster | deploy s | ÷ one cluster "
-        "| client CPU status / deploy s | client peak RSS MB | host CPU s | requests/node |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in fig["fleet"]["rows"]:
-        lines.append(
-            f"| {r['clusters']} | {r['nodes']} | {r['status_s']} | {r['status_vs_one_cluster']} | "
-            f"{r['deploy_s']} | {r['deploy_vs_one_cluster']} | {r['status_cpu_s']} / {r['deploy_cpu_s']} | "
-            f"{r['peak_rss_mb']} | {r['host_cpu_s']} | {r['requests_per_node']} |"
-        )
-    g = fig["fleet"]["growth"]
-    if g:
+        met = ("yes" if t["met"] else "**no**") if t else ""
+        lines.append(f"| `{key}` | {fig[key]} | {t['target'] if t else ''} | {met} |")
+    if "latency" in fig:
         lines += [
             "",
-            f"Growth from the smallest to the largest fleet: status +{g['status_s_per_extra_cluster']} s, "
-            f"deploy +{g['deploy_s_per_extra_cluster']} s and +{g['rss_mb_per_extra_cluster']} MB peak RSS "
-            "per extra cluster.",
+            "Wall time per operation (s), both nodes, by injected latency per WS-Man request:",
+            "",
+            "| latency | deploy | no-op deploy | status | failover_backup | baseline deploy "
+            "| baseline ÷ clpbackup |",
+            "|---|---|---|---|---|---|---|",
         ]
-    f = fig.get("floor", {})
+        for r in fig["latency"]:
+            lines.append(
+                f"| {r['latency_ms']} ms | {r['deploy_s']} | {r['noop_deploy_s']} | {r['status_s']} | "
+                f"{r['failover_backup_s']} | {r.get('baseline_deploy_s', '–')} | "
+                f"{r.get('baseline_speedup', '–')} |"
+            )
+    if "parallel" in fig:
+        p = fig["parallel"]
+        lines += [
+            "",
+            f"Deploy at {p['latency_ms']} ms (median of {p['repeats']}), nodes served by another process: "
+            f"one node {p['one_node_s']} s, both nodes {p['both_nodes_s']} s, ratio {p['parallel_ratio']}. "
+            f"With the simulated nodes in the measuring process: {p['inprocess_one_node_s']} s and "
+            f"{p['inprocess_both_nodes_s']} s, ratio {p['inprocess_parallel_ratio']}.",
+        ]
+    if "fleet" in fig:
+        rows = fig["fleet"]["rows"]
+        lines += [
+            "",
+            f"Fleet at {rows[0]['latency_ms']} ms per request, at most {rows[0]['concurrency']} clusters in "
+            "flight. *client*: the process running clpbackup (one per operation); *host*: the process "
+            "serving the simulated nodes.",
+            "",
+            "| clusters | nodes | status s | ÷ one | deploy s | ÷ one | client CPU status / deploy s "
+            "| host CPU status / deploy s | client peak RSS status / deploy MB | requests/node |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['clusters']} | {r['nodes']} | {r['status_s']} | {r['status_vs_one_cluster']} "
+                f"| {r['deploy_s']} | {r['deploy_vs_one_cluster']} "
+                f"| {r['status_cpu_s']} / {r['deploy_cpu_s']} "
+                f"| {r['status_host_cpu_s']} / {r['deploy_host_cpu_s']} "
+                f"| {r['status_peak_rss_mb']} / {r['deploy_peak_rss_mb']} | {r['requests_per_node']} |"
+            )
+        lines += [
+            "",
+            "Lower bounds of the status wall time (s): latency alone; the client's CPU (one process: "
+            "one thread runs at a time); pypsrp's own CPU for every node (see below); client + host CPU "
+            "over every core.",
+            "",
+            "| clusters | measured | latency | client CPU | pypsrp CPU | client + host CPU ÷ cores |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['clusters']} | {r['status_s']} | {r['status_latency_bound_s']} "
+                f"| {r['status_client_cpu_bound_s']} | {r.get('status_pypsrp_cpu_bound_s', '–')} "
+                f"| {r['status_machine_cpu_bound_s']} |"
+            )
+        multi = fig["fleet"].get("multi_process")
+        if multi:
+            lines += [
+                "",
+                f"The same {multi['clusters']} clusters from {multi['processes']} client processes "
+                f"({multi['concurrency']} clusters in flight in all): status {multi['status_s']} s "
+                f"(÷ one cluster {multi['status_vs_one_cluster']}), deploy {multi['deploy_s']} s "
+                f"(÷ one cluster {multi['deploy_vs_one_cluster']}); client CPU {multi['status_cpu_s']} / "
+                f"{multi['deploy_cpu_s']} s, host CPU {multi['status_host_cpu_s']} / "
+                f"{multi['deploy_host_cpu_s']} s.",
+            ]
+        g = fig["fleet"]["growth"]
+        if g:
+            lines += [
+                "",
+                f"Growth from {rows[1]['clusters']} to {rows[-1]['clusters']} clusters, per extra cluster: "
+                f"status +{g['status_s_per_extra_cluster']} s, deploy +{g['deploy_s_per_extra_cluster']} s; "
+                f"client peak RSS +{g['status_rss_mb_per_extra_cluster']} MB (status), "
+                f"+{g['deploy_rss_mb_per_extra_cluster']} MB (deploy).",
+            ]
+    f = fig.get("floor")
     if f:
         lines += [
             "",
-            "Client CPU for one node's status (latency 0, median): pypsrp alone (open pool, the same "
-            f"inspect pipeline, close) {f['pypsrp_status_node_cpu_ms']} ms; "
-            f"clpbackup {f['clpbackup_status_node_cpu_ms']} ms.",
+            "Client CPU for one node's status (latency 0, median, this thread only): pypsrp alone "
+            f"(open the pool, the same inspect pipeline with the same output, close) "
+            f"{f['pypsrp_status_node_cpu_ms']} ms; clpbackup {f['clpbackup_status_node_cpu_ms']} ms.",
         ]
-    s = fig["startup"]
-    lines += [
-        "",
-        "Start-up (median wall time of a new process, s):",
-        "",
-        "| python -c pass | import clpbackup | import pypsrp.client | ratio | import clpbackup.operations "
-        "| clpbackup --help | import ansible.module_utils.basic | Ansible module: first answer "
-        "| Ansible module: status task |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {s['python_s']} | {s['import_clpbackup_s']} | {s['import_pypsrp_client_s']} "
-        f"| {s['import_ratio']} | {s['import_clpbackup_operations_s']} | {s['clpbackup_help_s']} "
-        f"| {s.get('import_ansible_basic_s', '–')} | {s.get('ansible_module_startup_s', '–')} "
-        f"| {s.get('ansible_module_status_task_s', '–')} |",
-        "",
-        f"`import clpbackup` loads {s['import_clpbackup_loads'] or 'none'} of {', '.join(HEAVY)}; "
-        f"`clpbackup --help` loads {s['clpbackup_help_loads'] or 'none'}.",
-    ]
+    if "startup" in fig:
+        s = fig["startup"]
+        lines += [
+            "",
+            "Start-up: median wall time of a new process (s), bytecode cached as in an installed package:",
+            "",
+            "| python -c pass | import clpbackup | import pypsrp.client | ratio "
+            "| import clpbackup.operations | clpbackup --help | import ansible.module_utils.basic "
+            "| Ansible module: first answer "
+            "| Ansible module: status task |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {s['python_s']} | {s['import_clpbackup_s']} | {s['import_pypsrp_client_s']} "
+            f"| {s['import_ratio']} | {s['import_clpbackup_operations_s']} | {s['clpbackup_help_s']} "
+            f"| {s.get('import_ansible_basic_s', '–')} | {s.get('ansible_module_startup_s', '–')} "
+            f"| {s.get('ansible_module_status_task_s', '–')} |",
+            "",
+            f"`import clpbackup` loads {', '.join(s['import_clpbackup_loads']) or 'none'} and "
+            f"`clpbackup --help` {', '.join(s['clpbackup_help_loads']) or 'none'} of: {', '.join(HEAVY)}.",
+        ]
+        if "import_clpbackup_operations_uncached_s" in s:
+            lines.append(
+                "Without bytecode (a checkout run with PYTHONDONTWRITEBYTECODE): "
+                f"import clpbackup.operations {s['import_clpbackup_operations_uncached_s']} s."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -845,7 +1069,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "_fleet-host":
         return fleet_host(int(args[1]), float(args[2]))
     if args and args[0] == "_fleet-client":
-        return fleet_client(args[1], int(args[2]), args[3:])
+        return fleet_client(args[1], int(args[2]), args[3], int(args[4]), int(args[5]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (well under a minute)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -857,7 +1081,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run only these sections (repeatable); the headline figures of the others are absent",
     )
     parser.add_argument("--fleet-concurrency", type=int, default=FLEET_CONCURRENCY)
+    parser.add_argument(
+        "--fleet-processes",
+        type=int,
+        default=1,
+        help="also run the largest fleet from this many client processes (on a machine with the cores)",
+    )
+    parser.add_argument(
+        "--from-json", metavar="FILE", help="measure nothing: print the Markdown of a saved --json run"
+    )
     opts = parser.parse_args(args)
+    if opts.from_json:
+        print(markdown(json.loads(Path(opts.from_json).read_text(encoding="utf-8"))), end="")
+        return 0
     sections = set(opts.only or ["requests", "latency", "parallel", "fleet", "startup"])
     quick = opts.quick
     started = time.perf_counter()
@@ -894,19 +1130,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         fig["parallel"] = bench_parallel(3 if quick else 7)
         fig["parallel_ratio"] = fig["parallel"]["parallel_ratio"]
     if "fleet" in sections:
+        fig["floor"] = pypsrp_floor(5 if quick else 20)
         fig["fleet"] = bench_fleet(
             (FLEET_SIZES[0], FLEET_SIZES[-1]) if quick else FLEET_SIZES,
             latency_ms=FLEET_LATENCY_MS,
             concurrency=opts.fleet_concurrency,
+            floor=fig["floor"],
+            processes=opts.fleet_processes,
         )
         fig["fleet_status_ratio"] = fig["fleet"]["fleet_status_ratio"]
         fig["fleet_deploy_ratio"] = fig["fleet"]["fleet_deploy_ratio"]
-        fig["floor"] = pypsrp_floor(5 if quick else 20)
     if "startup" in sections:
         fig["startup"] = bench_startup(3 if quick else 15, quick=quick)
         fig["import_ratio"] = fig["startup"]["import_ratio"]
     fig["targets"] = evaluate(fig)
     fig["elapsed_s"] = round(time.perf_counter() - started, 1)
+    fig["machine"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     if opts.json:
         print(json.dumps(fig, indent=None, sort_keys=False))
     elif opts.markdown:
