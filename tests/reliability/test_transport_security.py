@@ -24,10 +24,8 @@ import base64
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 from clpbackup.testing.simulate_cli import plan_yaml
 from clpbackup.transport._connect import check_connection, wsman_settings
+from tests.reliability._tap import Tap
 
 pytestmark = pytest.mark.reliability
 
@@ -49,81 +48,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "clpbackup" / "examples" / "ws2012-wsb.yaml"
 PASSWORD = "Tr4nsport-S3cret-7781"  # distinctive: any sighting on the wire is a finding
 USER = "EXAMPLE\\backup-admin"
-
-
-# -- a recording TCP relay -----------------------------------------------------------------------------------
-
-
-class Tap:
-    """A TCP relay on 127.0.0.1 in front of ``target_port`` that keeps every byte it forwards."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.upstream = bytearray()  # client → node
-        self.downstream = bytearray()  # node → client
-        self.connections = 0
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
-
-    def start(self) -> Tap:
-        t = threading.Thread(target=self._accept, daemon=True, name=f"tap-{self.port}")
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def _accept(self) -> None:
-        self._listener.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            with self._lock:
-                self.connections += 1
-            try:
-                server = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            self._sockets += [client, server]
-            for src, dst, buf in ((client, server, self.upstream), (server, client, self.downstream)):
-                t = threading.Thread(target=self._pump, args=(src, dst, buf), daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _pump(self, src: socket.socket, dst: socket.socket, buf: bytearray) -> None:
-        try:
-            while True:
-                chunk = src.recv(65536)
-                if not chunk:
-                    break
-                with self._lock:
-                    buf += chunk
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        for s in self._sockets:
-            s.close()
-        for t in self._threads:
-            t.join(timeout=2)
-
-    def wire(self) -> bytes:
-        with self._lock:
-            return bytes(self.upstream) + bytes(self.downstream)
 
 
 def password_forms(secret: str) -> list[bytes]:
