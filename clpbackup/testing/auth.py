@@ -6,7 +6,8 @@ named by the environment variable ``NTLM_USER_FILE``, read when the client's AUT
 arrives. Each server writes its own credential file (NT/LM hashes in the smbpasswd layout, never the
 clear password, mode 0600) and points the variable at it only while its acceptor steps, under a
 process-wide lock; so several servers with different credentials — even the same user name with
-different passwords — live in one process, and a caller's own ``NTLM_USER_FILE`` is restored after.
+different passwords — live in one process, and a caller's own ``NTLM_USER_FILE`` is restored after
+(when there was none, it is left empty rather than removed: see ``NegotiateAcceptor.step``).
 
 Over plain HTTP every message is then encrypted with the NTLM session (``multipart/encrypted``,
 ``application/HTTP-SPNEGO-session-encrypted``, the ``--Encrypted Boundary`` framing of MS-WSMV
@@ -158,10 +159,11 @@ class NegotiateAcceptor:
             except Exception as e:  # spnego raises SpnegoError subclasses, and ValueError on junk
                 raise AuthError(f"authentication failed: {type(e).__name__}") from None
             finally:
-                if previous is None:
-                    del os.environ["NTLM_USER_FILE"]
-                else:
-                    os.environ["NTLM_USER_FILE"] = previous
+                # Never delete the variable, only change its value (empty = no file for pyspnego):
+                # other threads read the environment without our lock (requests looks for proxies
+                # on every request), and os.environ raises KeyError for a key that goes away
+                # between its listing of the keys and reading the value.
+                os.environ["NTLM_USER_FILE"] = previous or ""
         return out
 
     # message encryption (MS-WSMV 2.2.9.1) --------------------------------------------------------

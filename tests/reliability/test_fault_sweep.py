@@ -455,10 +455,21 @@ def cases_for(plan_key: str, op_name: str, full: bool) -> list[tuple[str, str, s
     return out
 
 
+def _guarded(plan_key: str, op_name: str, node: str, fault: str, index: int) -> CaseRecord:
+    """run_case, with a failure of the case itself (set-up, checks) recorded rather than lost."""
+    try:
+        return run_case(plan_key, op_name, node, fault, index)
+    except Exception as exc:
+        rec = CaseRecord(plan_key, op_name, node, fault, index, outcome=f"CRASH {type(exc).__name__}")
+        rec.violations.append(f"the case itself failed: {type(exc).__name__}: {exc}")
+        return rec
+
+
 FULL = os.environ.get("CLPBACKUP_SWEEP", "") == "full"
 GROUPS = [(p, o) for p in PLANS for o in OPERATIONS] if FULL else list(SWEEP)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("plan_key", "op_name"), GROUPS, ids=[f"{p}-{o}" for p, o in GROUPS])
 def test_fault_sweep(plan_key: str, op_name: str, sweep_records: list[CaseRecord]) -> None:
     cases = cases_for(plan_key, op_name, FULL)
@@ -469,7 +480,7 @@ def test_fault_sweep(plan_key: str, op_name: str, sweep_records: list[CaseRecord
         lg.setLevel(logging.ERROR)
     try:
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            records = list(pool.map(lambda c: run_case(*c), cases))
+            records = list(pool.map(lambda c: _guarded(*c), cases))
     finally:
         for lg, level in zip(quiet, levels, strict=True):
             lg.setLevel(level)
