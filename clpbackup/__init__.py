@@ -34,22 +34,23 @@ _LAZY = {
 __all__ = [*_LAZY, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clpbackup.artifacts import NodeArtifacts
-    from clpbackup.commands import Command
-    from clpbackup.errors import (
-        AuthenticationFailed,
-        ClpBackupError,
-        ConnectionFailed,
-        NodeTimeout,
-        OwnerUnknown,
-        ParseError,
-        PlanError,
-        PreflightFailed,
-        RemoteCommandFailed,
-    )
-    from clpbackup.operations import ClusterBackup, ClusterResult
-    from clpbackup.plan import Plan
-    from clpbackup.rules import Finding
+    # "import X as X": an explicit re-export, so `from clpbackup import Plan` type-checks in users'
+    # code under mypy --strict.
+    from clpbackup.artifacts import NodeArtifacts as NodeArtifacts
+    from clpbackup.commands import Command as Command
+    from clpbackup.errors import AuthenticationFailed as AuthenticationFailed
+    from clpbackup.errors import ClpBackupError as ClpBackupError
+    from clpbackup.errors import ConnectionFailed as ConnectionFailed
+    from clpbackup.errors import NodeTimeout as NodeTimeout
+    from clpbackup.errors import OwnerUnknown as OwnerUnknown
+    from clpbackup.errors import ParseError as ParseError
+    from clpbackup.errors import PlanError as PlanError
+    from clpbackup.errors import PreflightFailed as PreflightFailed
+    from clpbackup.errors import RemoteCommandFailed as RemoteCommandFailed
+    from clpbackup.operations import ClusterBackup as ClusterBackup
+    from clpbackup.operations import ClusterResult as ClusterResult
+    from clpbackup.plan import Plan as Plan
+    from clpbackup.rules import Finding as Finding
 
 
 def __getattr__(name: str) -> Any:

@@ -150,14 +150,28 @@ def _guard(fn: Any) -> Any:
     return run
 
 
+def _configure_deploy(p: argparse.ArgumentParser) -> None:
+    _configure(p, check=True)
+    p.add_argument(
+        "--install-features",
+        action="store_true",
+        help="OS-3: install Windows Server Backup where it is missing (2008 and later)",
+    )
+    p.add_argument(
+        "--fix-schedule-service",
+        action="store_true",
+        help="SCH-4: set the Schedule service to automatic and start it where AT is used",
+    )
+
+
 @subcommand(
     "deploy",
     "deploy the plan's jobs to both nodes (idempotent; --check changes nothing)",
-    lambda p: _configure(p, check=True),
+    _configure_deploy,
 )
 @_guard
 def _deploy(args: argparse.Namespace) -> int:
-    cb = _open(args)
+    cb = _open(args, install_features=args.install_features, fix_schedule_service=args.fix_schedule_service)
     if isinstance(cb, int):
         return cb
     with cb:

@@ -303,7 +303,7 @@ class ClusterBackup:
             self._check_applied(name, self._session(name).apply(ApplyRequest(commands=prelude)))
             read = self._read(name)
             problems = self._preflight(read, for_write=True)
-        elif prelude and read.state.at_jobs is None:
+        elif prelude and read.state.at_jobs is None and "at" in read.state.errors:
             # check mode cannot start the Schedule service, so the AT listing is unreadable: every
             # AT entry would be created once deploy has started the service.
             read.state.at_jobs = []

@@ -59,9 +59,9 @@ WSMAN_INTERNAL_ERROR = 1359
 
 CONNECT_HINT = (
     "make sure WinRM listens on the node and is reachable: run 'winrm quickconfig' on Windows Server "
-    "2008/2008 R2/2012; install WMF 2.0 (WinRM 2.0) on 2003; outside a domain add the node to the "
-    "client's TrustedHosts for NTLM; with ssl: true the node needs an HTTPS listener; the firewall "
-    "must allow TCP 5985 (HTTP) / 5986 (HTTPS)"
+    "2008/2008 R2/2012; install WMF 2.0 (WinRM 2.0) on 2003; with ssl: true the node needs an HTTPS "
+    "listener; the node's firewall and any firewall between must allow TCP 5985 (HTTP) / 5986 (HTTPS); "
+    "check connection.port, and connection.no_proxy when an HTTP proxy is set in the environment"
 )
 AUTH_HINT = (
     "check connection.username (DOMAIN\\user, user@domain, or NODE\\user for a local account), the "
@@ -215,6 +215,11 @@ def map_error(
                 broken=True,
             )
         hint = _PATH_HINT if code in (404, 405) else CONNECT_HINT
+        if code == 413:
+            hint = (
+                "the request was larger than the node's MaxEnvelopeSize: raise it on the node "
+                "(winrm set winrm/config @{MaxEnvelopeSizekb=\"500\"}) or write smaller files"
+            )
         return mark(
             ConnectionFailed(f"HTTP {code} during {where}: {detail}", node=node, hint=hint), broken=True
         )

@@ -314,3 +314,19 @@ def test_one_shots_in_check_mode_change_nothing(plan2012: Plan) -> None:
         assert scheduled(sim, "node-b") == tasks
         back = cb.failback_backup(check=True)
         assert not back.changed and scheduled(sim, "node-b") == tasks
+
+
+@pytest.mark.parametrize("name", ["ws2008r2-wsb.yaml", "ws2012-wsb.yaml"])
+def test_install_features_installs_wsb_then_deploys_os3(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    plan = Plan.from_file(EXAMPLES / name)
+    b = plan.standby_node.name
+    with SimulatedCluster.from_plan(plan, wsb_installed={b: False}) as sim:
+        with ClusterBackup(sim.plan, install_features=True) as cb:
+            check = cb.deploy(check=True)
+            assert isinstance(check[b], DeployResult) and check[b].ok, check  # no false SCH-4
+            assert not sim.node(b).model.wsb_installed
+            result = cb.deploy()
+        assert result.ok, result
+        assert sim.node(b).model.wsb_installed
+        assert not sim.not_simulated

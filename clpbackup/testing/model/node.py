@@ -195,6 +195,10 @@ PROGRAMS: dict[str, Program] = {
         Program("sc", "sc.exe", "system32", _lazy("sysprogs", "sc")),
         Program("net", "net.exe", "system32", _lazy("sysprogs", "net")),
         Program("certutil", "certutil.exe", "system32", _lazy("sysprogs", "certutil")),
+        Program(
+            "servermanagercmd", "ServerManagerCmd.exe", "system32", _lazy("sysprogs", "servermanagercmd")
+        ),
+        Program("powershell", "powershell.exe", "system32", _lazy("sysprogs", "powershell")),
         Program("clpstat", "clpstat.exe", CLUSTERPRO_BIN, _lazy("sysprogs", "clpstat"), "clpstat"),
     ]
 }

@@ -323,3 +323,47 @@ def clpstat_text(node: SimulatedWindows) -> str:
         out.append(f"    {m:<17}: Normal")
     out.append(" =====================================================================")
     return lines(*out)
+
+
+# OS-3: the exact feature-install commands clpbackup sends with install_features=True
+# (nodestate.install_wsb_command); any other PowerShell command line is not simulated.
+_WSB_INSTALL_SCRIPTS = {
+    "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
+    "2012": "Install-WindowsFeature Windows-Server-Backup",
+}
+
+
+def servermanagercmd(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+    """``ServerManagerCmd -install Backup-Features`` (Windows Server 2008, OS-3)."""
+    if node.os != "2008" or [a.lower() for a in argv] != ["-install", "backup-features"]:
+        return node.not_simulated_result("ServerManagerCmd " + tail)
+    node.install_wsb()
+    return ToolResult(
+        0,
+        lines(
+            "Start Installation...",
+            "[Installation] Succeeded: [Windows Server Backup Features].",
+            "Success: Installation succeeded.",
+        ),
+    )  # en assumed
+
+
+def powershell(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+    """``powershell -NoProfile -Command <feature install>`` (2008 R2 / 2012, OS-3) only."""
+    script = _WSB_INSTALL_SCRIPTS.get(node.os)
+    if (
+        script is None
+        or [a.lower() for a in argv[:2]] != ["-noprofile", "-command"]
+        or " ".join(argv[2:]) != script
+    ):
+        return node.not_simulated_result("powershell " + tail)
+    node.install_wsb()
+    return ToolResult(
+        0,
+        lines(
+            "",
+            "Success Restart Needed Exit Code      Feature Result",
+            "------- -------------- ---------      --------------",
+            "True    No             Success        {Windows Server Backup}",
+        ),
+    )  # en assumed
