@@ -73,6 +73,19 @@ _TLS_HINT = (
     "the node's certificate did not validate: give the CA bundle that signed it in "
     "connection.cert_validation (a path), or fix the certificate's name"
 )
+_TLS_VERSION_HINT = (
+    "the node and this machine share no TLS version: Windows Server 2003 speaks TLS 1.0 at most, "
+    "2008 and 2008 R2 do until TLS 1.2 is enabled, and this client requires TLS 1.2; use ssl: false "
+    "with negotiate, ntlm or kerberos (every message is encrypted), or enable TLS 1.2 on the node "
+    "(docs/security.md)"
+)
+# OpenSSL's words for "no common protocol version" (the node offers an older TLS than allowed).
+_TLS_VERSION_MARKERS = (
+    "PROTOCOL_VERSION",
+    "UNSUPPORTED_PROTOCOL",
+    "NO_PROTOCOLS_AVAILABLE",
+    "VERSION_TOO_LOW",
+)
 _PATH_HINT = "check connection.path (WinRM's default is 'wsman') and connection.port"
 
 
@@ -171,8 +184,9 @@ def map_error(
     detail = redact(_describe(exc), secret)
     where = f"{phase} on the node"
     if isinstance(exc, requests.exceptions.SSLError):
+        hint = _TLS_VERSION_HINT if any(m in detail.upper() for m in _TLS_VERSION_MARKERS) else _TLS_HINT
         return mark(
-            ConnectionFailed(f"TLS failed during {where}: {detail}", node=node, hint=_TLS_HINT), network=True
+            ConnectionFailed(f"TLS failed during {where}: {detail}", node=node, hint=hint), network=True
         )
     if isinstance(exc, requests.exceptions.Timeout):
         return mark(

@@ -75,10 +75,14 @@ class Tap:
     def stop(self) -> None:
         self._stop.set()
         self._listener.close()
-        for s in self._sockets:
+        for s in list(self._sockets):
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes a pump blocked in recv (close alone does not)
+            except OSError:
+                pass
             s.close()
         for t in self._threads:
-            t.join(timeout=2)
+            t.join(timeout=1)
 
     def wire(self) -> bytes:
         with self._lock:
