@@ -5,11 +5,12 @@ fixed number of examples per test, derandomized so a CI failure reproduces on th
 same inputs (and prints the blob to replay it). ``long`` is for a soak run by hand or on a schedule,
 with about 25 times the examples and new random inputs on every run::
 
-    CLPBACKUP_FUZZ=long pytest -m reliability tests/reliability
-    pytest tests/reliability --hypothesis-profile=long      # the same, once conftest.py imports this
+    pytest tests/reliability --hypothesis-profile=long
+    CLPBACKUP_FUZZ=long pytest -m reliability            # the same, from any directory
 
-(Hypothesis loads ``--hypothesis-profile`` before test modules are imported, so that form needs the
-profiles registered by ``tests/reliability/conftest.py``; the environment variable always works.)
+(Hypothesis reads ``--hypothesis-profile`` before the test modules are imported: the profiles are
+registered by ``tests/reliability/conftest.py`` importing this module, which pytest loads first
+when the command names ``tests/reliability``; the environment variable works in every case.)
 
 A test asks for its budget with :func:`fuzz`: the number of examples it runs under ``ci``; under
 ``long`` it gets :data:`LONG_FACTOR` times that. Profiles are registered on import (idempotent), and

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.reliability import _profiles  # noqa: F401  (Hypothesis profiles ci/long, for --hypothesis-profile)
+
 _RECORDS = pytest.StashKey[list[Any]]()
 _LOAD = pytest.StashKey[list[str]]()
 _BASE = pytest.StashKey[Path]()
