@@ -49,7 +49,7 @@ def load_figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def _cell(record: Any) -> str:
-    text = _SHORT.get(record.outcome, record.outcome)
+    text = _SHORT.get(str(record.outcome), str(record.outcome))
     if record.violations:
         text += "!"
     return text
