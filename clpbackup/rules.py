@@ -365,6 +365,15 @@ def _job2_job4(plan: Plan, out: _Collector) -> None:
                 field="cluster.switchover_volumes",
                 hint=f"add a job with scope: switchover and include: ['{vol}']",
             )
+    scripts_volume = plan.scripts_dir[:2].upper()
+    if scripts_volume in sw:
+        out.add(
+            "JOB-1", "error",
+            f"scripts_dir {plan.scripts_dir} is on the switchover partition {scripts_volume}, which only the "
+            "node that runs the group has: the other node would get no backup scripts and no failover script",
+            field="scripts_dir",
+            hint="put scripts_dir on a local disk of both nodes, such as C:\\clpbackup",
+        )
 
 
 def _systemstate(plan: Plan, out: _Collector) -> None:

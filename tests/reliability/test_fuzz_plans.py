@@ -560,3 +560,24 @@ def test_legitimate_metacharacters_in_job_values_are_carried_exactly(
             line = next(ln for ln in script.split("\r\n") if ln.startswith("wbadmin "))
             argv, _ = _argv_of_tool_line(line)
             assert f"-include:{value}" in argv
+
+
+@pytest.mark.parametrize("scripts_dir", ["E:\\clpbackup", "e:\\ops\\clp", "F:\\x"])
+def test_scripts_dir_on_a_switchover_volume_is_refused_job1(scripts_dir: str) -> None:
+    """Found by deploying fuzzed plans to the simulator: ``scripts_dir`` on the switchover partition
+    rendered and validated, then deploy failed on the node without the partition. The rule check now
+    refuses it (JOB-1: the other node would have no scripts), naming the field."""
+    data: dict[str, Any] = {
+        "cluster": {"name": "prod", "failover_group": "failover1", "switchover_volumes": ["E:", "F:"]},
+        "nodes": [
+            {"name": "node-a", "host": "192.0.2.11", "os": "2012", "home": True},
+            {"name": "node-b", "host": "192.0.2.12", "os": "2012"},
+        ],
+        "scripts_dir": scripts_dir,
+        "jobs": {"shared": {"scope": "switchover", "include": ["E:", "F:"], "target": "\\\\nas\\b\\{node}"}},
+        "failover_backup": {"job": "shared"},
+    }
+    errors = error_findings(Plan.from_dict(data))
+    assert [(f.rule, f.field) for f in errors] == [("JOB-1", "scripts_dir")]
+    data["scripts_dir"] = "C:\\clpbackup"  # a local disk of both nodes
+    assert error_findings(Plan.from_dict(data)) == []
