@@ -81,7 +81,7 @@ _EXACT_TONES: dict[str, Tone] = {
     "owner": "good",
     "last run succeeded": "good",
     "unchanged": "neutral",
-    "foreign": "neutral",
+    "one-shot": "neutral",
     "not-run": "neutral",
     "not run yet": "neutral",
     "standby": "neutral",

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from clpbackup import render
 from clpbackup.artifacts import NodeArtifacts, ScheduleEntry
@@ -356,20 +355,44 @@ def schedule_status(
         if not s.verdict:
             s.verdict = _run_verdict(s.last_result, job.scope, owner, state.logs.get(entry.job))
         out.append(s)
+    prefix = _own_prefix(plan)
     for task in state.tasks or []:
         short = task.name.rsplit("\\", 1)[-1]
-        if _is_own_task(plan, task) and not any(e.name.lower() == short.lower() for e in art.schedules):
-            state_name: Literal["stale", "foreign"] = "foreign" if _is_once_task(short) else "stale"
+        if not _is_own_task(plan, task) or any(e.name.lower() == short.lower() for e in art.schedules):
+            continue
+        if _is_once_task(short):
+            # clpbackup's own one-shot (FO-2 / FB-1 / run-now): reported with its job and outcome
+            job_name = short[len(prefix) : -len("-once")]
+            spec = plan.jobs.get(job_name)
+            verdict = "one-shot backup (FO-2/FB-1): " + (
+                _run_verdict(task.last_result, spec.scope, owner, state.logs.get(job_name))
+                if spec is not None
+                else "its job is not in the plan"
+            )
+            out.append(
+                ScheduleStatus(
+                    short,
+                    job_name if spec else None,
+                    "once",
+                    "one-shot",
+                    "schtasks",
+                    last_run=_fmt(task.last_run),
+                    last_result=task.last_result,
+                    next_run=_fmt(task.next_run),
+                    verdict=verdict,
+                )
+            )
+        else:
             out.append(
                 ScheduleStatus(
                     short,
                     None,
-                    "once" if _is_once_task(short) else "daily",
-                    state_name,
+                    "daily",
+                    "stale",
                     "schtasks",
                     last_run=_fmt(task.last_run),
                     last_result=task.last_result,
-                    verdict="one-shot backup" if state_name == "foreign" else "not in the plan",
+                    verdict="not in the plan: deploy removes it",
                 )
             )
     return out

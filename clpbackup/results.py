@@ -92,12 +92,13 @@ class DeployResult(NodeOutcome):
 
 @dataclass
 class ScheduleStatus:
-    """One expected (or foreign) schedule entry on a node."""
+    """One schedule entry on a node: an expected one (matching / different / missing), clpbackup's
+    own one-shot (``one-shot``), or an entry of clpbackup's the plan no longer has (``stale``)."""
 
     name: str
     job: str | None
     kind: str
-    state: Literal["matching", "different", "missing", "foreign", "stale"]
+    state: Literal["matching", "different", "missing", "one-shot", "stale"]
     scheduler: str
     at: str | None = None
     last_run: str | None = None

@@ -330,3 +330,17 @@ def test_install_features_installs_wsb_then_deploys_os3(name: str, monkeypatch: 
         assert result.ok, result
         assert sim.node(b).model.wsb_installed
         assert not sim.not_simulated
+
+
+def test_status_reports_the_one_shot_with_its_job(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.failover()
+        cb.failover_backup(at="now")
+        status = cb.status()
+        b = status["node-b"]
+        assert isinstance(b, StatusResult)
+        once = [s for s in b.schedules if s.state == "one-shot"]
+        assert [s.job for s in once] == ["shared-daily"]
+        assert once[0].verdict.startswith("one-shot backup (FO-2/FB-1): last run succeeded"), once
+        assert status.ok, status

@@ -360,7 +360,7 @@ def _status() -> ClusterResult[StatusResult]:
                            "04:15", last_result=1, verdict="expected: partition not attached (JOB-3)"),
             ScheduleStatus("clpbackup-prod-db-local-daily", "local-daily", "daily", "matching", "schtasks",
                            "01:00", last_result=2147942402, verdict="failed with 2147942402: <VSS> | error"),
-            ScheduleStatus("clpbackup-prod-db-shared-daily-once", None, "once", "foreign", "schtasks",
+            ScheduleStatus("clpbackup-prod-db-shared-daily-once", None, "once", "one-shot", "schtasks",
                            verdict="one-shot backup"),
         ],
         versions={"shared-daily": None},
@@ -388,7 +388,7 @@ def test_status_view_nodes_and_jobs() -> None:
     assert jobs["`local-daily`"][1].startswith("✖ missing")
     assert jobs["`local-daily`"][2].startswith("✖ matching")
     assert "&lt;VSS&gt; \\| error" in jobs["`local-daily`"][2]
-    assert jobs["(not a plan job)"][2].startswith("○ foreign")
+    assert jobs["(not a plan job)"][2].startswith("○ one-shot")
     html = result._repr_html_()
     text = assert_safe_html(html)
     assert f"schedule {HOSTILE} is missing" in text
