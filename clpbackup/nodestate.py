@@ -460,7 +460,12 @@ def drift(plan: Plan, statuses: Mapping[str, StatusResult]) -> list[Problem]:
     (a, sa), (b, sb) = list(statuses.items())[:2]
 
     def deployed(s: StatusResult) -> dict[str, bool]:
-        return {x.job or x.name: x.state == "matching" for x in s.schedules if x.job}
+        # the expected (daily) entries only: a one-shot or stale entry says nothing about JOB-1
+        return {
+            x.job: x.state == "matching"
+            for x in s.schedules
+            if x.job and x.state in ("matching", "different", "missing")
+        }
 
     da, db = deployed(sa), deployed(sb)
     for job in sorted(set(da) | set(db)):
