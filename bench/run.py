@@ -864,6 +864,15 @@ def _ansible_startup(repeats: int, *, status_task: bool = True) -> dict[str, Any
         # the refused run exits 1 by design
         out["ansible_module_startup_s"] = _median_run([py, module, str(refused)], repeats, check=False)
         if status_task:
+            # what a status task has to import, measured together (they share much)
+            out["import_status_task_modules_s"] = _median_run(
+                [
+                    py,
+                    "-c",
+                    "import ansible.module_utils.basic, clpbackup.operations, clpbackup.transport.psrp",
+                ],
+                repeats,
+            )
             answer = run(status)
             if set(answer.get("nodes", {})) != set(NODES):
                 raise SystemExit(f"bench: the Ansible status task failed: {answer.get('msg')}")
@@ -1052,6 +1061,9 @@ def markdown(fig: dict[str, Any]) -> str:
             f"| {s['import_ratio']} | {s['import_clpbackup_operations_s']} | {s['clpbackup_help_s']} "
             f"| {s.get('import_ansible_basic_s', '–')} | {s.get('ansible_module_startup_s', '–')} "
             f"| {s.get('ansible_module_status_task_s', '–')} |",
+            "",
+            "What a status task imports, together (ansible.module_utils.basic, clpbackup.operations, "
+            f"clpbackup.transport.psrp): {s.get('import_status_task_modules_s', '–')} s.",
             "",
             f"`import clpbackup` loads {', '.join(s['import_clpbackup_loads']) or 'none'} and "
             f"`clpbackup --help` {', '.join(s['clpbackup_help_loads']) or 'none'} of: {', '.join(HEAVY)}.",
