@@ -7,10 +7,12 @@ WinRM endpoints on 127.0.0.1 with injected per-request latency) side by side wit
 ops script does the same work — one pypsrp ``Client.execute_cmd`` / ``execute_ps`` / ``copy`` per
 command and file — measured in the same run::
 
-    python bench/run.py              # everything (a few minutes on 2 cores)
-    python bench/run.py --quick      # fewer repetitions, the same figures (well under a minute)
+    python bench/run.py              # everything (about a minute and a half on 2 cores)
+    python bench/run.py --quick      # fewer repetitions and fleet sizes (well under a minute)
     python bench/run.py --json       # the figures as one JSON object on stdout
     python bench/run.py --markdown   # the figures as the tables of bench/RESULTS.md
+    python bench/run.py --from-json RUN.json   # the tables of a saved --json run
+    python bench/run.py --only fleet           # one section (repeatable)
 
 Sections (see bench/README.md for what each figure means and how it is measured):
 
@@ -19,13 +21,17 @@ Sections (see bench/README.md for what each figure means and how it is measured)
   the per-command baseline;
 * latency   — wall time of those operations at 0, 20 and 50 ms per request;
 * parallel  — deploy on both nodes ÷ deploy on one node, at 50 ms;
-* fleet     — status and deploy over 5, 25 and 50 clusters (10–100 nodes) at 50 ms with bounded
-  concurrency: wall time, CPU, peak memory, growth. The clusters are served by a separate host
-  process, so the measured process holds only what an operator's controller holds;
+* fleet     — deploy and status over 1 (the reference), 5, 25 and 50 clusters (up to 100 nodes) at
+  50 ms with bounded concurrency: wall time, CPU, peak memory, growth, and the lower bounds of the
+  status time (latency, client CPU, pypsrp's own CPU, the machine's cores);
+* floor     — (with fleet) client CPU of one node's status: pypsrp alone against clpbackup;
 * startup   — ``import clpbackup`` ÷ ``import pypsrp.client``, ``clpbackup --help``, and the Ansible
   module's process (Ansible starts one per task).
 
-Only the request counts are deterministic; tests assert those (tests/unit/test_bench_smoke.py).
+For the parallel, floor and fleet figures the simulated nodes are served by a separate host process
+(``_fleet-host``), as real nodes are: the measured process then holds and spends only what an
+operator's controller does. Only the request counts are deterministic; tests assert those
+(tests/unit/test_bench_smoke.py).
 """
 
 from __future__ import annotations
