@@ -23,7 +23,7 @@ from typing import Any
 from clpbackup.errors import NotSimulated, PlanError
 from clpbackup.plan import Plan
 from clpbackup.testing.model.clock import SimClock
-from clpbackup.testing.model.fs import ShareStore, Volume
+from clpbackup.testing.model.fs import FsError, ShareStore, Volume
 from clpbackup.testing.model.node import ClusterInfo, SimulatedWindows, advance_nodes
 from clpbackup.testing.model.ntbackup import state as ntbackup_state
 from clpbackup.testing.model.rsm import add_library
@@ -448,15 +448,24 @@ def _seed(model: SimulatedWindows, plan: Plan, *, switchover: bool) -> None:
             if not model.fs.has_volume(letter):
                 continue
             folder = item.rstrip("\\")
-            model.fs.mkdir(folder)
-            model.fs.write_bytes(folder + "\\sample.dat", b"clpbackup simulated data\r\n", parents=True)
+            try:
+                model.fs.mkdir(folder)
+                model.fs.write_bytes(folder + "\\sample.dat", b"clpbackup simulated data\r\n", parents=True)
+            except FsError:
+                continue  # a name Windows cannot have (C:\a|b): nothing there, as on a real node
         bkf = job.ntbackup.file if job.ntbackup else None
         if bkf and "\\" in bkf[2:] and model.fs.has_volume(bkf[:2]):
             # the folder an NTBackup .bkf file goes to exists, as an operator would have made it
-            model.fs.mkdir(bkf.rsplit("\\", 1)[0])
+            try:
+                model.fs.mkdir(bkf.rsplit("\\", 1)[0])
+            except FsError:
+                pass
     for vol in plan.cluster.switchover_volumes:
         if switchover and model.fs.has_volume(vol):
             model.fs.write_bytes(vol + "\\data\\shared.dat", b"switchover data\r\n", parents=True)
     script = plan.cluster.start_script
     if script and model.fs.has_volume(script[:2]):
-        model.fs.write_bytes(script, _NEC_START_SCRIPT.encode("ascii"), parents=True)
+        try:
+            model.fs.write_bytes(script, _NEC_START_SCRIPT.encode("ascii"), parents=True)
+        except FsError:
+            pass  # not a path a file can have: the node has no start script (deploy says FO-1)

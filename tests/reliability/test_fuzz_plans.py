@@ -134,7 +134,7 @@ def base_plans(draw: st.DrawFn) -> dict[str, Any]:
             "password": {"env": "CLPBACKUP_PASSWORD"},
             "codepage": codepage,
         },
-        "scripts_dir": draw(st.sampled_from(["C:\\clpbackup", "D:\\ops\\clp backup"])),
+        "scripts_dir": draw(st.sampled_from(["C:\\clpbackup", "C:\\ops\\clp backup"])),
         "scheduler": draw(st.sampled_from(["auto", "auto", "at", "schtasks"])),
         "jobs": jobs,
     }
@@ -242,24 +242,27 @@ def shape(field: str) -> str:
 
 
 @st.composite
-def mutate(draw: st.DrawFn, plan: dict[str, Any]) -> tuple[dict[str, Any], list[Mutation]]:
+def mutate(
+    draw: st.DrawFn, plan: dict[str, Any], only: re.Pattern[str] | None = None
+) -> tuple[dict[str, Any], list[Mutation]]:
     """``plan`` with 1-3 fields replaced by hostile text (a deep copy), and what was changed.
 
     Most changes go to the free-text fields (paths, names of media, the target, the user name),
     where hostile text may legitimately be accepted and must then be carried safely; the others
     go to any field (names, times, code page, booleans …), a job's name, an unknown key, or a new
-    list item.
+    list item. With ``only``, every change goes to a field whose name matches it.
     """
     data = copy.deepcopy(plan)
     done: list[Mutation] = []
     for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
         kinds = ["free-text"] * 6 + ["value"] * 2 + ["job-name", "unknown-key", "append"]
-        kind = draw(st.sampled_from(kinds))
+        kind = draw(st.sampled_from(kinds)) if only is None else "free-text"
         text = draw(hostile_text)
         if kind in ("free-text", "value"):
             leaves = [p for p, _v in _leaves(data)]
             if kind == "free-text":
-                leaves = [p for p in leaves if _FREE_TEXT.match(field_name(p))]
+                pattern = only or _FREE_TEXT
+                leaves = [p for p in leaves if pattern.match(field_name(p))]
             path = draw(st.sampled_from(leaves))
             _get(data, path[:-1])[path[-1]] = text
         elif kind == "append":
@@ -581,3 +584,104 @@ def test_scripts_dir_on_a_switchover_volume_is_refused_job1(scripts_dir: str) ->
     assert [(f.rule, f.field) for f in errors] == [("JOB-1", "scripts_dir")]
     data["scripts_dir"] = "C:\\clpbackup"  # a local disk of both nodes
     assert error_findings(Plan.from_dict(data)) == []
+
+
+# -- accepted hostile plans, deployed and run on the simulated nodes ----------------------------------------
+
+# The values a batch file carries (the simulator cannot make an account or a start script of any
+# text, so the user name and the start script stay out of this one).
+_BATCH_VALUES = re.compile(
+    r"^(scripts_dir|jobs\.[^.]+\.(include\[\d+\]|exclude\[\d+\]|target"
+    r"|ntbackup\.(media_pool|tape|file|library|description)))$"
+)
+
+
+def _ran(node: Any, program: str) -> list[list[str]]:
+    """The argv of every run of ``program`` on a simulated node, as the program received it."""
+    from clpbackup.testing.model.node import redact
+
+    return [
+        command_line_to_argv(program + " " + redact(r.arguments).rstrip())
+        for r in node.model.history
+        if r.program.lower() == program
+    ]
+
+
+@fuzz(5)
+@given(base=base_plans(), data=st.data())
+def test_accepted_hostile_plans_deploy_and_run_as_rendered_on_the_simulator(
+    base: dict[str, Any], data: st.DataObject
+) -> None:
+    """A third reader of the batch files: the simulator's cmd.exe model runs them (scheduled, as
+    SYSTEM) and the tools must receive exactly the argv the platform module built."""
+    mutated, _changes = data.draw(mutate(base, only=_BATCH_VALUES), label="mutated plan")
+    try:
+        plan = Plan.from_dict(mutated)
+    except PlanError:
+        assume(False)
+        return
+    assume(not error_findings(plan))
+    # wbadmin takes * in file names, which the simulator's wbadmin does not model ("not simulated")
+    assume(not any("*" in v or "?" in v for j in plan.jobs.values() for v in [*j.include, *j.exclude]))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLPBACKUP_PASSWORD", "Fuzz-Sim-Passw0rd")
+        deploy_and_run(plan)
+    event("deployed and ran")
+
+
+def deploy_and_run(plan: Plan) -> None:
+    """Deploy ``plan`` to a simulated cluster, let a day pass, and check what the tools received."""
+    from clpbackup import ClusterBackup
+    from clpbackup.testing import SimulatedCluster
+    from clpbackup.testing.model.node import redact
+    from clpbackup.winquote import argument_string
+
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        deployed = cb.deploy()
+        assert deployed.ok, deployed
+        for node in sim.nodes:
+            for f in cb.artifacts[node.name].files:
+                if f.role != "start-fragment" or not plan.cluster.start_script:
+                    assert node.files.read_bytes(f.path) == f.content, f.path
+        sim.advance(hours=25)  # every daily job runs once on both nodes, through the scheduler
+        assert not sim.not_simulated, sim.not_simulated
+        for node in sim.nodes:
+            allowed = expected_commands(plan, node.name)
+            # the model masks /P and /RP values in its history (SEC-1): compare masked with masked
+            want = {tuple(command_line_to_argv(a[0] + " " + redact(argument_string(a[1:])))) for a in allowed}
+            tools = {argv[0] for argv in allowed} & {"wbadmin", "ntbackup", "rsm"}
+            runs = [tuple(a) for t in tools for a in _ran(node, t)]
+            verbs = (("backup",), ("refresh",))
+            started = [a for a in runs if a[1:2] in verbs or a[1:3] == ("start", "backup")]
+            # the home node runs every job; the other runs its local jobs (switchover ones exit 303)
+            if plan.node(node.name).home or any(j.scope == "local" for j in plan.jobs.values()):
+                assert started, f"{node.name} ran no backup"
+            for argv in started:
+                assert argv in want, f"{node.name} ran {argv}"
+
+
+def test_percent_signs_in_a_tape_library_reach_rsm_literally(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the simulator fuzz: ``start /wait rsm refresh /LF"%%PATH%%"`` is read once by cmd.exe
+    (``%%`` → ``%``) and START hands ``/LF"%PATH%"`` to rsm as it stands; the simulator's START used
+    to expand it a second time. A library name with ``%``, ``&`` and ``^`` reaches rsm unchanged."""
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", "Fuzz-Sim-Passw0rd")
+    library = "%PATH% R&D ^lib"
+    plan = Plan.from_dict(
+        {
+            "cluster": {"name": "prod", "failover_group": "failover1", "switchover_volumes": ["E:"]},
+            "nodes": [
+                {"name": "node-a", "host": "192.0.2.11", "os": "2003", "home": True},
+                {"name": "node-b", "host": "192.0.2.12", "os": "2003"},
+            ],
+            "jobs": {
+                "shared": {
+                    "scope": "switchover", "include": ["E:\\"], "daily_at": "01:00",
+                    "ntbackup": {"media_pool": "4mm DDS", "library": library, "refresh_wait": 0},
+                },
+            },
+            "connection": {"username": "EXAMPLE\\backup-admin", "password": {"env": "CLPBACKUP_PASSWORD"}},
+            "failover_backup": {"job": "shared"},
+        }
+    )
+    assert error_findings(plan) == []
+    deploy_and_run(plan)  # asserts every rsm/ntbackup run received the platform's argv

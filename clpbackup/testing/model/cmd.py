@@ -530,7 +530,15 @@ def _start(node: SimulatedWindows, proc: Proc, rest: str) -> ToolResult:
         return node.not_simulated_result("start without a command (opens a new console)")
     child = proc.child()
     if wait:
-        result = node.run_cmdline(child, s)
+        program, tail = split_program(s)
+        kind, target = node.resolve_program(child, program)
+        if kind == "tool":
+            # A program: START creates its process with the rest of the line as cmd.exe already
+            # parsed it -- no second %-expansion (an internal command or a batch file gets a new
+            # cmd.exe, below).
+            result = node.run_tool(child, target, tail)
+        else:
+            result = node.run_cmdline(child, s)
         proc.errorlevel = result.rc
         return ToolResult(result.rc, result.out, result.err)
     node.detach(child, s)
