@@ -549,7 +549,7 @@ def test_connection_refused_is_connection_failed_with_the_winrm_hint_and_retried
         s.facts()
     err = info.value
     assert err.node == "node-a" and "winrm quickconfig" in (err.hint or "") and "5985" in (err.hint or "")
-    assert "WMF 2.0" in (err.hint or "") and "TrustedHosts" in (err.hint or "")
+    assert "WMF 2.0" in (err.hint or "") and "no_proxy" in (err.hint or "")
     assert len(FakePool.instances) == 3 and len(sleeps) == 2
     # A broken pool is discarded: each attempt built a new WSMan, nothing was sent to an unreachable node.
     assert len(FakeWSMan.instances) == 3 and all(p.closed == 0 for p in FakePool.instances)
