@@ -50,6 +50,8 @@ _DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
 # Code pages that Python can encode and that Windows Server consoles use as OEM code page.
 SUPPORTED_CODEPAGES: tuple[int, ...] = (437, 850, 852, 855, 857, 866, 932, 936, 949, 950, 1252)
 
+# Characters Windows does not allow in a file or folder name (after the drive's "C:").
+_NOT_IN_NAMES = ':*?"<>|'
 # Texts that mean a boolean; connection.cert_validation refuses them as a CA bundle path.
 _BOOLEAN_WORDS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1"})
 
@@ -461,6 +463,10 @@ class Plan(_Model):
     def _scripts_dir(cls, value: str) -> str:
         if not re.match(r"^[A-Za-z]:\\", value):
             raise ValueError(f"{value!r} must be an absolute local path such as C:\\clpbackup")
+        bad = "".join(sorted(set(value[2:]) & set(_NOT_IN_NAMES)))
+        if bad:
+            # Windows refuses these in file and folder names: deploy could never create the folder
+            raise ValueError(f"{value!r}: a folder name cannot contain {bad!r}")
         return value.rstrip("\\")
 
     @model_validator(mode="after")

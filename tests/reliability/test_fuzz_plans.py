@@ -685,3 +685,23 @@ def test_percent_signs_in_a_tape_library_reach_rsm_literally(monkeypatch: pytest
     )
     assert error_findings(plan) == []
     deploy_and_run(plan)  # asserts every rsm/ntbackup run received the platform's argv
+
+
+@pytest.mark.parametrize(
+    "scripts_dir", ["C:\\dataC:", "C:\\clp*", "C:\\clp?", "C:\\a<b", "C:\\a>b", "C:\\a|b"]
+)
+def test_a_scripts_dir_windows_cannot_create_is_refused_at_load(scripts_dir: str) -> None:
+    """Found by the simulator fuzz: ``scripts_dir: C:\\dataC:`` validated, then deploy failed writing
+    the first file. A folder name cannot hold ``: * ? " < > |``; the plan says so, naming the field."""
+    data: dict[str, Any] = {
+        "cluster": {"name": "prod", "failover_group": "failover1", "switchover_volumes": ["E:"]},
+        "nodes": [
+            {"name": "node-a", "host": "192.0.2.11", "os": "2012", "home": True},
+            {"name": "node-b", "host": "192.0.2.12", "os": "2012"},
+        ],
+        "scripts_dir": scripts_dir,
+        "jobs": {"shared": {"scope": "switchover", "include": ["E:"], "target": "\\\\nas\\b\\{node}"}},
+    }
+    with pytest.raises(PlanError) as refused:
+        Plan.from_dict(data)
+    assert refused.value.field == "scripts_dir" and "cannot contain" in str(refused.value)
