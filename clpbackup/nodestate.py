@@ -411,7 +411,7 @@ def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: s
         return "last run succeeded"
     if scope == "switchover" and last_result == render.NOT_ATTACHED_RC:
         # the script found the partition missing when it ran: true whoever owns it now
-        return "expected: partition not attached when it ran (JOB-3)"
+        return "expected: partition not attached (JOB-3)"
     if scope == "switchover" and owner is False:
         return "expected: partition not attached (JOB-3)"
     detail = ""

@@ -74,7 +74,7 @@ def newest(cb: ClusterBackup, owner: str, job: str) -> tuple[str | None, int | N
     value = status[owner]
     if not isinstance(value, StatusResult):
         raise value
-    once = [s for s in value.schedules if s.job is None and s.name.endswith(f"-{job}-once")]
+    once = [s for s in value.schedules if s.state == "one-shot" and s.job == job]
     return value.versions.get(job), (once[0].last_result if once else None)
 
 

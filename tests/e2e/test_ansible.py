@@ -248,7 +248,7 @@ def test_module_docs_match_its_arguments(sim: Sim) -> None:
         assert options[name]["type"] == spec["type"], name
         assert options[name].get("default") == spec.get("default"), name
     assert options["state"]["choices"] == list(clpbackup_cluster.STATES)
-    assert info["attributes"]["check_mode"]["support"] == "partial"
+    assert info["attributes"]["check_mode"]["support"] == "full"
     assert info["attributes"]["diff_mode"]["support"] == "full"
 
 
