@@ -37,7 +37,7 @@ from clpbackup.commands import Command
 from clpbackup.errors import PlanError
 from clpbackup.plan import Job, Node, Plan
 from clpbackup.platforms import AT_EVERY_DAY, Platform, get_platform, run_batch
-from clpbackup.rules import scheduler_for, standby_start
+from clpbackup.rules import ntbackup_media, scheduler_for, standby_start
 from clpbackup.startscript import BEGIN, END
 from clpbackup.winquote import batch_line, batch_path, batch_rem, check_codepage, check_value, cmd_c_path
 
@@ -316,18 +316,10 @@ def _failover_append(plan: Plan, name: str) -> bool:
     if fb is not None and fb.append is not None:
         return fb.append
 
-    def media(j: Job) -> tuple[str, str] | None:
-        o = j.ntbackup
-        if o is None:
-            return None
-        if o.media_pool:
-            return ("media_pool", o.media_pool)
-        if o.tape:
-            return ("tape", o.tape)
-        return ("file", (o.file or "").lower())
-
-    mine = media(job)
-    shared = any(other != name and j.scope == "local" and media(j) == mine for other, j in plan.jobs.items())
+    mine = ntbackup_media(job)
+    shared = any(
+        other != name and j.scope == "local" and ntbackup_media(j) == mine for other, j in plan.jobs.items()
+    )
     return nt.append or shared
 
 

@@ -149,6 +149,21 @@ def _job(plan: Plan, job_name: str) -> Job:
         ) from None
 
 
+def ntbackup_media(job: Job) -> tuple[str, str] | None:
+    """What an NTBackup job writes to — ``("media_pool"|"tape"|"file", name)`` — for NT-3 (two jobs on
+    the same media share a tape); ``None`` for a WSB job. File names compare case-insensitively."""
+    nt = job.ntbackup
+    if nt is None:
+        return None
+    if nt.media_pool:
+        return ("media_pool", nt.media_pool)
+    if nt.tape:
+        return ("tape", nt.tape)
+    if nt.file:
+        return ("file", nt.file.lower())
+    return None  # pragma: no cover - NtBackupOptions requires one of them
+
+
 def earliest_standby_start(plan: Plan, job_name: str) -> str:
     """``HH:MM`` at which the standby node's run of a switchover job may start at the earliest (SCH-2).
 
@@ -594,19 +609,7 @@ def _nt_rules(plan: Plan, out: _Collector) -> None:
                 hint="write the .bkf file to a local volume or use a tape",
             )
 
-    def media(job: Job) -> tuple[str, str] | None:
-        nt = job.ntbackup
-        if nt is None:
-            return None
-        if nt.media_pool:
-            return ("media_pool", nt.media_pool)
-        if nt.tape:
-            return ("tape", nt.tape)
-        if nt.file:
-            return ("file", nt.file.lower())
-        return None  # pragma: no cover - NtBackupOptions requires one of them
-
-    jobs = [(name, job, media(job)) for name, job in plan.jobs.items() if job.ntbackup is not None]
+    jobs = [(name, job, ntbackup_media(job)) for name, job in plan.jobs.items() if job.ntbackup is not None]
     # Daily jobs on one tape: the later one must append (/A), or it replaces the earlier one.
     for i, (n1, j1, m1) in enumerate(jobs):
         for n2, j2, m2 in jobs[i + 1:]:
@@ -626,7 +629,7 @@ def _nt_rules(plan: Plan, out: _Collector) -> None:
     if fb is None:
         return
     fjob = plan.jobs[fb.job]
-    fm = media(fjob)
+    fm = ntbackup_media(fjob)
     if fm is None:
         return
     sharing = [name for name, job, m in jobs if job.scope == "local" and m == fm]
