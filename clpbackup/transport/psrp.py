@@ -32,9 +32,10 @@ from pypsrp.wsman import WSMan
 
 from clpbackup.errors import ClpBackupError, NodeTimeout, RemoteCommandFailed
 from clpbackup.transport import remote_ops
-from clpbackup.transport._connect import check_connection, open_wsman
+from clpbackup.transport._connect import open_wsman
 from clpbackup.transport._errors import is_network_error, map_error, mark, pool_is_broken, redact
-from clpbackup.transport._logging import log, quiet_libraries
+from clpbackup.transport._logging import log
+from clpbackup.transport._remote import WinRMSession
 from clpbackup.transport._wire import (
     apply_parameters,
     inspect_parameters,
@@ -42,12 +43,10 @@ from clpbackup.transport._wire import (
     parse_inspect,
     select_output,
 )
-from clpbackup.transport.base import Session
 from clpbackup.transport.retry import RetryPolicy
 from clpbackup.transport.types import ApplyRequest, ApplyResult, InspectRequest, InspectResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydantic import SecretStr
 
     from clpbackup.plan import Connection
 
@@ -60,7 +59,7 @@ _STATE_NAMES = {
 }
 
 
-class PsrpSession(Session):
+class PsrpSession(WinRMSession):
     """A PowerShell Remoting session with one node.
 
     ``host`` is where to connect (the plan's ``nodes[].host``); ``connection`` the node's effective
@@ -76,37 +75,14 @@ class PsrpSession(Session):
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(node)
-        # Refuse insecure or inconsistent settings before anything goes on the wire.
-        check_connection(node, connection)
-        quiet_libraries()
-        self.host = host
-        self.connection = connection
-        self.retry = retry if retry is not None else RetryPolicy()
-        self._clock = clock
-        self._wsman: WSMan | None = None
+        super().__init__(node, host, connection, retry=retry, clock=clock)
         self._pool: RunspacePool | None = None
-        # Only to redact the password from texts that come back from the wire; never shown.
-        self._secret: SecretStr | None = None
         #: PSRP protocol version the node answered with ("2.1", "2.2", "2.3"); None before open.
         self.protocol_version: str | None = None
         #: PowerShell version the node reported in its session capability; None before open.
         self.ps_version: str | None = None
 
     # -- description ------------------------------------------------------------------------------
-
-    @property
-    def endpoint(self) -> str:
-        """``http(s)://host:port/path`` of the node's WinRM listener."""
-        c = self.connection
-        scheme = "https" if c.ssl else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{c.effective_port}/{c.path or 'wsman'}"
-
-    @property
-    def codepage(self) -> int:
-        """The code page native output is decoded with (the plan's ``connection.codepage``)."""
-        return self.connection.codepage
 
     @property
     def is_open(self) -> bool:
@@ -170,13 +146,6 @@ class PsrpSession(Session):
                 log.debug("%s: closing a broken runspace pool failed: %s", self.node, type(exc).__name__)
         if wsman is not None:
             wsman.close()
-
-    def _chain(self, err: ClpBackupError, cause: BaseException) -> ClpBackupError:
-        """Keep the original exception as ``__cause__`` unless its text would show the password."""
-        secret = self._secret.get_secret_value() if self._secret is not None else ""
-        if not secret or secret not in f"{cause!s} {cause!r}":
-            err.__cause__ = cause
-        return err
 
     # -- one pipeline -----------------------------------------------------------------------------
 

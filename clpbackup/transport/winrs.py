@@ -50,11 +50,11 @@ from pypsrp.wsman import WSMan
 from clpbackup import winquote
 from clpbackup.commands import Command
 from clpbackup.errors import ClpBackupError, NodeTimeout, QuotingError
-from clpbackup.transport._connect import check_connection, open_wsman
+from clpbackup.transport._connect import open_wsman
 from clpbackup.transport._errors import codepage_error, is_network_error, map_error, mark, pool_is_broken
-from clpbackup.transport._logging import log, quiet_libraries
+from clpbackup.transport._logging import log
+from clpbackup.transport._remote import WinRMSession
 from clpbackup.transport._wire import argv_of
-from clpbackup.transport.base import Session
 from clpbackup.transport.retry import RetryPolicy
 from clpbackup.transport.types import (
     ApplyRequest,
@@ -70,7 +70,6 @@ from clpbackup.transport.types import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydantic import SecretStr
 
     from clpbackup.plan import Connection
 
@@ -151,7 +150,7 @@ class _Run:
     stderr: bytes
 
 
-class WinrsSession(Session):
+class WinrsSession(WinRMSession):
     """A session with one node through a WinRS cmd shell (no PowerShell needed)."""
 
     def __init__(
@@ -163,25 +162,12 @@ class WinrsSession(Session):
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(node)
-        check_connection(node, connection)
-        quiet_libraries()
-        self.host = host
-        self.connection = connection
-        self.retry = retry if retry is not None else RetryPolicy()
-        self._clock = clock
-        self._wsman: WSMan | None = None
+        super().__init__(node, host, connection, retry=retry, clock=clock)
         self._shell: WinRS | None = None
-        self._secret: SecretStr | None = None
         self._tag = secrets.token_hex(4)  # per-session temp names on the node
         self._deadline_at: float | None = None
         #: Command lines sent, in order (for tests and troubleshooting; no file contents).
         self.sent: list[str] = []
-
-    @property
-    def codepage(self) -> int:
-        """The code page command output is decoded with (``connection.codepage``)."""
-        return self.connection.codepage
 
     @property
     def is_open(self) -> bool:
