@@ -24,7 +24,7 @@ from clpbackup.errors import ClpBackupError, ParseError, PlanError
 from clpbackup.ownership import OwnerDecision
 from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
-from clpbackup.parsers.schtasks import ScheduledTask, parse_query_csv
+from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
 from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions
 from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
 from clpbackup.platforms import get_platform
@@ -748,10 +748,17 @@ def restore_source(
 def benign_failure(result: CommandResult) -> bool:
     """A command failure that leaves the node as wanted (deleting what is already gone)."""
     argv = [a.lower() for a in result.argv]
-    text = (result.stderr + result.stdout).lower()
-    deleting = (argv[:2] == ["schtasks", "/delete"]) or ("/delete" in argv and argv[:1] == ["at"])
-    gone = "cannot find" in text or "見つかりません" in text or "does not exist" in text
-    return deleting and gone
+    text = result.stderr + result.stdout
+    if argv[:2] == ["schtasks", "/delete"]:
+        # the schtasks parser knows the "task not found" messages of both locales
+        try:
+            return parse_delete_output(text).not_found
+        except ParseError:
+            return False
+    if argv[:1] == ["at"] and "/delete" in argv:
+        low = text.lower()
+        return "cannot find" in low or "見つかりません" in low or "does not exist" in low
+    return False
 
 
 def install_wsb_command(os: str) -> list[str]:

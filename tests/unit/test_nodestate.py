@@ -221,3 +221,23 @@ def test_job_for_item_refuses_local_volumes(plan2012: Plan) -> None:
     assert nodestate.job_for_item(plan2012, r"E:\db\x.mdf") == "shared-daily"
     with pytest.raises(PlanError, match="RS-1"):
         nodestate.job_for_item(plan2012, "C:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "stderr", "benign"),
+    [
+        (
+            ("schtasks", "/Delete", "/TN", "x", "/F"),
+            "ERROR: The system cannot find the file specified.",
+            True,
+        ),
+        (("schtasks", "/Delete", "/TN", "x", "/F"), "エラー: 指定されたファイルが見つかりません。", True),
+        (("schtasks", "/Delete", "/TN", "x", "/F"), "ERROR: Access is denied.", False),
+        (("schtasks", "/Create", "/TN", "x"), "ERROR: The system cannot find the file specified.", False),
+        (("at", "3", "/delete", "/yes"), "The AT job ID does not exist.", True),
+    ],
+)
+def test_deleting_what_is_already_gone_is_benign(argv: tuple[str, ...], stderr: str, benign: bool) -> None:
+    from clpbackup.transport.types import CommandResult
+
+    assert nodestate.benign_failure(CommandResult(argv, 1, "", stderr)) is benign
