@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("clpbackup.operations")
 
 R = TypeVar("R", bound=NodeOutcome)
+T = TypeVar("T")
 SessionFactory = Callable[[Plan, str], "Session"]
 Progress = Callable[[str, str], None]
 
@@ -179,15 +180,15 @@ class ClusterBackup:
 
     # -- parallel helper --------------------------------------------------------------------------
 
-    def _each(self, nodes: Iterable[str], fn: Callable[[str], R]) -> dict[str, R | ClpBackupError]:
+    def _each(self, nodes: Iterable[str], fn: Callable[[str], T]) -> dict[str, T | ClpBackupError]:
         names = list(nodes)
-        out: dict[str, R | ClpBackupError] = {}
+        out: dict[str, T | ClpBackupError] = {}
 
-        def run(name: str) -> R | ClpBackupError:
+        def run(name: str) -> T | ClpBackupError:
             try:
                 if self.progress:
                     self.progress(name, "start")
-                value: R | ClpBackupError = fn(name)
+                value: T | ClpBackupError = fn(name)
             except ClpBackupError as exc:
                 if isinstance(exc, (ConnectionFailed, NodeTimeout)):
                     # A broken pool is not reused; the next call opens a fresh one.
@@ -422,18 +423,15 @@ class ClusterBackup:
     def status(self, *, node: str | None = None) -> ClusterResult[StatusResult]:
         """Where each node stands: schedules, last runs, Schedule service, versions, owner, drift."""
         names = self._node_names(node)
-        reads = self._each(names, lambda n: _Wrapped(self._read(n, logs=True, versions=True)))
-        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
-        decision = self._decide(
-            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
-        )
+        reads = self._each(names, lambda n: self._read(n, logs=True, versions=True))
+        decision = self._decide(reads)
         values: dict[str, StatusResult | ClpBackupError] = {}
         for n, r in reads.items():
             if isinstance(r, ClpBackupError):
                 values[n] = r
                 continue
             try:
-                values[n] = self._status_node(r.value, decision)
+                values[n] = self._status_node(r, decision)
             except ClpBackupError as exc:
                 values[n] = exc
         problems: list[Problem] = []
@@ -444,12 +442,13 @@ class ClusterBackup:
         )
         return ClusterResult("status", values, problems)
 
-    def _decide(
-        self, facts: Mapping[str, NodeFacts | None], clpstat: Mapping[str, str | None]
-    ) -> OwnerDecision:
-        full = {n.name: facts.get(n.name) for n in self.plan.nodes}
+    def _decide(self, reads: Mapping[str, _NodeRead | ClpBackupError]) -> OwnerDecision:
+        """The owner from the nodes that could be read (a node that could not is missing evidence)."""
+        ok = {n: r for n, r in reads.items() if isinstance(r, _NodeRead)}
+        facts = {n.name: (ok[n.name].facts if n.name in ok else None) for n in self.plan.nodes}
+        clpstat = {n: r.state.clpstat_current for n, r in ok.items()}
         return decide_owner(
-            full,
+            facts,
             self.plan.cluster.switchover_volumes,
             clpstat_current=clpstat if self.plan.cluster.clpstat else None,
         )
@@ -541,11 +540,8 @@ class ClusterBackup:
                     hint="choose a time outside the daily backup windows",
                 )
         names = self._node_names()
-        reads = self._each(names, lambda n: _Wrapped(self._read(n)))
-        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
-        decision = self._decide(
-            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
-        )
+        reads = self._each(names, lambda n: self._read(n))
+        decision = self._decide(reads)
         values: dict[str, ScheduleResult | ClpBackupError] = {}
         if not decision.known:
             reason = "; ".join(decision.reasons)
@@ -582,7 +578,7 @@ class ClusterBackup:
             values[owner] = owner_read
         else:
             values[owner] = self._each(
-                [owner], lambda n: self._one_shot_node(owner_read.value, job, at, rule, check)
+                [owner], lambda n: self._one_shot_node(owner_read, job, at, rule, check)
             )[owner]
         return ClusterResult(
             operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"]
@@ -671,13 +667,10 @@ class ClusterBackup:
                 f"no job named {job!r}; the plan's jobs are {', '.join(self.plan.jobs)}", field="jobs"
             )
         names = self._node_names(node)
-        reads = self._each(self._node_names(), lambda n: _Wrapped(self._read(n)))
+        reads = self._each(self._node_names(), lambda n: self._read(n))
         targets = names
         if self.plan.jobs[job].scope == "switchover":
-            facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
-            decision = self._decide(
-                facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
-            )
+            decision = self._decide(reads)
             if not decision.known:
                 raise OwnerUnknown(
                     "JOB-5/RS-1: owner of the switchover partition unknown, nothing started: "
@@ -699,9 +692,9 @@ class ClusterBackup:
                 errors[n] = r
                 continue
             before[n] = nodestate.last_run_marker(
-                self.plan, r.value.node, self.artifacts[n], r.value.state, job
+                self.plan, r.node, self.artifacts[n], r.state, job
             )
-        ok_reads = {n: r for n, r in reads.items() if isinstance(r, _Wrapped)}
+        ok_reads = {n: r for n, r in reads.items() if isinstance(r, _NodeRead)}
         started = self._each(
             [n for n in targets if n not in errors], lambda n: self._start_run(ok_reads[n], job)
         )
@@ -717,8 +710,7 @@ class ClusterBackup:
         merged.update(errors)
         return ClusterResult("run", merged, result.problems)
 
-    def _start_run(self, r: _Wrapped, job: str) -> RunResult:
-        read = r.value
+    def _start_run(self, read: _NodeRead, job: str) -> RunResult:
         name = read.node.name
         self._preflight(read, for_write=True)
         art = self.artifacts[name]
@@ -790,12 +782,9 @@ class ClusterBackup:
         ``item`` is a switchover volume (``E:``) or a path on it. Never runs a restore.
         """
         job = nodestate.job_for_item(self.plan, item)
-        reads = self._each(self._node_names(), lambda n: _Wrapped(self._read(n, logs=True, versions=True)))
-        facts = {n: (r.value.facts if isinstance(r, _Wrapped) else None) for n, r in reads.items()}
-        decision = self._decide(
-            facts, {n: r.value.state.clpstat_current for n, r in reads.items() if isinstance(r, _Wrapped)}
-        )
-        states = {n: r.value.state for n, r in reads.items() if isinstance(r, _Wrapped)}
+        reads = self._each(self._node_names(), lambda n: self._read(n, logs=True, versions=True))
+        decision = self._decide(reads)
+        states = {n: r.state for n, r in reads.items() if isinstance(r, _NodeRead)}
         return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
 
 
@@ -806,17 +795,6 @@ def _may_have_started(exc: ClpBackupError, what: str) -> None:
         f"; {exc.hint}" if exc.hint else ""
     )
     exc.args = (exc._render(),)
-
-
-@dataclass
-class _Wrapped(NodeOutcome):
-    """Carries a node read through :meth:`ClusterBackup._each` (which wants NodeOutcome values)."""
-
-    value: _NodeRead = None  # type: ignore[assignment]
-
-    def __init__(self, value: _NodeRead) -> None:
-        super().__init__(value.node.name)
-        self.value = value
 
 
 __all__ = ["BackupHandle", "ClusterBackup", "ClusterResult"]
