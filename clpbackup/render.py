@@ -451,8 +451,9 @@ def _start_fragment(plan: Plan, node: Node) -> _Batch:
     b = _Batch(plan.codepage_for(node))
     b.fixed(BEGIN)
     b.rem(f"{GENERATED} Rules: FO-1.")
-    b.rem("FO-1: on FAILOVER start the failover backup script with START so this script returns at once.")
-    b.fixed(f'if "%CLP_EVENT%" == "FAILOVER" start "" {b.path(failover_path(plan))}')
+    # START of a batch file runs it in cmd /K, which never exits (start /?); cmd /c ends with it.
+    b.rem("FO-1: on FAILOVER START cmd /c failover.bat: this script returns at once, that console closes.")
+    b.fixed(f'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c {b.path(failover_path(plan))}')
     b.fixed(END)
     return b
 

@@ -229,6 +229,10 @@ def test_start_script_block_is_managed_and_failover_runs_the_backup(monkeypatch:
         sim.failover()  # CLUSTERPRO runs the start script with CLP_EVENT=FAILOVER (FO-1)
         sim.advance(minutes=1)
         assert len(sim.node("erp2").model.history) > versions_before
+        # FO-1: the failover script ran and its console is gone (START of a batch file would leave
+        # a cmd /K behind on every failover)
+        assert sim.node("erp2").model.batches_run
+        assert sim.node("erp2").model.processes == []
         status = cb.status()
         erp2 = status["erp2"]
         assert isinstance(erp2, StatusResult) and erp2.owner is True

@@ -35,7 +35,7 @@ SHARED_BAT = (
 START_SCRIPT = (
     '@echo off\r\ncd "%CLP_SCRIPT_PATH%"\r\n'
     "rem >>> clpbackup\r\n"
-    'if "%CLP_EVENT%" == "FAILOVER" start "" "C:\\clpbackup\\failover.bat"\r\n'
+    'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c "C:\\clpbackup\\failover.bat"\r\n'
     "rem <<< clpbackup\r\n"
     "exit 0\r\n"
 )

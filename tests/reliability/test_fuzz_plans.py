@@ -346,7 +346,7 @@ _PATH_FORMS = [
     re.compile(
         rf"echo JOB-3: [A-Z:, ]+ not attached to this node; the job runs here after a failover > {_QUOTED}"
     ),
-    re.compile(rf'if "%CLP_EVENT%" == "FAILOVER" start "" {_QUOTED}'),
+    re.compile(rf'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c {_QUOTED}'),
     re.compile(rf"call {_QUOTED}"),
 ]
 _PING = re.compile(r"ping -n \d+ 127\.0\.0\.1 > nul")

@@ -174,7 +174,7 @@ SUBSET = [
         r"ping -n \d+ 127\.0\.0\.1 > nul",
         r"set RC=%ERRORLEVEL%",
         r'if not "%RC%" == "0" goto \w+',
-        rf'if "%CLP_EVENT%" == "FAILOVER" start "" {_PATH}',
+        rf'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c {_PATH}',
         rf"call {_PATH}",
         r":\w+",
         r"goto \w+",
@@ -395,7 +395,7 @@ def test_2012_failover_now_calls_the_job_and_start_fragment_fo1() -> None:
     assert frag.path == "C:\\clpbackup\\start-fragment.bat"
     fl = lines(frag)
     assert fl[0] == "rem >>> clpbackup" and fl[-1] == "rem <<< clpbackup"
-    assert 'if "%CLP_EVENT%" == "FAILOVER" start "" "C:\\clpbackup\\failover.bat"' in fl
+    assert 'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c "C:\\clpbackup\\failover.bat"' in fl
     assert batch_errors(frag.text()) == []
 
 

@@ -7,6 +7,7 @@ import pytest
 from clpbackup.testing.model import SimulatedWindows
 from clpbackup.testing.model.batch import split_batch_args
 from clpbackup.testing.model.cmd import parse_args, parse_redirections, split_program
+from clpbackup.testing.model.node import STILL_ACTIVE
 
 
 @pytest.mark.parametrize(
@@ -153,6 +154,25 @@ def test_batch_clp_event_and_start(node: SimulatedWindows) -> None:
     )
     assert rc == 0
     assert node.read_text("C:\\clp\\fo.txt") == "FAILOVER \r\n"
+    assert not node.not_simulated
+
+
+def test_start_of_a_batch_file_leaves_cmd_k_behind(node: SimulatedWindows) -> None:
+    """start /?: a batch file or internal command started with START runs in cmd /K, which stays
+    after the batch ends (exit /b ends the batch, not that cmd); cmd /c, or "exit" without /b, ends it."""
+    node.write_file("C:\\clp\\b.bat", "@echo off\r\necho ran >> C:\\clp\\ran.txt\r\nexit /b 0\r\n")
+    node.write_file("C:\\clp\\e.bat", "@echo off\r\necho ran >> C:\\clp\\ran.txt\r\nexit 0\r\n")
+    node.write_file(
+        "C:\\clp\\start.bat",
+        '@echo off\r\nstart "" "C:\\clp\\b.bat"\r\nstart "" cmd /c "C:\\clp\\b.bat"\r\n'
+        'start "" "C:\\clp\\e.bat"\r\nexit 0\r\n',
+    )
+    assert node.run_scheduled('"C:\\clp\\start.bat"') == 0
+    assert node.read_text("C:\\clp\\ran.txt") == "ran \r\n" * 3
+    assert [(p.program, p.arguments, p.rc) for p in node.processes] == [
+        ("cmd", '/K "C:\\clp\\b.bat"', STILL_ACTIVE)
+    ]
+    assert node.processes[0] in node.history
     assert not node.not_simulated
 
 

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from clpbackup.startscript import BEGIN, END, StartScriptError, find_block, remove, splice
 
-FRAGMENT = f'{BEGIN}\r\nif "%CLP_EVENT%" == "FAILOVER" start "" "C:\\clpbackup\\failover.bat"\r\n{END}\r\n'
+FRAGMENT = (
+    f'{BEGIN}\r\nif "%CLP_EVENT%" == "FAILOVER" start "" cmd /c "C:\\clpbackup\\failover.bat"\r\n{END}\r\n'
+)
 NEC_SAMPLE = (
     'cd "%CLP_SCRIPT_PATH%"\r\n'
     'IF "%CLP_EVENT%" == "START" GOTO NORMAL\r\n'

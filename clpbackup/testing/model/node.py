@@ -30,6 +30,9 @@ from clpbackup.testing.model.fs import FileSystem, FsError, ShareStore, Volume
 from clpbackup.testing.model.locale import Texts
 from clpbackup.testing.model.taskscheduler import COULD_NOT_START, TaskScheduler
 
+#: GetExitCodeProcess of a process that has not exited (STILL_ACTIVE, 259)
+STILL_ACTIVE = 259
+
 _SECRET_ARGS = re.compile(r'(?i)(/rp\s+|/p\s+|-password:)("[^"]*"|\S+)')
 
 
@@ -258,6 +261,8 @@ class SimulatedWindows:
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
         self.batches_run: list[str] = []
+        #: processes that never exited (a ``cmd /K`` left by ``start "" "x.bat"``), oldest first
+        self.processes: list[ProgramRun] = []
         self.restores: list[dict[str, Any]] = []
         self.wsb_targets: list[str] = []  # backup targets this node has written to (its catalog)
         self.ntbackup: Any = None  # created by ntbackup.py on first use
@@ -452,8 +457,33 @@ class SimulatedWindows:
             self._after.append(job)
 
     def detach(self, proc: Proc, command_line: str) -> None:
-        """``start "" <command>``: a new process that runs on after the caller returns."""
-        self.after_current(lambda: self.run_cmdline(proc, command_line))
+        """``start "" <command>``: a new process that runs on after the caller returns.
+
+        A program is created as it is (CreateProcess: no second %-expansion). A batch file or an
+        internal command runs in ``cmd /K`` (``start /?``: "the command processor is run with the /K
+        switch ... the window will remain after the command has been run"): that cmd.exe stays in
+        :attr:`processes` unless an ``exit`` without ``/b`` ends it.
+        """
+        program, tail = cmd_mod.split_program(command_line)
+        kind, target = self.resolve_program(proc, program)
+        if kind == "tool":
+            self.after_current(lambda: self.run_tool(proc, target, tail))
+            return
+        self.after_current(lambda: self._console(proc, command_line))
+
+    def _console(self, proc: Proc, command_line: str) -> None:
+        """``cmd /K <command_line>``: run it, then keep the console open (recorded, rc STILL_ACTIVE)."""
+        expanded = batch_mod.expand(self, proc, command_line, None)
+        try:
+            cmd_mod.run_statement(self, proc, expanded, in_batch=False)
+        except BatchExit as ex:
+            if ex.whole:
+                return  # "exit" ends cmd.exe itself
+        except CmdSyntaxError:
+            pass
+        run = ProgramRun(self.clock.now(), proc.user, "cmd", "/K " + redact(command_line), STILL_ACTIVE)
+        self.processes.append(run)
+        self.history.append(run)
 
     def note_batch(self, path: str) -> None:
         self.batches_run.append(path)
