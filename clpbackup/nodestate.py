@@ -13,9 +13,10 @@ clpbackup's; nothing else is touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from clpbackup import render
 from clpbackup.artifacts import NodeArtifacts, ScheduleEntry
@@ -32,8 +33,7 @@ from clpbackup.results import Change, Problem, RestoreSource, RunResult, Schedul
 from clpbackup.rules import scheduler_for
 from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
 
-Tag = tuple[str, str]
-"""What an inspect command is for: ``("schtasks", "")``, ``("at", "")``, ``("versions", job)``."""
+T = TypeVar("T")
 
 # Windows "has not yet run" (SCHED_S_TASK_HAS_NOT_RUN, 0x41303) and "is running" (0x41301).
 _NOT_YET_RUN = 0x41303
@@ -60,6 +60,76 @@ class NodeState:
         return None
 
 
+@dataclass(frozen=True)
+class Probe(Generic[T]):
+    """One command of the inspect pipeline, with the parser of its output and the slot it fills.
+
+    ``kind`` is the tool (``schtasks``, ``at``, ``versions``) and ``job`` the job a per-job probe is
+    for; :attr:`name` is the key of :attr:`NodeState.errors` when the probe's answer cannot be used.
+    ``store`` puts the parsed value into its :class:`NodeState` slot. ``if_failed`` gives the value
+    for a command that exits non-zero; without it the failure is kept as an error, not guessed.
+    """
+
+    kind: str
+    command: Command
+    parse: Callable[[str], T]
+    store: Callable[[NodeState, T], None]
+    job: str | None = None
+    if_failed: Callable[[], T] | None = None
+
+    @property
+    def name(self) -> str:
+        """``kind``, or ``kind:job`` for a per-job probe."""
+        return f"{self.kind}:{self.job}" if self.job else self.kind
+
+    def read(self, state: NodeState, result: CommandResult) -> None:
+        """Fill this probe's slot of ``state`` from its command's ``result`` (or record why not)."""
+        if result.rc != 0:
+            if self.if_failed is None:
+                state.errors[self.name] = (result.stderr or result.stdout).strip()
+                return
+            value = self.if_failed()
+        else:
+            try:
+                value = self.parse(result.stdout)
+            except ParseError as exc:
+                state.errors[self.name] = str(exc)
+                return
+        self.store(state, value)
+
+
+def _store_tasks(state: NodeState, tasks: list[ScheduledTask]) -> None:
+    state.tasks = tasks
+
+
+def _store_at_jobs(state: NodeState, jobs: list[AtJob]) -> None:
+    state.at_jobs = jobs
+
+
+def _versions_probe(command: Command, job: str) -> Probe[list[BackupVersion]]:
+    def store(state: NodeState, versions: list[BackupVersion]) -> None:
+        state.versions[job] = versions
+
+    # wbadmin get versions exits non-zero when the target holds no backup yet: no versions
+    return Probe("versions", command, parse_versions, store, job=job, if_failed=list)
+
+
+@dataclass(frozen=True)
+class RunMarker:
+    """Where a run-now stood before it started: the task that runs the job and that task's last run.
+
+    :func:`last_run_marker` makes it, :func:`run_result` compares against it: a run whose task shows
+    the same last run (to the minute, as the scheduler lists it) has not ended yet.
+    """
+
+    task: str
+    last_run: datetime | None = None
+
+    def ran_since(self, task: ScheduledTask) -> bool:
+        """True when ``task`` shows a different last run than this marker saw."""
+        return _fmt(task.last_run) != _fmt(self.last_run)
+
+
 def log_path(plan: Plan, job: str) -> str:
     """Where a job's batch file writes its tool output."""
     return render.log_path(plan, job)
@@ -77,20 +147,21 @@ def build_inspect(
     *,
     logs: bool = False,
     versions: bool = False,
-) -> tuple[InspectRequest, list[Tag]]:
-    """The one read pipeline for a node, and what each of its commands is for."""
+) -> tuple[InspectRequest, list[Probe[Any]]]:
+    """The one read pipeline for a node, and the probe (command, parser, slot) of each command.
+
+    The request's commands are the probes' commands, in order: adding a read is adding a probe.
+    """
     platform = get_platform(node.os)
-    commands: list[Command] = [platform.schtasks_query()]
-    tags: list[Tag] = [("schtasks", "")]
+    probes: list[Probe[Any]] = [Probe("schtasks", platform.schtasks_query(), parse_query_csv, _store_tasks)]
     if scheduler_for(plan, node) == "at":
-        commands.append(platform.at_query())
-        tags.append(("at", ""))
+        probes.append(Probe("at", platform.at_query(), parse_at_list, _store_at_jobs))
     if versions and platform.backup_tool == "wbadmin":
         for job, spec in plan.jobs.items():
             target = _target_for(plan, job, node.name)
             if spec.ntbackup is None and target:
-                commands.append(platform.get_versions(target, node.name, field=f"jobs.{job}.target"))
-                tags.append(("versions", job))
+                command = platform.get_versions(target, node.name, field=f"jobs.{job}.target")
+                probes.append(_versions_probe(command, job))
     start_script = plan.cluster.start_script
     read_paths: list[str] = [start_script] if start_script else []
     if logs:
@@ -99,12 +170,12 @@ def build_inspect(
     request = InspectRequest(
         hash_paths=hash_paths,
         read_paths=read_paths,
-        commands=commands,
+        commands=[p.command for p in probes],
         probe_volumes=list(plan.cluster.switchover_volumes),
         scripts_dir=plan.scripts_dir,
         clpstat=plan.cluster.clpstat,
     )
-    return request, tags
+    return request, probes
 
 
 def _clpstat_current(text: str, group: str) -> str | None:
@@ -117,28 +188,13 @@ def _clpstat_current(text: str, group: str) -> str | None:
     return current
 
 
-def read_state(plan: Plan, node: Node, tags: Sequence[Tag], result: InspectResult) -> NodeState:
+def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: InspectResult) -> NodeState:
     """Parse the inspect answer. A listing that cannot be read is kept as an error, not guessed."""
     state = NodeState()
     codepage = plan.codepage_for(node)
-    for tag, res in zip(tags, result.commands, strict=False):
-        kind, job = tag
-        text = res.stdout
-        try:
-            if kind == "schtasks":
-                if res.rc != 0:
-                    state.errors["schtasks"] = (res.stderr or res.stdout).strip()
-                else:
-                    state.tasks = parse_query_csv(text)
-            elif kind == "at":
-                if res.rc != 0:
-                    state.errors["at"] = (res.stderr or res.stdout).strip()
-                else:
-                    state.at_jobs = parse_at_list(text)
-            elif kind == "versions":
-                state.versions[job] = parse_versions(text) if res.rc == 0 else []
-        except ParseError as exc:
-            state.errors[kind if not job else f"{kind}:{job}"] = str(exc)
+    # the transport answers every command of the request (it refuses an answer that does not)
+    for probe, res in zip(probes, result.commands, strict=True):
+        probe.read(state, res)
     for job in plan.jobs:
         f = result.files.get(log_path(plan, job))
         if f is not None and f.content is not None:
@@ -537,12 +593,12 @@ def one_shot_commands(
     ]
 
 
-def last_run_marker(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> str | None:
-    """The last-run time of the task that runs ``job`` before a run-now (to see the new run)."""
+def last_run_marker(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> RunMarker:
+    """The task that runs ``job`` and its last run, before a run-now (to see the new run)."""
     once = render.task_name(plan, job, once=True)
     name = _daily_task_name(plan, node, art, state, job) or once
     task = state.task(name)
-    return f"{name}|{_fmt(task.last_run) if task and task.last_run else ''}"
+    return RunMarker(name, task.last_run if task else None)
 
 
 def run_task_name(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> str:
@@ -584,19 +640,18 @@ def run_now_commands(plan: Plan, node: Node, art: NodeArtifacts, state: NodeStat
 
 
 def run_result(
-    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str, before: str | None
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str, before: RunMarker | None
 ) -> RunResult:
     """How a run started by :func:`run_now_commands` stands: running, or its outcome."""
-    name, _, before_run = (before or "|").partition("|")
-    task = state.task(name) if name else None
+    task = state.task(before.task) if before else None
     path = log_path(plan, job)
     res = RunResult(node.name, job=job, log_path=path)
-    if task is None:
+    if before is None or task is None:
+        name = before.task if before else job
         res.outcome = "failed"
-        res.problems.append(Problem("RUN", f"the task {name or job} that runs {job} is gone", node.name))
+        res.problems.append(Problem("RUN", f"the task {name} that runs {job} is gone", node.name))
         return res
-    now_run = _fmt(task.last_run) or ""
-    if task.state == "running" or task.last_result == _RUNNING or now_run == before_run:
+    if task.state == "running" or task.last_result == _RUNNING or not before.ran_since(task):
         res.outcome = "running"
         return res
     res.last_result = task.last_result
@@ -777,6 +832,8 @@ def install_wsb_command(os: str) -> list[str]:
 
 __all__ = [
     "NodeState",
+    "Probe",
+    "RunMarker",
     "benign_failure",
     "build_inspect",
     "daily_overlap",

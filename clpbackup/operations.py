@@ -32,6 +32,7 @@ from clpbackup.errors import (
     PreflightFailed,
     RemoteCommandFailed,
 )
+from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
 from clpbackup.results import (
@@ -90,7 +91,7 @@ class BackupHandle:
     """A backup started with ``wait=False``: poll it later (no pipeline stays open meanwhile)."""
 
     def __init__(
-        self, cb: ClusterBackup, job: str, nodes: Sequence[str], before: Mapping[str, str | None]
+        self, cb: ClusterBackup, job: str, nodes: Sequence[str], before: Mapping[str, RunMarker]
     ) -> None:
         self._cb = cb
         self.job = job
@@ -220,11 +221,11 @@ class ClusterBackup:
     def _read(self, name: str, *, logs: bool = False, versions: bool = False) -> _NodeRead:
         node = self.plan.node(name)
         art = self.artifacts[name]
-        request, tags = nodestate.build_inspect(self.plan, node, art, logs=logs, versions=versions)
+        request, probes = nodestate.build_inspect(self.plan, node, art, logs=logs, versions=versions)
         result = self._session(name).inspect(request)
         if result.facts is None:
             raise ConnectionFailed("the node returned no facts", node=name)
-        state = nodestate.read_state(self.plan, node, tags, result)
+        state = nodestate.read_state(self.plan, node, probes, result)
         return _NodeRead(node, result, state)
 
     def _preflight(self, read: _NodeRead, *, for_write: bool) -> list[Problem]:
@@ -684,7 +685,7 @@ class ClusterBackup:
                     hint="run it without node= or on the owner (JOB-3)",
                 )
             targets = [decision.owner]
-        before: dict[str, str | None] = {}
+        before: dict[str, RunMarker] = {}
         errors: dict[str, ClpBackupError] = {}
         for n in targets:
             r = reads[n]
@@ -727,7 +728,7 @@ class ClusterBackup:
         return RunResult(name, job=job, outcome="running", changed=True)
 
     def _poll_runs(
-        self, job: str, nodes: Sequence[str], before: Mapping[str, str | None]
+        self, job: str, nodes: Sequence[str], before: Mapping[str, RunMarker]
     ) -> ClusterResult[RunResult]:
         def one(n: str) -> RunResult:
             read = self._read(n, logs=True, versions=True)
@@ -741,7 +742,7 @@ class ClusterBackup:
         self,
         job: str,
         nodes: Sequence[str],
-        before: Mapping[str, str | None],
+        before: Mapping[str, RunMarker],
         timeout: float,
         progress: Progress | None,
     ) -> ClusterResult[RunResult]:

@@ -397,7 +397,7 @@ def test_status_read_from_mutated_node_output(
     plan = plans[plan_name]
     node = plan.nodes[node_index]
     art = plan.render()[node.name]
-    request, tags = build_inspect(plan, node, art, logs=True, versions=True)
+    request, probes = build_inspect(plan, node, art, logs=True, versions=True)
     codepage = data.draw(st.sampled_from([437, 932]), label="codepage")
 
     def text_of(kind: str) -> str:
@@ -409,7 +409,7 @@ def test_status_read_from_mutated_node_output(
             argv=("x",), rc=data.draw(st.sampled_from([0, 0, 0, 1, None]), label="rc"),
             stdout=text_of(kind), stderr="",
         )
-        for kind, _job in tags
+        for kind in (p.kind for p in probes)
     ]
     files: dict[str, FileState] = {}
     for path in request.read_paths:
@@ -422,7 +422,7 @@ def test_status_read_from_mutated_node_output(
     )
     result = InspectResult(facts=facts, files=files, commands=commands)
     try:
-        state = read_state(plan, node, tags, result)
+        state = read_state(plan, node, probes, result)
         owner = data.draw(st.sampled_from([True, False, None]), label="owner")
         statuses = schedule_status(plan, node, art, state, owner)
         versions = newest_versions(plan, node, state)

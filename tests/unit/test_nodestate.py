@@ -14,6 +14,8 @@ from clpbackup.parsers.at import AtJob
 from clpbackup.parsers.schtasks import ScheduledTask, TaskTrigger
 from clpbackup.parsers.wbadmin import BackupVersion
 from clpbackup.plan import Plan
+from clpbackup.transport.types import CommandResult, InspectResult
+from tests.helpers.parsers import fixture_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
 
@@ -241,3 +243,69 @@ def test_deleting_what_is_already_gone_is_benign(argv: tuple[str, ...], stderr: 
     from clpbackup.transport.types import CommandResult
 
     assert nodestate.benign_failure(CommandResult(argv, 1, "", stderr)) is benign
+
+
+# -- the read pipeline: probes (command, parser, slot) ---------------------------------------------
+
+
+def _answer(*results: tuple[int | None, str]) -> InspectResult:
+    return InspectResult(
+        facts=None,
+        commands=[CommandResult(argv=("x",), rc=rc, stdout=out, stderr="") for rc, out in results],
+    )
+
+
+def test_the_request_sends_exactly_the_probes_commands(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    request, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
+    assert list(request.commands) == [p.command for p in probes]
+    wsb_jobs = [j for j, spec in plan2012.jobs.items() if spec.ntbackup is None and spec.target]
+    assert [p.name for p in probes] == ["schtasks", *(f"versions:{j}" for j in wsb_jobs)]
+    assert all(p.command.argv[0] == "wbadmin" for p in probes[1:])
+    _, without = nodestate.build_inspect(plan2012, node, art)
+    assert [p.name for p in without] == ["schtasks"]
+
+
+def test_each_probe_fills_its_own_slot_or_records_why_not(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    _, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
+    listing = fixture_text("schtasks", "2012-en-US", "query-csv-v.txt")
+    versions = fixture_text("wbadmin", "2012-en-US", "get-versions_share.txt")
+    first, second = probes[1].job, probes[2].job
+    state = nodestate.read_state(plan2012, node, probes, _answer((0, listing), (0, versions), (1, "")))
+    assert state.tasks and state.errors == {}
+    assert state.versions[str(first)] and state.versions[str(second)] == []  # no backup yet: none
+    denied = _answer((5, "Access is denied."), (0, "garbage"), (0, ""))
+    state = nodestate.read_state(plan2012, node, probes, denied)
+    assert state.tasks is None and state.errors["schtasks"] == "Access is denied."
+    assert f"versions:{first}" in state.errors and first not in state.versions
+
+
+def test_an_answer_with_a_command_missing_is_refused_not_zipped_short(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    _, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
+    with pytest.raises(ValueError):
+        nodestate.read_state(plan2012, node, probes, _answer((0, "")))
+
+
+def test_run_marker_tells_a_new_run_from_the_one_seen_before(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    daily = next(e for e in art.schedules if e.job == "shared-daily")
+    before_run = datetime(2026, 1, 1, 4, 15)
+    state = nodestate.NodeState(tasks=[task(daily.name, daily.run, daily.at, last_run=before_run)])
+    marker = nodestate.last_run_marker(plan2012, node, art, state, "shared-daily")
+    assert marker == nodestate.RunMarker(daily.name, before_run)
+    same = nodestate.run_result(plan2012, node, art, state, "shared-daily", marker)
+    assert same.outcome == "running"
+    later = nodestate.NodeState(
+        tasks=[task(daily.name, daily.run, daily.at, last_run=datetime(2026, 1, 1, 9, 0))]
+    )
+    assert nodestate.run_result(plan2012, node, art, later, "shared-daily", marker).outcome == "success"
+    gone = nodestate.run_result(plan2012, node, art, nodestate.NodeState(tasks=[]), "shared-daily", marker)
+    assert gone.outcome == "failed" and daily.name in gone.problems[0].message
+    unknown = nodestate.run_result(plan2012, node, art, later, "shared-daily", None)
+    assert unknown.outcome == "failed" and "the task shared-daily that runs" in unknown.problems[0].message
