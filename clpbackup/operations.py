@@ -46,7 +46,7 @@ from clpbackup.results import (
     ScheduleResult,
     StatusResult,
 )
-from clpbackup.startscript import StartScriptError, splice
+from clpbackup.startscript import StartScriptError, block_state, splice
 from clpbackup.transport.types import (
     ApplyRequest,
     ApplyResult,
@@ -293,6 +293,21 @@ class ClusterBackup:
                 f"{self.plan.scripts_dir}\\start-fragment.bat to the CLUSTERPRO start script of group "
                 f"{self.plan.cluster.failover_group} by hand"
             )
+        elif any(
+            c.kind == "start-script" and c.action != "unchanged"
+            for v in values.values()
+            if isinstance(v, DeployResult)
+            for c in v.changes
+        ):
+            # CLUSTERPRO writes its scripts to the nodes from the cluster configuration when that is
+            # applied: a block added only on the nodes is lost at the next Apply.
+            result.notes.append(
+                f"FO-1: deploy edits the start script {self.plan.cluster.start_script} on the nodes only; "
+                "put the same script into the cluster configuration (Builder / Cluster WebUI: the "
+                "script resource's start.bat, Replace or Edit, then Apply the Configuration File), "
+                "or the next Apply removes the block (docs/operations.md, 'The start script lives "
+                "in the cluster configuration')"
+            )
         return result
 
     def _deploy_node(self, name: str, check: bool) -> DeployResult:
@@ -377,7 +392,7 @@ class ClusterBackup:
         assert path
         name = read.node.name
         codepage = self.plan.codepage_for(read.node)
-        fragment = self.artifacts[name].file("start-fragment").content.decode(f"cp{codepage}")
+        fragment = self.artifacts[name].file("start-fragment").content
         current = read.result.files.get(path)
         if current is None or current.content is None:
             raise PreflightFailed(
@@ -386,22 +401,55 @@ class ClusterBackup:
                 rule="FO-1",
                 hint="create the script resource in CLUSTERPRO first, or correct cluster.start_script",
             )
+        before = current.content
         try:
-            before = current.content.decode(f"cp{codepage}")
-        except UnicodeDecodeError:
-            raise PreflightFailed(
-                f"the start script {path} is not in code page {codepage}", node=name, rule="FO-1"
-            ) from None
-        try:
+            # bytes in, bytes out: a decode/encode round trip would rewrite the operator's cp932 text
             after = splice(before, fragment)
         except StartScriptError as exc:
             raise PreflightFailed(str(exc), node=name, rule="FO-1") from None
         if after == before:
             return [Change("start-script", path, "unchanged")], []
+        shown = f"cp{codepage}"
         return (
-            [Change("start-script", path, "update", before=before, after=after)],
-            [FileWrite(path, after.encode(f"cp{codepage}"))],
+            [
+                Change(
+                    "start-script",
+                    path,
+                    "update",
+                    before=before.decode(shown, errors="replace"),
+                    after=after.decode(shown, errors="replace"),
+                )
+            ],
+            [FileWrite(path, after)],
         )
+
+    def _start_script_problems(self, read: _NodeRead) -> list[Problem]:
+        """FO-1: does the start script on the node hold this plan's block where a FAILOVER run passes?"""
+        path = self.plan.cluster.start_script
+        if not path:
+            return []
+        name = read.node.name
+        current = read.result.files.get(path)
+        if current is None or current.content is None:
+            return [Problem("FO-1", f"the CLUSTERPRO start script {path} does not exist on the node", name)]
+        fragment = self.artifacts[name].file("start-fragment").content
+        try:
+            state = block_state(current.content, fragment)
+        except StartScriptError as exc:
+            return [Problem("FO-1", str(exc), name)]
+        why = {
+            "ok": "",
+            "missing": f"the start script {path} has no clpbackup block, so a failover starts no "
+            "backup (FO-2); an Apply of the cluster configuration rewrites the script without it. "
+            "Run deploy, then carry the script into the cluster configuration "
+            "(docs/operations.md, 'The start script lives in the cluster configuration')",
+            "outdated": f"the clpbackup block in the start script {path} is not this plan's; run "
+            "deploy, then carry the script into the cluster configuration",
+            "misplaced": f"the clpbackup block in the start script {path} comes after a line that "
+            "can branch or exit, so a FAILOVER run may never reach it; run deploy (it moves the "
+            "block), then carry the script into the cluster configuration",
+        }[state]
+        return [Problem("FO-1", why, name)] if why else []
 
     def _check_applied(self, name: str, applied: ApplyResult) -> None:
         for f in applied.files:
@@ -478,6 +526,7 @@ class ClusterBackup:
             res.files[f.path] = state
             if state != "matching":
                 res.problems.append(Problem("JOB-1", f"{f.path} is {state}; run deploy", name))
+        res.problems += self._start_script_problems(read)
         res.schedules = nodestate.schedule_status(self.plan, read.node, art, read.state, owner)
         for s in res.schedules:
             if s.state in ("missing", "different"):

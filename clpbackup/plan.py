@@ -302,6 +302,27 @@ class Cluster(_Model):
             raise ValueError("a switchover volume is listed twice")
         return out
 
+    @field_validator("start_script")
+    @classmethod
+    def _start_script(cls, value: str | None) -> str | None:
+        # FO-1: CLUSTERPRO runs the script from the node's own disk; clpbackup reads and writes it
+        # there. A share (\\server\...), a relative path or a ".." step would name another file.
+        if value is None:
+            return None
+        hint = (
+            "give the script's absolute local path on the nodes, such as "
+            "C:\\Program Files\\CLUSTERPRO\\scripts\\failover1\\script1\\start.bat"
+        )
+        if not re.match(r"^[A-Za-z]:\\[^\\]", value):
+            raise ValueError(f"{value!r} is not an absolute local path (no share, no relative path); {hint}")
+        parts = value[3:].split("\\")
+        if any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{value!r}: an empty, '.' or '..' step is not allowed; {hint}")
+        bad = "".join(sorted(set(value[2:]) & set(_NOT_IN_NAMES)))
+        if bad:
+            raise ValueError(f"{value!r}: a file name cannot contain {bad!r}")
+        return value
+
     @field_validator("name", "failover_group")
     @classmethod
     def _names(cls, value: str) -> str:

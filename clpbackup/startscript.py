@@ -1,28 +1,57 @@
 """The CLUSTERPRO start script: clpbackup's one delimited block in it (FO-1).
 
 clpbackup manages exactly the lines between ``rem >>> clpbackup`` and ``rem <<< clpbackup`` and
-leaves every other line of the operator's start script alone. Pure text functions; the bytes are
-in the node's OEM code page with CRLF line ends, as cmd.exe reads them.
+leaves every other byte of the operator's start script alone. Everything here works on bytes: the
+script is in the node's OEM code page, and a decode/encode round trip is not the identity there
+(cp932 has duplicate codes: ``FA 4A`` decodes to U+2160, which encodes back as ``87 54``). Lines end
+at LF, as cmd.exe reads them; each line keeps its own ending (CRLF, LF). Pure functions.
+
+Where the block goes: cmd.exe runs a start script top to bottom, and the operator's lines branch
+(``IF … GOTO``), leave (``EXIT``, ``EXIT /B`` in an error branch) or hand control to another batch
+file without ``call`` (which never returns). The only place every run passes is before the first
+line that does anything: after the leading blank, ``@echo off`` and comment lines.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
 BEGIN = "rem >>> clpbackup"
 END = "rem <<< clpbackup"
+
+_BEGIN = BEGIN.encode("ascii")
+_END = END.encode("ascii")
+_BLANKS = b" \t\r\n"
+#: lines that do nothing and may stay above the block: blank, ``[@]echo off``, ``[@]rem …``, ``::…``
+_INERT = re.compile(rb"^@*\s*(?:$|echo\s+off\s*$|rem(?:$|\s)|::)", re.IGNORECASE)
+
+BlockState = Literal["ok", "missing", "outdated", "misplaced"]
 
 
 class StartScriptError(ValueError):
     """The start script holds a damaged block (a begin without an end, two blocks …)."""
 
 
-def _is(line: str, marker: str) -> bool:
-    return line.strip().lower().startswith(marker)
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of ``data``, each with its own line end (the last one may have none).
+
+    Lines end at LF only (a lone CR stays inside its line, as cmd.exe reads it)."""
+    parts = data.split(b"\n")
+    out = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
 
 
-def find_block(lines: list[str]) -> tuple[int, int] | None:
+def _is(line: bytes, marker: bytes) -> bool:
+    return line.strip(_BLANKS).lower().startswith(marker)
+
+
+def find_block(lines: list[bytes]) -> tuple[int, int] | None:
     """Indices (begin, end) of clpbackup's block, inclusive; ``None`` when there is none."""
-    begins = [i for i, line in enumerate(lines) if _is(line, BEGIN)]
-    ends = [i for i, line in enumerate(lines) if _is(line, END)]
+    begins = [i for i, line in enumerate(lines) if _is(line, _BEGIN)]
+    ends = [i for i, line in enumerate(lines) if _is(line, _END)]
     if not begins and not ends:
         return None
     if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
@@ -33,42 +62,61 @@ def find_block(lines: list[str]) -> tuple[int, int] | None:
     return begins[0], ends[0]
 
 
-def splice(current: str | None, fragment: str) -> str:
-    """The start script text with clpbackup's block replaced by (or appended as) ``fragment``.
+def insertion_point(lines: list[bytes]) -> int:
+    """Index of the first line that is not blank, ``@echo off`` or a comment: the block goes there."""
+    for i, line in enumerate(lines):
+        if not _INERT.match(line.strip(_BLANKS)):
+            return i
+    return len(lines)
 
-    ``fragment`` is the rendered start-fragment (its own begin and end markers included). A missing
-    start script (``None``) becomes just the fragment. The block goes where it was, else at the end:
-    CLUSTERPRO runs the start script top to bottom and the fragment only acts on ``FAILOVER``.
+
+def _without_block(current: bytes) -> tuple[list[bytes], tuple[int, int] | None]:
+    lines = split_lines(current)
+    block = find_block(lines)
+    if block is not None:
+        del lines[block[0] : block[1] + 1]
+    return lines, block
+
+
+def _ended(fragment: bytes) -> bytes:
+    return fragment if fragment.endswith(b"\n") else fragment + b"\r\n"
+
+
+def splice(current: bytes | None, fragment: bytes) -> bytes:
+    """The start script with clpbackup's block (``fragment``, markers included) where every run passes.
+
+    An existing block is taken out and the fragment goes before the first line that does anything
+    (see the module docstring); every other byte stays as it was. A missing or empty start script
+    becomes just the fragment. Raises :class:`StartScriptError` for a damaged block.
     """
-    frag_lines = fragment.replace("\r\n", "\n").rstrip("\n").split("\n")
-    if current is None or current == "":
-        return "\r\n".join(frag_lines) + "\r\n"
-    text = current.replace("\r\n", "\n")
-    had_final_newline = text.endswith("\n")
-    lines = text.rstrip("\n").split("\n") if text.strip("\n") else []
-    block = find_block(lines)
-    if block is None:
-        # Before a trailing "exit" the block would never run; put it before the first exit line.
-        insert_at = len(lines)
-        for i, line in enumerate(lines):
-            if line.strip().lower().startswith("exit"):
-                insert_at = i
-                break
-        new_lines = lines[:insert_at] + frag_lines + lines[insert_at:]
-    else:
-        new_lines = lines[: block[0]] + frag_lines + lines[block[1] + 1 :]
-    out = "\r\n".join(new_lines)
-    if had_final_newline or block is None:
-        out += "\r\n"
-    return out
+    frag = _ended(fragment)
+    if not current:
+        return frag
+    lines, _ = _without_block(current)
+    at = insertion_point(lines)
+    if at and not lines[at - 1].endswith(b"\n"):
+        # only when the script is nothing but comments without a final line end
+        lines[at - 1] += b"\r\n"
+    return b"".join(lines[:at]) + frag + b"".join(lines[at:])
 
 
-def remove(current: str) -> str:
-    """The start script without clpbackup's block (for uninstall)."""
-    text = current.replace("\r\n", "\n")
-    lines = text.rstrip("\n").split("\n")
+def remove(current: bytes) -> bytes:
+    """The start script without clpbackup's block (for uninstall); other bytes unchanged."""
+    lines, block = _without_block(current)
+    return current if block is None else b"".join(lines)
+
+
+def block_state(current: bytes, fragment: bytes) -> BlockState:
+    """How the start script holds the block: ``ok`` (this fragment, where every run passes),
+    ``missing``, ``outdated`` (other lines than ``fragment``) or ``misplaced`` (after a line that
+    may branch or exit, so a FAILOVER run may never reach it). Raises :class:`StartScriptError`."""
+    lines = split_lines(current)
     block = find_block(lines)
     if block is None:
-        return current
-    new_lines = lines[: block[0]] + lines[block[1] + 1 :]
-    return "\r\n".join(new_lines) + ("\r\n" if new_lines else "")
+        return "missing"
+    held = [line.rstrip(_BLANKS) for line in lines[block[0] : block[1] + 1]]
+    if held != [line.rstrip(_BLANKS) for line in split_lines(_ended(fragment))]:
+        return "outdated"
+    if insertion_point(lines[: block[0]]) != block[0]:
+        return "misplaced"
+    return "ok"

@@ -423,16 +423,26 @@ class SimulatedCluster:
 
 _SIMULATED_AUTH = {False: ("negotiate", "ntlm"), True: ("negotiate", "ntlm", "basic")}
 
-# NEC's sample start script (CLP_EVENT branches), which clpbackup's FO-1 block is spliced into.
+# The shape of NEC's sample start script (EXPRESSCLUSTER/Windows-Server-Backup, wsbackup_script/start.bat,
+# template 9.0.3-1): CLP_EVENT branches by GOTO, and an error branch that exits before the normal one.
+# clpbackup's FO-1 block is spliced into it; a block placed before the first EXIT would sit in the
+# error branch, which a FAILOVER run never enters.
 _NEC_START_SCRIPT = (
+    "rem ***************************************\r\n"
+    "rem *              start.bat              *\r\n"
+    "rem ***************************************\r\n"
     'cd "%CLP_SCRIPT_PATH%"\r\n'
     'IF "%CLP_EVENT%" == "START" GOTO NORMAL\r\n'
     'IF "%CLP_EVENT%" == "FAILOVER" GOTO NORMAL\r\n'
     'IF "%CLP_EVENT%" == "RECOVER" GOTO NORMAL\r\n'
-    "GOTO EXIT\r\n"
+    "rem Cluster Server is not started\r\n"
+    "GOTO ERROR\r\n"
+    ":ERROR\r\n"
+    "EXIT /B 1\r\n"
     ":NORMAL\r\n"
+    'IF "%CLP_DISK%" == "FAILURE" GOTO ERROR\r\n'
     "rem the group's applications start here\r\n"
-    ":EXIT\r\n"
+    "EXIT /B 0\r\n"
 )
 
 

@@ -229,14 +229,67 @@ def test_start_script_block_is_managed_and_failover_runs_the_backup(monkeypatch:
         sim.failover()  # CLUSTERPRO runs the start script with CLP_EVENT=FAILOVER (FO-1)
         sim.advance(minutes=1)
         assert len(sim.node("erp2").model.history) > versions_before
-        # FO-1: the failover script ran and its console is gone (START of a batch file would leave
-        # a cmd /K behind on every failover)
-        assert sim.node("erp2").model.batches_run
-        assert sim.node("erp2").model.processes == []
+        # FO-1: the block sits where a FAILOVER run passes (the seeded script has NEC's error branch
+        # with EXIT /B 1 before :NORMAL), failover.bat ran, and its console is gone (START of a
+        # batch file would leave a cmd /K behind on every failover)
+        model = sim.node("erp2").model
+        assert any(p.lower().endswith("\\failover.bat") for p in model.batches_run), model.batches_run
+        assert model.processes == []
         status = cb.status()
         erp2 = status["erp2"]
         assert isinstance(erp2, StatusResult) and erp2.owner is True
         assert erp2.versions.get("erp-data"), erp2.versions
+
+
+def _ja_with_start_script(monkeypatch: pytest.MonkeyPatch) -> Plan:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    data = Plan.from_file(EXAMPLES / "ws2012-ja.yaml").model_dump(mode="json", exclude_none=True)
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    data["cluster"]["start_script"] = "C:\\Program Files\\CLUSTERPRO\\scripts\\failover1\\script1\\start.bat"
+    return Plan.from_dict(data)
+
+
+def test_start_script_bytes_outside_the_block_are_kept_cp932(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FO-1: cp932 FA 4A (a duplicate of 87 54) and the operator's LF line ends survive deploy."""
+    plan = _ja_with_start_script(monkeypatch)
+    script = plan.cluster.start_script
+    assert script
+    original = (
+        "@echo off\nrem 起動スクリプト \u2170\r\n".encode("cp932")
+        + b"rem \xfa\x4a\r\n"
+        + b'IF "%CLP_EVENT%" == "START" GOTO NORMAL\n'
+        + b'IF "%CLP_EVENT%" == "FAILOVER" GOTO NORMAL\n'
+        + b"EXIT /B 1\n:NORMAL\nEXIT /B 0\n"
+    )
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        for n in plan.nodes:
+            sim.node(n.name).files.write(script, original)
+        assert cb.deploy().ok
+        for n in plan.nodes:
+            after = sim.node(n.name).files.read_bytes(script)
+            fragment = cb.artifacts[n.name].file("start-fragment").content
+            assert fragment in after
+            assert after.replace(fragment, b"") == original
+        assert not cb.deploy().changed
+
+
+def test_status_says_when_the_start_script_lacks_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FO-1: CLUSTERPRO writes the start script from its configuration when it is applied; a block
+    added only on the node is gone then, and status must say so."""
+    plan = _ja_with_start_script(monkeypatch)
+    script = plan.cluster.start_script
+    assert script
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        standby = plan.standby_node.name
+        configured = sim.node(standby).files.read_bytes(script)
+        cb.deploy()
+        status = cb.status()
+        assert not [p for p in status.all_problems() if p.rule == "FO-1"], status.all_problems()
+        sim.node(standby).files.write(script, configured)  # "Apply the Configuration File"
+        status = cb.status()
+        problems = [p for p in status.all_problems() if p.rule == "FO-1"]
+        assert [p.node for p in problems] == [standby], status.all_problems()
+        assert "no clpbackup block" in problems[0].message and script in problems[0].message
 
 
 def test_wsb_missing_is_refused_with_the_install_command_os3(plan2012: Plan) -> None:

@@ -361,6 +361,31 @@ def test_scripts_dir_is_an_absolute_local_path() -> None:
     assert Plan.from_dict(data).scripts_dir == "D:\\tools\\clpbackup"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "\\\\clp1\\scripts\\start.bat",  # a share: CLUSTERPRO runs the node's own copy
+        "start.bat",
+        "scripts\\start.bat",
+        "C:start.bat",
+        "C:/Program Files/CLUSTERPRO/scripts/start.bat",
+        "C:\\scripts\\..\\start.bat",
+        "C:\\scripts\\.\\start.bat",
+        "C:\\scripts\\\\start.bat",
+        "C:\\scripts\\",
+        "C:\\scripts\\start?.bat",
+    ],
+)
+def test_start_script_is_an_absolute_local_path_fo1(path: str) -> None:
+    data = plan_dict()
+    data["cluster"]["start_script"] = path
+    with pytest.raises(PlanError) as info:
+        Plan.from_dict(data)
+    assert info.value.field == "cluster.start_script"
+    data["cluster"]["start_script"] = "C:\\Program Files\\CLUSTERPRO\\scripts\\failover1\\script1\\start.bat"
+    assert Plan.from_dict(data).cluster.start_script == data["cluster"]["start_script"]
+
+
 def test_read_timeout_must_exceed_operation_timeout() -> None:
     data = plan_dict()
     data["connection"]["operation_timeout"] = 30
