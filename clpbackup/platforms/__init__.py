@@ -34,7 +34,10 @@ __all__ = [
     "Win2008",
     "Win2008R2",
     "Win2012",
+    "canonical_os",
     "get_platform",
+    "os_for_kernel",
+    "product_for_kernel",
     "run_batch",
     "run_batch_command",
 ]
@@ -44,18 +47,43 @@ PLATFORMS: dict[str, type[Platform]] = {p.os: p for p in (Win2003, Win2008, Win2
 _ALIASES = {"2008-R2": "2008R2", "2012R2": "2012", "2012-R2": "2012", "2003R2": "2003"}
 
 
+def canonical_os(os: str) -> str | None:
+    """The plan's name of Windows Server ``os`` (``"2008 R2"`` → ``"2008R2"``, ``"2012R2"`` →
+    ``"2012"``), or ``None`` when no platform has that name."""
+    key = str(os).replace(" ", "").upper()
+    key = _ALIASES.get(key, key)
+    return key if key in PLATFORMS else None
+
+
+def os_for_kernel(version: str) -> str | None:
+    """The plan's OS name of a node reporting kernel ``version`` (``6.1.7601`` → ``"2008R2"``), or
+    ``None`` when no platform runs that kernel. Asks each platform (:meth:`Platform.matches_kernel`)."""
+    for os, cls in PLATFORMS.items():
+        if cls().matches_kernel(version):
+            return os
+    return None
+
+
+def product_for_kernel(version: str) -> str | None:
+    """The product name of a node reporting kernel ``version`` (``6.3.9600`` → ``"Windows Server
+    2012 R2"``), or ``None`` when no platform runs that kernel."""
+    for cls in PLATFORMS.values():
+        name = cls().product_name(version)
+        if name is not None:
+            return name
+    return None
+
+
 def get_platform(os: str) -> Platform:
     """The platform of Windows Server ``os`` (``2003``, ``2008``, ``2008R2``, ``2012``).
 
     ``2008 R2``/``2012 R2`` spellings are accepted; anything else raises
     :class:`~clpbackup.errors.UnsupportedError` (rule OS-1).
     """
-    key = str(os).replace(" ", "").upper()
-    key = _ALIASES.get(key, key)
-    cls = PLATFORMS.get(key)
-    if cls is None:
+    key = canonical_os(os)
+    if key is None:
         raise UnsupportedError(
             f"OS-1: Windows Server {os!r} is not supported",
             hint="clpbackup supports Windows Server 2003, 2008, 2008 R2 and 2012 (2012 R2 as 2012)",
         )
-    return cls()
+    return PLATFORMS[key]()

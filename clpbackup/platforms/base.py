@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -91,20 +91,84 @@ def _time(value: str, field: str) -> int:
 
 
 class Platform(ABC):
-    """One Windows Server version: its backup tool, its schedulers and its restore helpers."""
+    """One Windows Server version: its facts, its backup tool, its schedulers and its restore helpers.
 
-    #: ``2003`` | ``2008`` | ``2008R2`` | ``2012`` (the plan's ``nodes[].os``)
+    The one source of OS facts: callers outside :mod:`clpbackup.platforms` ask the platform of a
+    node (``get_platform(node.os)``) instead of testing the OS string. Every fact below is declared
+    by each registered platform (``tests/unit/test_platform_contract.py`` checks that each one
+    answers every question in the documented shape).
+    """
+
+    #: The plan's ``nodes[].os`` for this platform, e.g. ``"2008R2"`` (a key of ``PLATFORMS``).
     os: ClassVar[str]
-    #: e.g. ``Windows Server 2008 R2``
+    #: What messages and listings call it, always ``"Windows Server <version>"``, e.g.
+    #: ``"Windows Server 2008 R2"``.
     display_name: ClassVar[str]
+    #: ``"ntbackup"`` (NTBackup + rsm, 2003) or ``"wbadmin"`` (Windows Server Backup, 2008 on).
     backup_tool: ClassVar[BackupTool]
-    #: the scheduler NEC's guide uses on this OS (``scheduler: auto``)
+    #: ``"at"`` or ``"schtasks"``: the scheduler NEC's guide uses on this OS (``scheduler: auto``).
     default_scheduler: ClassVar[Scheduler]
-    #: at.exe is deprecated (2012: it prints a warning but still creates the job)
-    at_deprecated: ClassVar[bool] = False
+    #: ``True`` where at.exe is deprecated (2012: it prints a notice but still creates the job);
+    #: rules warn about a plan that asks for AT there (OS-1).
+    at_deprecated: ClassVar[bool]
+    #: ``True`` where the backup tool selects folders and files and excludes paths, ``False`` where
+    #: it backs up whole volumes only (wbadmin on 2008 RTM, OS-1).
+    file_level: ClassVar[bool]
+    #: The kernel versions a node of this OS reports (``ver``, WMI ``Win32_OperatingSystem.Version``)
+    #: as ``"major.minor"`` (or longer, e.g. with the build), each with the product name Windows
+    #: shows for it: ``{"6.2": "Windows Server 2012", "6.3": "Windows Server 2012 R2"}``; non-empty.
+    kernel_versions: ClassVar[Mapping[str, str]]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.display_name}>"
+
+    def __eq__(self, other: object) -> bool:
+        # platforms hold no state: two instances of one class are the same OS
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def product_name(self, version: str) -> str | None:
+        """The product name of a node reporting kernel ``version`` (``6.3.9600`` → ``"Windows Server
+        2012 R2"``) when this platform runs that kernel, else ``None``."""
+        parts = version.split(".")
+        for key, name in self.kernel_versions.items():
+            k = key.split(".")
+            if len(k) >= 2 and parts[: len(k)] == k:
+                return name
+        return None
+
+    def matches_kernel(self, version: str) -> bool:
+        """``True`` when a node reporting kernel ``version`` (``6.1.7601``) runs this OS."""
+        return self.product_name(version) is not None
+
+    # -- Windows Server Backup feature (OS-3) ------------------------------------------------------
+
+    @abstractmethod
+    def feature_install_hint(self) -> FeatureHint | None:
+        """How an operator installs Windows Server Backup here (OS-3).
+
+        Returns a :class:`FeatureHint` — ``command`` (the text to type, e.g.
+        ``"Install-WindowsFeature Windows-Server-Backup"``), ``shell`` (``"cmd"`` or
+        ``"powershell"``), ``feature`` (the feature's name) and ``core`` (the Server Core command or
+        ``None``) — or ``None`` where the backup tool is part of Windows (2003).
+        """
+
+    def install_command(self) -> list[str] | None:
+        """The argv that installs Windows Server Backup (``deploy(install_features=True)``, OS-3).
+
+        Built from :meth:`feature_install_hint`, so the command an operator is told to type and the
+        one clpbackup runs are the same text: a ``powershell`` hint runs as
+        ``["powershell", "-NoProfile", "-Command", <command>]``, a ``cmd`` hint as its words, e.g.
+        ``["ServerManagerCmd", "-install", "Backup-Features"]``. ``None`` where nothing is installed.
+        """
+        hint = self.feature_install_hint()
+        if hint is None:
+            return None
+        if hint.shell == "powershell":
+            return ["powershell", "-NoProfile", "-Command", hint.command]
+        return hint.command.split()
 
     # -- backup ------------------------------------------------------------------------------------
 
@@ -121,14 +185,46 @@ class Platform(ABC):
     ) -> list[Command]:
         """The commands one run of ``job`` executes on ``node``, in order.
 
-        ``selection`` is the path of the NTBackup ``.bks`` file (2003). ``failover`` asks for the
-        one-shot full backup after a failover (FO-2: NTBackup ``/M normal``); ``append`` overrides
-        the job's append setting (NT-3). ``{node}`` in a target expands to ``node`` (WSB-3).
+        ``selection`` is the path of the NTBackup ``.bks`` file (2003; others ignore it).
+        ``failover`` asks for the one-shot full backup after a failover (FO-2: NTBackup
+        ``/M normal``); ``append`` overrides the job's append setting (NT-3). ``{node}`` in a
+        target expands to ``node`` (WSB-3).
         """
 
-    def feature_install_hint(self) -> FeatureHint | None:
-        """How to install Windows Server Backup here (OS-3); ``None`` where nothing is needed."""
-        return None
+    # -- what render asks of the backup tool --------------------------------------------------------
+
+    @abstractmethod
+    def batch_values(self, job_name: str, job: Job) -> list[tuple[str, str | None]]:
+        """The plan values this tool's commands write into the job's batch file, as
+        ``[(field, value), ...]`` — e.g. ``[("jobs.data.include[0]", "E:"), ("jobs.data.target",
+        "\\\\nas\\b\\{node}")]``; ``value`` is ``None`` for an unset option. Render checks each
+        against the node's code page so an error names the field, not only the job.
+        """
+
+    @abstractmethod
+    def selection_file(self, job_name: str, job: Job) -> bytes | None:
+        """The content of the job's selection file (the exact bytes, e.g. NTBackup's ``.bks`` in
+        UTF-16 LE with BOM, CRLF), or ``None`` where the tool takes its selection on the command
+        line (wbadmin). Render writes it to ``<scripts_dir>\\<job>.bks`` and passes that path as
+        ``selection`` to :meth:`backup_commands`.
+        """
+
+    @abstractmethod
+    def failover_commands(
+        self, job_name: str, job: Job, *, node: str, selection: str | None, append: bool
+    ) -> tuple[list[Command], bool]:
+        """The failover run of ``job`` (FO-2) and whether it appends to the job's media (NT-3):
+        ``(commands, appends)``. ``append`` is what the plan asks for the failover run; a tool that
+        cannot append answers ``False``. Commands equal to :meth:`backup_commands` mean the daily
+        script serves the failover run too.
+        """
+
+    @abstractmethod
+    def script_rules(self, commands: Sequence[Command], *, failover: bool, appends: bool) -> list[str]:
+        """The rule IDs a backup script running ``commands`` implements, in the order its header
+        names them, e.g. ``["JOB-1", "JOB-2", "JOB-4", "WSB-3", "WSB-4"]`` (``failover``: the FO-2
+        run; ``appends``: it appends to shared media, NT-3).
+        """
 
     # -- schtasks ----------------------------------------------------------------------------------
 

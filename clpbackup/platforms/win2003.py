@@ -7,12 +7,12 @@ report clearly, so the builder refuses those combinations (windows-tools.md §4,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from clpbackup.commands import Command
 from clpbackup.errors import PlanError, QuotingError, UnsupportedError
-from clpbackup.platforms.base import BackupTool, Platform, RestoreSteps, Scheduler, _time
+from clpbackup.platforms.base import BackupTool, FeatureHint, Platform, RestoreSteps, Scheduler, _time
 from clpbackup.winquote import argument_string, check_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +48,14 @@ class Win2003(Platform):
     display_name: ClassVar[str] = "Windows Server 2003"
     backup_tool: ClassVar[BackupTool] = "ntbackup"
     default_scheduler: ClassVar[Scheduler] = "at"
+    at_deprecated: ClassVar[bool] = False
+    #: the .bks selection names folders and files, with ``/exclude`` lines
+    file_level: ClassVar[bool] = True
+    kernel_versions: ClassVar[Mapping[str, str]] = {"5.2": "Windows Server 2003"}
+
+    def feature_install_hint(self) -> FeatureHint | None:
+        """``None``: NTBackup is part of Windows Server 2003."""
+        return None
 
     def schtasks_time(self, hhmm: str, *, field: str) -> str:
         """``/ST`` on 2003 is ``HH:MM:SS`` (windows-tools.md §9)."""
@@ -225,6 +233,51 @@ class Win2003(Platform):
             )
         )
         return commands
+
+    # -- what render asks --------------------------------------------------------------------------
+
+    def batch_values(self, job_name: str, job: Job) -> list[tuple[str, str | None]]:
+        """The ``ntbackup`` block's names written into the batch file (media pool, tape, file,
+        library, description); the selection itself goes into the ``.bks`` file."""
+        nt = job.ntbackup
+        if nt is None:
+            return []
+        return [
+            (f"jobs.{job_name}.ntbackup.{attr}", getattr(nt, attr))
+            for attr in ("media_pool", "tape", "file", "library", "description")
+        ]
+
+    def selection_file(self, job_name: str, job: Job) -> bytes:
+        """The ``.bks`` selection: one path per line, exclusions as ``<path> /exclude``; UTF-16 LE
+        with BOM (ntbackup ignores an ANSI .bks silently), CRLF. A bare drive letter becomes the
+        volume's root (``E:`` → ``E:\\``)."""
+        lines: list[str] = []
+        for i, item in enumerate(job.include):
+            check_value(item, field=f"jobs.{job_name}.include[{i}]")
+            lines.append(item + "\\" if len(item) == 2 and item[1] == ":" else item)
+        for i, item in enumerate(job.exclude):
+            check_value(item, field=f"jobs.{job_name}.exclude[{i}]")
+            lines.append(f"{item} /exclude")
+        text = "".join(line + "\r\n" for line in lines)
+        return b"\xff\xfe" + text.encode("utf-16-le")
+
+    def failover_commands(
+        self, job_name: str, job: Job, *, node: str, selection: str | None, append: bool
+    ) -> tuple[list[Command], bool]:
+        """``ntbackup … /M normal`` (FO-2), appending when ``append`` (NT-3)."""
+        commands = self.backup_commands(
+            job_name, job, node=node, selection=selection, failover=True, append=append
+        )
+        return commands, append
+
+    def script_rules(self, commands: Sequence[Command], *, failover: bool, appends: bool) -> list[str]:
+        """NT-2 always; NT-1 when the script refreshes a library with rsm; NT-3 when it appends."""
+        rules = ["FO-2", "NT-2"] if failover else ["JOB-1", "JOB-2", "JOB-4", "NT-2"]
+        if any(c.program == "rsm" for c in commands):
+            rules.insert(rules.index("NT-2"), "NT-1")
+        if appends:
+            rules.append("NT-3")
+        return rules
 
     # -- restore -------------------------------------------------------------------------------------
 

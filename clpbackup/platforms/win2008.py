@@ -8,7 +8,7 @@ system recovery is supported (WSB-1), so ``-allCritical`` and ``-systemState`` a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, ClassVar
 
@@ -60,6 +60,7 @@ class WbadminPlatform(Platform):
     backup_tool: ClassVar[BackupTool] = "wbadmin"
     #: file/folder include, -exclude, -nonRecurse*, -vssCopy
     file_level: ClassVar[bool] = True
+    at_deprecated: ClassVar[bool] = False
 
     # -- wbadmin start backup -------------------------------------------------------------------------
 
@@ -195,6 +196,30 @@ class WbadminPlatform(Platform):
             )
         ]
 
+    # -- what render asks --------------------------------------------------------------------------
+
+    def batch_values(self, job_name: str, job: Job) -> list[tuple[str, str | None]]:
+        """``include``, ``exclude`` and ``target``: wbadmin takes them on its command line."""
+        values: list[tuple[str, str | None]] = []
+        values += [(f"jobs.{job_name}.include[{i}]", v) for i, v in enumerate(job.include)]
+        values += [(f"jobs.{job_name}.exclude[{i}]", v) for i, v in enumerate(job.exclude)]
+        values.append((f"jobs.{job_name}.target", job.target))
+        return values
+
+    def selection_file(self, job_name: str, job: Job) -> None:
+        """``None``: wbadmin takes its selection on the command line."""
+        return None
+
+    def failover_commands(
+        self, job_name: str, job: Job, *, node: str, selection: str | None, append: bool
+    ) -> tuple[list[Command], bool]:
+        """The daily ``wbadmin start backup`` (FO-2); wbadmin does not append, so ``False``."""
+        return self.backup_commands(job_name, job, node=node, selection=selection), False
+
+    def script_rules(self, commands: Sequence[Command], *, failover: bool, appends: bool) -> list[str]:
+        """WSB-3 (a folder per node) and WSB-4 (a target wbadmin accepts) after the job's rules."""
+        return (["FO-2"] if failover else ["JOB-1", "JOB-2", "JOB-4"]) + ["WSB-3", "WSB-4"]
+
     # -- versions and recovery ------------------------------------------------------------------------
 
     def get_versions(self, target: str | None = None, machine: str | None = None, *,
@@ -301,6 +326,7 @@ class Win2008(WbadminPlatform):
     display_name: ClassVar[str] = "Windows Server 2008"
     default_scheduler: ClassVar[Scheduler] = "at"
     file_level: ClassVar[bool] = False
+    kernel_versions: ClassVar[Mapping[str, str]] = {"6.0": "Windows Server 2008"}
 
     def feature_install_hint(self) -> FeatureHint:
         """``ServerManagerCmd -install Backup-Features`` (OS-3)."""
@@ -316,6 +342,7 @@ class Win2008R2(WbadminPlatform):
     os: ClassVar[str] = "2008R2"
     display_name: ClassVar[str] = "Windows Server 2008 R2"
     default_scheduler: ClassVar[Scheduler] = "at"
+    kernel_versions: ClassVar[Mapping[str, str]] = {"6.1": "Windows Server 2008 R2"}
 
     def feature_install_hint(self) -> FeatureHint:
         """``Add-WindowsFeature Backup-Features`` (OS-3)."""

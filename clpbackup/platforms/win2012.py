@@ -6,6 +6,7 @@ and :mod:`clpbackup.rules` reports a plan that asks for AT (OS-1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from clpbackup.platforms.base import FeatureHint, Scheduler
@@ -19,6 +20,11 @@ class Win2012(WbadminPlatform):
     display_name: ClassVar[str] = "Windows Server 2012"
     default_scheduler: ClassVar[Scheduler] = "schtasks"
     at_deprecated: ClassVar[bool] = True
+    #: 6.3 is 2012 R2, planned as ``2012``
+    kernel_versions: ClassVar[Mapping[str, str]] = {
+        "6.2": "Windows Server 2012",
+        "6.3": "Windows Server 2012 R2",
+    }
 
     def feature_install_hint(self) -> FeatureHint:
         """``Install-WindowsFeature Windows-Server-Backup`` (OS-3)."""

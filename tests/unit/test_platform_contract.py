@@ -1,0 +1,272 @@
+"""The platform contract: every registered platform answers every question, in the documented shape.
+
+As napalm's ``base/test/getters.py`` runs one test class over every driver, :class:`TestPlatformContract`
+runs over every entry of :data:`clpbackup.platforms.PLATFORMS`. The questions are the class-level facts
+and the public methods of :class:`~clpbackup.platforms.Platform` (their shapes are documented there);
+``test_the_contract_covers_every_question`` fails when a question is added to ``Platform`` without
+a check here, and a platform that leaves a question unanswered fails the class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, get_args
+
+import pytest
+
+from clpbackup.commands import Command
+from clpbackup.errors import UnsupportedError
+from clpbackup.plan import Job, OsVersion
+from clpbackup.platforms import (
+    PLATFORMS,
+    FeatureHint,
+    Platform,
+    RestoreSteps,
+    Win2012,
+    canonical_os,
+    get_platform,
+    os_for_kernel,
+    product_for_kernel,
+)
+from clpbackup.platforms.base import BackupTool, Scheduler
+
+_RULE_ID = re.compile(r"^[A-Z]+-\d+$")
+_KERNEL = re.compile(r"^\d+\.\d+(\.\d+)?$")
+
+
+def _is_os(value: Any, key: str) -> bool:
+    return value == key and canonical_os(value) == key
+
+
+def _is_display_name(value: Any, key: str) -> bool:
+    # "Windows Server 2008 R2" names the plan's "2008R2": the label and the key cannot drift apart
+    return (
+        isinstance(value, str)
+        and value.startswith("Windows Server ")
+        and canonical_os(value.removeprefix("Windows Server ")) == key
+    )
+
+
+def _is_kernel_table(value: Any, key: str) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) > 0
+        and all(isinstance(k, str) and _KERNEL.match(k) for k in value)
+        and all(isinstance(v, str) and v.startswith("Windows Server ") for v in value.values())
+    )
+
+
+#: Each class-level fact of ``Platform`` and the shape its docstring promises.
+FACTS: dict[str, Any] = {
+    "os": _is_os,
+    "display_name": _is_display_name,
+    "backup_tool": lambda v, _: v in get_args(BackupTool),
+    "default_scheduler": lambda v, _: v in get_args(Scheduler),
+    "at_deprecated": lambda v, _: isinstance(v, bool),
+    "file_level": lambda v, _: isinstance(v, bool),
+    "kernel_versions": _is_kernel_table,
+}
+
+#: The public methods of ``Platform``, each checked by a test of ``TestPlatformContract``.
+METHODS = frozenset({
+    "matches_kernel", "product_name",
+    "feature_install_hint", "install_command",
+    "backup_commands", "batch_values", "selection_file", "failover_commands", "script_rules",
+    "schtasks_time", "check_task_run", "schtasks_daily", "schtasks_once", "schtasks_delete",
+    "schtasks_query", "schtasks_run",
+    "at_time", "at_daily", "at_once", "at_delete", "at_query",
+    "get_versions", "start_recovery", "restore_steps",
+})
+
+
+def unanswered(cls: type[Platform]) -> list[str]:
+    """The questions ``cls`` does not answer, or answers in another shape than documented."""
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    key = getattr(cls, "os", "?")
+    for name, shaped in FACTS.items():
+        if not hasattr(cls, name):
+            missing.append(name)
+        elif not shaped(getattr(cls, name), key):
+            missing.append(f"{name} (shape: {getattr(cls, name)!r})")
+    return missing
+
+
+def sample_job(p: Platform) -> tuple[str, Job]:
+    """A job the platform's tool runs: an NTBackup block for NTBackup, a share target for wbadmin."""
+    base: dict[str, Any] = {"scope": "switchover", "include": ["E:"], "daily_at": "22:00"}
+    if p.backup_tool == "ntbackup":
+        base["ntbackup"] = {"tape": "Daily", "library": "DLT"}
+    else:
+        base["target"] = "\\\\nas01\\bk\\{node}"
+    return "data", Job.model_validate(base)
+
+
+def _commands(value: Any, p: Platform) -> bool:
+    return isinstance(value, list) and len(value) > 0 and all(
+        isinstance(c, Command) and c.os == p.os and all(isinstance(a, str) for a in c.argv) for c in value
+    )
+
+
+# -- the contract itself ---------------------------------------------------------------------------------
+
+
+def test_the_contract_covers_every_question() -> None:
+    facts = {n for n, t in Platform.__annotations__.items() if "ClassVar" in str(t)}
+    methods = {
+        n for n, v in inspect.getmembers(Platform) if not n.startswith("_") and inspect.isfunction(v)
+    }
+    assert facts == set(FACTS), "a fact of Platform has no shape check here (FACTS), or a gone one"
+    assert methods == METHODS, "a method of Platform is not covered by TestPlatformContract (METHODS)"
+
+
+def test_a_platform_without_an_answer_fails_the_contract() -> None:
+    class Half(Platform):
+        os: ClassVar[str] = "2012"
+        display_name: ClassVar[str] = "Windows Server 2012"
+        backup_tool: ClassVar[BackupTool] = "wbadmin"
+        default_scheduler: ClassVar[Scheduler] = "schtasks"
+
+    missing = unanswered(Half)
+    assert {"at_deprecated", "file_level", "kernel_versions", "feature_install_hint",
+            "backup_commands", "script_rules"} <= set(missing)
+
+    class WrongShape(Win2012):
+        kernel_versions: ClassVar[Mapping[str, str]] = {"6": "2012"}
+
+    assert unanswered(WrongShape) == ["kernel_versions (shape: {'6': '2012'})"]
+
+
+def test_the_plan_accepts_exactly_the_registered_platforms() -> None:
+    assert set(get_args(OsVersion)) == set(PLATFORMS)
+
+
+@pytest.fixture(params=sorted(PLATFORMS), ids=lambda key: f"os={key}")
+def platform(request: pytest.FixtureRequest) -> Platform:
+    return get_platform(request.param)
+
+
+class TestPlatformContract:
+    """Run over every registered platform (napalm's ``BaseTestGetters``)."""
+
+    def test_answers_every_question(self, platform: Platform) -> None:
+        assert unanswered(type(platform)) == []
+
+    def test_method_signatures_are_the_interfaces(self, platform: Platform) -> None:
+        # as napalm's test_method_signatures: callers may rely on the interface's parameters
+        for name in METHODS:
+            ours = inspect.signature(getattr(Platform, name))
+            theirs = inspect.signature(getattr(type(platform), name))
+            assert [(q.name, q.kind, q.default) for q in theirs.parameters.values()] == [
+                (q.name, q.kind, q.default) for q in ours.parameters.values()
+            ], name
+
+    def test_kernel_versions_map_back_to_this_os_only(self, platform: Platform) -> None:
+        for kernel, product in platform.kernel_versions.items():
+            build = kernel + ".1234"
+            assert platform.matches_kernel(kernel) and platform.matches_kernel(build)
+            assert platform.product_name(build) == product
+            assert os_for_kernel(build) == platform.os, f"{kernel} is claimed by another platform first"
+            assert product_for_kernel(build) == product
+        assert not platform.matches_kernel("99.0.1") and platform.product_name("99.0.1") is None
+        assert not platform.matches_kernel("") and not platform.matches_kernel("6")
+
+    def test_feature_install(self, platform: Platform) -> None:
+        hint = platform.feature_install_hint()
+        argv = platform.install_command()
+        # OS-3: Windows Server Backup is an optional feature on every OS that has wbadmin
+        assert (hint is None) == (platform.backup_tool == "ntbackup") == (argv is None)
+        if hint is None or argv is None:
+            return
+        assert isinstance(hint, FeatureHint) and hint.shell in ("cmd", "powershell")
+        assert hint.feature and hint.command and (hint.core is None or isinstance(hint.core, str))
+        assert isinstance(argv, list) and all(isinstance(a, str) and a for a in argv)
+        if hint.shell == "powershell":
+            assert argv == ["powershell", "-NoProfile", "-Command", hint.command]
+        else:
+            assert " ".join(argv) == hint.command
+
+    def test_backup_commands(self, platform: Platform) -> None:
+        name, job = sample_job(platform)
+        cmds = platform.backup_commands(name, job, node="node-a", selection="C:\\clp\\data.bks")
+        assert _commands(cmds, platform)
+        assert cmds[-1].program == platform.backup_tool
+
+    def test_batch_values(self, platform: Platform) -> None:
+        name, job = sample_job(platform)
+        values = platform.batch_values(name, job)
+        assert isinstance(values, list) and values
+        for fld, value in values:
+            assert isinstance(fld, str) and fld.startswith(f"jobs.{name}.")
+            assert value is None or isinstance(value, str)
+
+    def test_selection_file(self, platform: Platform) -> None:
+        name, job = sample_job(platform)
+        content = platform.selection_file(name, job)
+        assert content is None or (
+            isinstance(content, bytes) and content.startswith(b"\xff\xfe")
+            and content.decode("utf-16-le").endswith("\r\n")
+        )
+
+    def test_failover_commands(self, platform: Platform) -> None:
+        name, job = sample_job(platform)
+        for append in (False, True):
+            cmds, appends = platform.failover_commands(
+                name, job, node="node-a", selection="C:\\clp\\data.bks", append=append
+            )
+            assert _commands(cmds, platform) and isinstance(appends, bool)
+            assert appends is False or append
+        daily = platform.backup_commands(name, job, node="node-a", selection="C:\\clp\\data.bks")
+        assert _commands(daily, platform)
+
+    def test_script_rules(self, platform: Platform) -> None:
+        name, job = sample_job(platform)
+        cmds = platform.backup_commands(name, job, node="node-a", selection="C:\\clp\\data.bks")
+        for failover, must in ((False, "JOB-1"), (True, "FO-2")):
+            for appends in (False, True):
+                rules = platform.script_rules(cmds, failover=failover, appends=appends)
+                assert isinstance(rules, list) and must in rules
+                assert all(isinstance(r, str) and _RULE_ID.match(r) for r in rules)
+                assert len(set(rules)) == len(rules)
+
+    def test_schtasks(self, platform: Platform) -> None:
+        assert isinstance(platform.schtasks_time("22:00", field="f"), str)
+        run = 'cmd /c "C:\\clp\\data.bat"'
+        assert platform.check_task_run(run, field="f") == run
+        made = [
+            platform.schtasks_daily("clp-data", "22:00", run, field="f"),
+            platform.schtasks_once("clp-data-once", "22:00", run, field="f"),
+            platform.schtasks_delete("clp-data"),
+            platform.schtasks_query(),
+            platform.schtasks_run("clp-data"),
+        ]
+        assert _commands(made, platform) and {c.program for c in made} == {"schtasks"}
+
+    def test_at(self, platform: Platform) -> None:
+        assert isinstance(platform.at_time("22:00", field="f"), str)
+        made = [
+            platform.at_daily("22:00", "C:\\clp\\data.bat", field="f"),
+            platform.at_once("22:00", "C:\\clp\\data.bat", field="f"),
+            platform.at_delete(3),
+            platform.at_query(),
+        ]
+        assert _commands(made, platform) and {c.program for c in made} == {"at"}
+
+    def test_restore(self, platform: Platform) -> None:
+        if platform.backup_tool == "wbadmin":
+            got = platform.get_versions("\\\\nas01\\bk\\node-a", "node-a")
+            rec = platform.start_recovery("03/31/2026-21:00", "Volume", ["E:"])
+            assert _commands([got, rec], platform)
+            with pytest.raises(UnsupportedError):
+                platform.restore_steps("DLT")
+        else:
+            with pytest.raises(UnsupportedError, match="OS-1"):
+                platform.get_versions()
+            with pytest.raises(UnsupportedError, match="OS-1"):
+                platform.start_recovery("03/31/2026-21:00", "Volume", ["E:"])
+            steps = platform.restore_steps("DLT")
+            assert isinstance(steps, RestoreSteps) and steps.steps
+            assert all(isinstance(s, str) for s in steps.steps) and all(
+                isinstance(c, Command) for c in steps.commands
+            )
