@@ -374,11 +374,10 @@ def _write_out(out: Path, rendered: dict[str, NodeArtifacts], *, quiet: bool) ->
 
 
 def _print_rendered(rendered: dict[str, NodeArtifacts]) -> None:
-    from clpbackup.plan import OS_VERSIONS
+    from clpbackup.platforms import get_platform
 
-    labels = dict(zip(OS_VERSIONS, ("2003", "2008", "2008 R2", "2012"), strict=True))
     for name, arts in rendered.items():
-        print(f"=== {name}: Windows Server {labels.get(arts.os, arts.os)}, {arts.scheduler}, "
+        print(f"=== {name}: {get_platform(arts.os).display_name}, {arts.scheduler}, "
               f"code page {arts.codepage}")
         for f in arts.files:
             print(f"--- {f.path}  ({f.role}{', job ' + f.job if f.job else ''}; {f.encoding}, "

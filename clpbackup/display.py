@@ -542,9 +542,10 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def _artifacts_doc(arts: NodeArtifacts) -> _Doc:
-    os_label = {"2008R2": "2008 R2"}.get(arts.os, arts.os)
+    from clpbackup.platforms import get_platform
+
     doc = _Doc([_Heading(
-        f"{arts.node}: Windows Server {os_label}, {arts.scheduler}, code page {arts.codepage}"
+        f"{arts.node}: {get_platform(arts.os).display_name}, {arts.scheduler}, code page {arts.codepage}"
     )])
     doc.add(_Table(
         ["file", "role", "job", "encoding", "bytes", "sha256"],

@@ -816,20 +816,6 @@ def benign_failure(result: CommandResult) -> bool:
     return False
 
 
-def install_wsb_command(os: str) -> list[str]:
-    """OS-3: the command that installs Windows Server Backup (only with ``install_features=True``)."""
-    if os == "2008":
-        return ["ServerManagerCmd", "-install", "Backup-Features"]
-    if os == "2008R2":
-        return [
-            "powershell",
-            "-NoProfile",
-            "-Command",
-            "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
-        ]
-    return ["powershell", "-NoProfile", "-Command", "Install-WindowsFeature Windows-Server-Backup"]
-
-
 __all__ = [
     "NodeState",
     "Probe",
@@ -838,7 +824,6 @@ __all__ = [
     "build_inspect",
     "daily_overlap",
     "drift",
-    "install_wsb_command",
     "job_for_item",
     "last_run_marker",
     "newest_versions",

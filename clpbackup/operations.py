@@ -35,6 +35,7 @@ from clpbackup.errors import (
 from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
+from clpbackup.platforms import get_platform
 from clpbackup.results import (
     Change,
     ClusterResult,
@@ -65,13 +66,6 @@ R = TypeVar("R", bound=NodeOutcome)
 T = TypeVar("T")
 SessionFactory = Callable[[Plan, str], "Session"]
 Progress = Callable[[str, str], None]
-
-_WSB_INSTALL = {
-    "2008": "ServerManagerCmd -install Backup-Features",
-    "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
-    "2012": "Install-WindowsFeature Windows-Server-Backup",
-}
-
 
 @dataclass
 class _NodeRead:
@@ -233,7 +227,8 @@ class ClusterBackup:
         node, facts = read.node, read.facts
         name = node.name
         problems: list[Problem] = []
-        if facts.os != node.os:
+        platform = get_platform(node.os)
+        if not platform.matches_kernel(facts.os_version):
             raise PreflightFailed(
                 f"the plan says Windows Server {node.os} but the node reports version {facts.os_version} "
                 f"({facts.os_caption or facts.os or 'unknown'})",
@@ -241,8 +236,9 @@ class ClusterBackup:
                 rule="OS-1",
                 hint="correct nodes[].os in the plan, or connect to the right host",
             )
-        if node.os != "2003" and facts.wsb_installed is False and not self.install_features:
-            cmd = _WSB_INSTALL[node.os]
+        feature = platform.feature_install_hint()
+        if feature is not None and facts.wsb_installed is False and not self.install_features:
+            cmd = feature.command
             raise PreflightFailed(
                 "Windows Server Backup is not installed",
                 node=name,
@@ -354,8 +350,9 @@ class ClusterBackup:
                 cmds.append(["sc", "config", "Schedule", "start=", "auto"])
             if (facts.schedule_state or "").lower() != "running":
                 cmds.append(["net", "start", "Schedule"])
-        if node.os != "2003" and facts.wsb_installed is False and self.install_features:
-            cmds.append(nodestate.install_wsb_command(node.os))
+        install = get_platform(node.os).install_command()
+        if install is not None and facts.wsb_installed is False and self.install_features:
+            cmds.append(install)
         return cmds
 
     def _diff(self, read: _NodeRead) -> tuple[list[Change], ApplyRequest | None]:

@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -37,9 +37,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.rules import Findings
 
 OsVersion = Literal["2003", "2008", "2008R2", "2012"]
-"""Windows Server versions clpbackup supports (2012 R2 nodes are planned as ``2012``)."""
+"""Windows Server versions clpbackup supports (2012 R2 nodes are planned as ``2012``): the keys of
+:data:`clpbackup.platforms.PLATFORMS` (the platform contract tests check that they agree)."""
 
-OS_VERSIONS: tuple[str, ...] = ("2003", "2008", "2008R2", "2012")
+OS_VERSIONS: tuple[str, ...] = get_args(OsVersion)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VOLUME = re.compile(r"^[A-Za-z]:\\?$")
@@ -257,11 +258,11 @@ class Node(_Model):
         if isinstance(value, int):
             value = str(value)
         if isinstance(value, str):
-            v = value.replace(" ", "").upper()
-            if v in ("2008R2", "2008-R2"):
-                return "2008R2"
-            if v == "2012R2":
-                return "2012"
+            # the platforms know the spellings ("2008 R2", "2012R2" planned as 2012); imported
+            # here because they import this module
+            from clpbackup.platforms import canonical_os
+
+            return canonical_os(value) or value
         return value
 
     @field_validator("name")

@@ -193,41 +193,14 @@ def _file(path: str, role: FileRole, job: str | None, batch: _Batch) -> Artifact
     )
 
 
-# -- NTBackup selection (.bks) ------------------------------------------------------------------------
-
-
-def _bks(plan: Plan, name: str, job: Job) -> ArtifactFile:
-    """One path per line, exclusions as ``<path> /exclude``; UTF-16 LE with BOM (ntbackup ignores an
-    ANSI .bks silently), CRLF."""
-    lines: list[str] = []
-    for i, item in enumerate(job.include):
-        check_value(item, field=f"jobs.{name}.include[{i}]")
-        # a bare drive letter is the volume's root for ntbackup
-        lines.append(item + "\\" if len(item) == 2 and item[1] == ":" else item)
-    for i, item in enumerate(job.exclude):
-        check_value(item, field=f"jobs.{name}.exclude[{i}]")
-        lines.append(f"{item} /exclude")
-    text = "".join(line + "\r\n" for line in lines)
-    content = b"\xff\xfe" + text.encode("utf-16-le")
-    return ArtifactFile(selection_path(plan, name), "selection", name, BKS_ENCODING, content)
-
-
 # -- values that land in a batch file: check them with their own field ---------------------------------
 
 
 def _precheck(plan: Plan, name: str, job: Job, platform: Platform, codepage: int) -> None:
     """Code-page check of each job value that is written into the batch file, naming its field
-    (the command as a whole would only name the job)."""
-    values: list[tuple[str, str | None]] = []
-    if platform.backup_tool == "wbadmin":
-        values += [(f"jobs.{name}.include[{i}]", v) for i, v in enumerate(job.include)]
-        values += [(f"jobs.{name}.exclude[{i}]", v) for i, v in enumerate(job.exclude)]
-        values.append((f"jobs.{name}.target", job.target))
-    elif job.ntbackup is not None:
-        nt = job.ntbackup
-        for attr in ("media_pool", "tape", "file", "library", "description"):
-            values.append((f"jobs.{name}.ntbackup.{attr}", getattr(nt, attr)))
-    for fld, value in values:
+    (the command as a whole would only name the job); the platform says which values its tool
+    writes there."""
+    for fld, value in platform.batch_values(name, job):
         if value is not None:
             check_value(value, field=fld, codepage=codepage)
 
@@ -247,15 +220,7 @@ def _backup_script(
 ) -> _Batch:
     job = plan.jobs[name]
     b = _Batch(plan.codepage_for(node))
-    if platform.backup_tool == "ntbackup":
-        rules = ["FO-2", "NT-2"] if failover else ["JOB-1", "JOB-2", "JOB-4", "NT-2"]
-        if any(c.program == "rsm" for c in commands):
-            rules.insert(rules.index("NT-2"), "NT-1")
-        if appends:
-            rules.append("NT-3")
-    else:
-        rules = ["FO-2"] if failover else ["JOB-1", "JOB-2", "JOB-4"]
-        rules += ["WSB-3", "WSB-4"]
+    rules = platform.script_rules(commands, failover=failover, appends=appends)
     scope = "switchover partition" if job.scope == "switchover" else "local disks"
     run = "failover run (full backup)" if failover else "backup"
     b.header(rules, f"{run} of job {name} ({scope}) on {node.name}, {platform.display_name}.")
@@ -332,16 +297,11 @@ def failover_run(plan: Plan, node: Node | str) -> FailoverRun | None:
     platform = get_platform(n.os)
     name = fb.job
     job = _job(plan, name)
-    selection = selection_path(plan, name) if platform.backup_tool == "ntbackup" else None
+    selection = selection_path(plan, name)
     daily = platform.backup_commands(name, job, node=n.name, selection=selection)
-    if platform.backup_tool == "ntbackup":
-        append = _failover_append(plan, name)
-        fo = platform.backup_commands(
-            name, job, node=n.name, selection=selection, failover=True, append=append
-        )
-    else:
-        append = False
-        fo = daily
+    fo, append = platform.failover_commands(
+        name, job, node=n.name, selection=selection, append=_failover_append(plan, name)
+    )
     own = [c.argv for c in fo] != [c.argv for c in daily]
     batch = failover_script_path(plan, name) if own else job_script_path(plan, name)
     return FailoverRun(name, batch, own, append, tuple(fo))
@@ -475,10 +435,10 @@ def render_node(plan: Plan, node: Node | str) -> NodeArtifacts:
 
     for name, job in plan.jobs.items():
         _precheck(plan, name, job, platform, codepage)
-        selection = None
-        if platform.backup_tool == "ntbackup":
-            files.append(_bks(plan, name, job))
-            selection = selection_path(plan, name)
+        selection = selection_path(plan, name)
+        content = platform.selection_file(name, job)
+        if content is not None:
+            files.append(ArtifactFile(selection, "selection", name, BKS_ENCODING, content))
         commands = platform.backup_commands(name, job, node=n.name, selection=selection)
         script = _backup_script(plan, n, platform, name, commands, failover=False, appends=False)
         files.append(_file(job_script_path(plan, name), "backup-script", name, script))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from clpbackup.errors import ClpBackupError, PlanError, QuotingError
 from clpbackup.plan import format_hhmm, parse_hhmm
+from clpbackup.platforms import Platform, get_platform
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.plan import Job, Node, Plan
@@ -133,11 +134,12 @@ class Findings(list[Finding]):
 def scheduler_for(plan: Plan, node: Node) -> Literal["at", "schtasks"]:
     """The scheduler clpbackup uses on ``node``: the plan's choice, or the guide's for its OS.
 
-    ``auto`` means AT on 2003 / 2008 / 2008 R2 and schtasks on 2012 (where AT is deprecated).
+    ``auto`` means the platform's ``default_scheduler``: AT on 2003 / 2008 / 2008 R2 and schtasks
+    on 2012 (where AT is deprecated).
     """
     if plan.scheduler != "auto":
         return plan.scheduler
-    return "schtasks" if node.os == "2012" else "at"
+    return get_platform(node.os).default_scheduler
 
 
 def _job(plan: Plan, job_name: str) -> Job:
@@ -224,10 +226,6 @@ _PASSWORDISH = re.compile(
     | \b(?:password|passwd|pwd)\s*[:=]
     """
 )
-
-_OS_LABEL = {"2003": "Windows Server 2003", "2008": "Windows Server 2008", "2008R2": "Windows Server 2008 R2",
-             "2012": "Windows Server 2012"}
-
 
 def _volume(path: str) -> str | None:
     """``E:`` for ``E:``, ``e:\\``, ``E:\\data``; ``None`` for UNC, GUID and other paths."""
@@ -422,13 +420,22 @@ def _systemstate(plan: Plan, out: _Collector) -> None:
             )
 
 
+def _platform(node: Node) -> Platform:
+    return get_platform(node.os)
+
+
+def _with_tool(plan: Plan, tool: str) -> list[Node]:
+    """The plan's nodes whose platform backs up with ``tool`` (``ntbackup`` or ``wbadmin``)."""
+    return [n for n in plan.nodes if _platform(n).backup_tool == tool]
+
+
 def _os_rules(plan: Plan, out: _Collector) -> None:
     """OS-1 (tool matches OS), OS-2 (same OS on both nodes), OS-3 (WSB installed)."""
     for name, job in plan.jobs.items():
         if job.ntbackup is not None:
-            bad = [n for n in plan.nodes if n.os != "2003"]
+            bad = _with_tool(plan, "wbadmin")
             for node in _per_node(plan, bad):
-                oses = ", ".join(sorted({_OS_LABEL[n.os] for n in bad}))
+                oses = ", ".join(sorted({_platform(n).display_name for n in bad}))
                 out.add(
                     "OS-1", "error",
                     f"the job has an ntbackup block but NTBackup does not exist on {oses}",
@@ -436,7 +443,7 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
                     hint="on 2008 and later remove the ntbackup block and give a target: the job then "
                     "runs wbadmin",
                 )
-            if job.target is not None and any(n.os == "2003" for n in plan.nodes):
+            if job.target is not None and _with_tool(plan, "ntbackup"):
                 out.add(
                     "NT-2", "warning",
                     "target is a Windows Server Backup setting; NTBackup ignores it",
@@ -444,7 +451,7 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
                     hint="NTBackup writes to ntbackup.media_pool, ntbackup.tape or ntbackup.file",
                 )
         else:
-            bad = [n for n in plan.nodes if n.os == "2003"]
+            bad = _with_tool(plan, "ntbackup")
             for node in _per_node(plan, bad):
                 out.add(
                     "OS-1", "error",
@@ -453,7 +460,7 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
                     node=node, job=name, field=f"jobs.{name}",
                     hint="add an ntbackup block (media_pool, tape or file) for 2003 nodes",
                 )
-            rtm = [n for n in plan.nodes if n.os == "2008"]
+            rtm = [n for n in plan.nodes if not _platform(n).file_level]
             if rtm:
                 files = [i for i in job.include if not _VOLUME_ONLY.match(i) and _volume(i)]
                 for node in _per_node(plan, rtm):
@@ -474,34 +481,35 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
                         )
     if plan.scheduler == "at":
         for n in plan.nodes:
-            if n.os == "2012":
+            p = _platform(n)
+            if p.at_deprecated:
                 out.add(
                     "OS-1", "warning",
-                    "AT is deprecated on Windows Server 2012 (it prints a deprecation notice and "
+                    f"AT is deprecated on {p.display_name} (it prints a deprecation notice and "
                     "Windows Server 2016 and later refuse it)",
                     node=n.name, field="scheduler",
-                    hint="use scheduler: auto (schtasks on 2012)",
+                    hint=f"use scheduler: auto ({p.default_scheduler} on {p.os})",
                 )
     a, b = plan.nodes
-    if a.os != b.os:
+    pa, pb = _platform(a), _platform(b)
+    if pa != pb:
         out.add(
             "OS-2", "warning",
-            f"the nodes run different Windows versions ({a.name}: {_OS_LABEL[a.os]}, "
-            f"{b.name}: {_OS_LABEL[b.os]}); the rendered jobs will differ between them",
+            f"the nodes run different Windows versions ({a.name}: {pa.display_name}, "
+            f"{b.name}: {pb.display_name}); the rendered jobs will differ between them",
             field="nodes",
             hint="the guide assumes the same OS on both nodes; after an upgrade of one node, "
             "upgrade the other one too",
         )
     if any(_uses_wsb(j) for j in plan.jobs.values()):
-        from clpbackup.platforms import get_platform
-
         for n in plan.nodes:
-            cmd = get_platform(n.os).feature_install_hint()
+            p = _platform(n)
+            cmd = p.feature_install_hint()
             if cmd is None:
                 continue
             out.add(
                 "OS-3", "info",
-                f"Windows Server Backup must be installed on {n.name} ({_OS_LABEL[n.os]}); it is not "
+                f"Windows Server Backup must be installed on {n.name} ({p.display_name}); it is not "
                 f"by default. clpbackup checks it when it connects",
                 node=n.name,
                 hint=f"install it with: {cmd}",
@@ -512,7 +520,7 @@ def _wsb_rules(plan: Plan, out: _Collector) -> None:
     """WSB-1 (no system recovery), WSB-2 (target not a switchover volume), WSB-3 (per-node share),
     WSB-4 (a target wbadmin accepts)."""
     sw = set(plan.cluster.switchover_volumes)
-    wsb_nodes = any(n.os != "2003" for n in plan.nodes)
+    wsb_nodes = bool(_with_tool(plan, "wbadmin"))
     for name, job in plan.jobs.items():
         for flag, switch in (("all_critical", "-allCritical"), ("system_state", "-systemState")):
             if getattr(job, flag):
@@ -592,7 +600,7 @@ def _wsb_rules(plan: Plan, out: _Collector) -> None:
 
 def _nt_rules(plan: Plan, out: _Collector) -> None:
     """NT-3 (shared tape → the failover run appends) and an NTBackup file on the partition (WSB-2)."""
-    if not any(n.os == "2003" for n in plan.nodes):
+    if not _with_tool(plan, "ntbackup"):
         return
     sw = set(plan.cluster.switchover_volumes)
     for name, job in plan.jobs.items():

@@ -58,12 +58,12 @@ class NodeFacts:
 
 
 def os_from_version(version: str) -> str | None:
-    """Map a Windows kernel version (``6.1.7601``) to the plan's OS name (``2008R2``)."""
-    parts = version.split(".")
-    if len(parts) < 2:
-        return None
-    major_minor = f"{parts[0]}.{parts[1]}"
-    return {"5.2": "2003", "6.0": "2008", "6.1": "2008R2", "6.2": "2012", "6.3": "2012"}.get(major_minor)
+    """Map a Windows kernel version (``6.1.7601``) to the plan's OS name (``2008R2``): the platforms
+    know their kernel versions (:func:`clpbackup.platforms.os_for_kernel`)."""
+    # imported here: the transport needs the platforms only for this, and only after a connection
+    from clpbackup.platforms import os_for_kernel
+
+    return os_for_kernel(version)
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,6 @@ CHUNK = 6000
 
 _NOT_RECOGNIZED = 9009
 
-_CAPTIONS = {
-    "5.2": "Microsoft Windows Server 2003",
-    "6.0": "Microsoft Windows Server 2008",
-    "6.1": "Microsoft Windows Server 2008 R2",
-    "6.2": "Microsoft Windows Server 2012",
-    "6.3": "Microsoft Windows Server 2012 R2",
-}
 _START_TYPES = {"2": "Auto", "3": "Manual", "4": "Disabled", "0": "Boot", "1": "System"}
 _STATES = {
     "1": "Stopped",
@@ -329,11 +322,14 @@ class WinrsSession(WinRMSession):
             run = self._exec("clpstat", what="clpstat")
             if run.rc == 0:
                 clpstat = self._text(run.stdout, "clpstat")
-        major_minor = ".".join(version.split(".")[:2])
+        # cmd.exe has no caption; the platforms know the product name of each kernel version
+        from clpbackup.platforms import product_for_kernel
+
+        product = product_for_kernel(version)
         return NodeFacts(
             hostname=hostname,
             os_version=version,
-            os_caption=_CAPTIONS.get(major_minor, ver.strip()),
+            os_caption=f"Microsoft {product}" if product else ver.strip(),
             ps_version=None,
             oem_codepage=int(cp.group(1)),
             volumes=tuple(volumes),

@@ -4,14 +4,18 @@ As napalm's ``base/test/getters.py`` runs one test class over every driver, :cla
 runs over every entry of :data:`clpbackup.platforms.PLATFORMS`. The questions are the class-level facts
 and the public methods of :class:`~clpbackup.platforms.Platform` (their shapes are documented there);
 ``test_the_contract_covers_every_question`` fails when a question is added to ``Platform`` without
-a check here, and a platform that leaves a question unanswered fails the class.
+a check here, and a platform that leaves a question unanswered fails the class. The module also holds
+the grep behind "outside ``platforms/`` no code compares an OS string".
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import tokenize
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, get_args
 
 import pytest
@@ -32,6 +36,7 @@ from clpbackup.platforms import (
 )
 from clpbackup.platforms.base import BackupTool, Scheduler
 
+PACKAGE = Path(__file__).resolve().parents[2] / "clpbackup"
 _RULE_ID = re.compile(r"^[A-Z]+-\d+$")
 _KERNEL = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
@@ -270,3 +275,52 @@ class TestPlatformContract:
             assert all(isinstance(s, str) for s in steps.steps) and all(
                 isinstance(c, Command) for c in steps.commands
             )
+
+
+# -- the one source of OS facts: no OS name outside platforms/ ------------------------------------------
+
+#: OS names outside platforms/ that decide nothing: the plan's type for ``nodes[].os`` (held equal to
+#: PLATFORMS above) and the label of a command built from a bare argv for WinRS.
+_ALLOWED = {
+    ("plan.py", "OsVersion = Literal["),
+    ("transport/winrs.py", 'os="2003"'),
+}
+
+
+def os_literals(path: Path) -> list[tuple[int, str]]:
+    """String literals in ``path`` that name an OS (a spelling ``canonical_os`` accepts) or a kernel
+    version a platform claims: a comparison, a table or a default that belongs in ``platforms/``."""
+    kernels = {k for cls in PLATFORMS.values() for k in cls.kernel_versions}
+    found = []
+    with tokenize.open(path) as f:
+        lines = f.read().splitlines()
+    with tokenize.open(path) as f:
+        for tok in tokenize.generate_tokens(f.readline):
+            if tok.type != tokenize.STRING:
+                continue
+            try:
+                value = ast.literal_eval(tok.string)
+            except (ValueError, SyntaxError):
+                continue  # an f-string
+            if isinstance(value, str) and len(value) <= 16 and (canonical_os(value) or value in kernels):
+                found.append((tok.start[0], lines[tok.start[0] - 1].strip()))
+    return found
+
+
+def test_no_os_string_outside_platforms() -> None:
+    # the simulator (testing/) models a node's OS and keeps its own personality table
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith(("platforms/", "testing/")):
+            continue
+        for line_no, line in os_literals(path):
+            if not any(rel == f and snippet in line for f, snippet in _ALLOWED):
+                offenders.append(f"clpbackup/{rel}:{line_no}: {line}")
+    assert offenders == [], "ask the platform (clpbackup.platforms) instead:\n" + "\n".join(offenders)
+
+
+def test_the_grep_finds_a_comparison(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text('if node.os == "2012":\n    pass\nkernel = {"6.1": 1}\nok = f"{x}2012"\n')
+    assert [n for n, _ in os_literals(sample)] == [1, 3]

@@ -326,7 +326,8 @@ def clpstat_text(node: SimulatedWindows) -> str:
 
 
 # OS-3: the exact feature-install commands clpbackup sends with install_features=True
-# (nodestate.install_wsb_command); any other PowerShell command line is not simulated.
+# (Platform.install_command); any other PowerShell command line is not simulated. Kept here, not
+# asked of the platform: the simulator judges what clpbackup sends by what each OS accepts.
 _WSB_INSTALL_SCRIPTS = {
     "2008R2": "Import-Module ServerManager; Add-WindowsFeature Backup-Features -IncludeAllSubFeature",
     "2012": "Install-WindowsFeature Windows-Server-Backup",
