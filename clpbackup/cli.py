@@ -149,15 +149,6 @@ def _emit_json(data: Any, stream: TextIO | None = None) -> None:
     out.write("\n")
 
 
-def _bare_message(exc: PlanError) -> str:
-    """The error's message without the ``field (line N):`` prefix PlanError puts in front."""
-    text = exc.message
-    if exc.field:
-        prefix = f"{exc.field} (line {exc.line}): " if exc.line is not None else f"{exc.field}: "
-        text = text.removeprefix(prefix)
-    return text
-
-
 def _describe_plan_error(exc: PlanError) -> str:
     """``field (line N): message — hint`` with the pseudo field ``(file)`` left out."""
     where = ""
@@ -165,7 +156,7 @@ def _describe_plan_error(exc: PlanError) -> str:
         where = exc.field + (f" (line {exc.line})" if exc.line is not None else "") + ": "
     elif exc.line is not None:
         where = f"line {exc.line}: "
-    text = where + _bare_message(exc)
+    text = where + exc.message
     if exc.hint:
         text += f" — {exc.hint}"
     return text
@@ -174,7 +165,7 @@ def _describe_plan_error(exc: PlanError) -> str:
 def _plan_error_json(exc: PlanError) -> dict[str, Any]:
     return {
         "type": type(exc).__name__,
-        "message": _bare_message(exc),
+        "message": exc.message,
         "field": exc.field,
         "line": exc.line,
         "hint": exc.hint,

@@ -9,33 +9,71 @@ transport redacts anything it echoes back from a node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.rules import Finding
+
+
+E = TypeVar("E", bound="ClpBackupError")
 
 
 class ClpBackupError(Exception):
     """Base class of every error clpbackup raises.
 
     ``node`` names the cluster node the error belongs to (``None`` for errors about the plan or the
-    operator's machine). ``hint`` says what to do next.
+    operator's machine). ``hint`` says what to do next. ``rule`` is the rule ID the error is about,
+    when one applies. The text (``str()``) is computed from these fields each time, so naming the
+    node (:meth:`with_node`) or adding advice (:meth:`add_hint`) later never leaves a stale message.
     """
+
+    rule: str | None = None
 
     def __init__(self, message: str, *, node: str | None = None, hint: str | None = None) -> None:
         self.message = message
         self.node = node
         self.hint = hint
-        super().__init__(self._render())
+        super().__init__(message)
 
-    def _render(self) -> str:
-        text = f"[{self.node}] {self.message}" if self.node else self.message
+    @property
+    def detail(self) -> str:
+        """The message with what the error type adds to it (the plan field …), without the node,
+        rule and hint: the line a per-node problem list shows under the rule."""
+        return self.message
+
+    def __str__(self) -> str:
+        text = f"{self.rule}: {self.detail}" if self.rule else self.detail
+        if self.node:
+            text = f"[{self.node}] {text}"
         if self.hint:
             text += f" — {self.hint}"
         return text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._render()!r})"
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle as type(*args); the subclasses' keyword-only and computed fields do not
+        # fit that, so the fields are restored as they are (none of them is a secret).
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def with_node(self: E, node: str) -> E:
+        """Name the node this error belongs to, unless it names one already; returns the error."""
+        if self.node is None:
+            self.node = node
+        return self
+
+    def add_hint(self: E, hint: str) -> E:
+        """Put ``hint`` in front of the advice the error already gives; returns the error."""
+        self.hint = f"{hint}; {self.hint}" if self.hint else hint
+        return self
+
+
+def _rebuild(cls: type[ClpBackupError], args: tuple[Any, ...], fields: dict[str, Any]) -> ClpBackupError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(fields)
+    return err
 
 
 class PlanError(ClpBackupError):
@@ -43,7 +81,8 @@ class PlanError(ClpBackupError):
 
     ``findings`` holds the rule findings (errors first) when the plan was rejected by a rule check;
     ``field`` names the plan field (a dotted path such as ``jobs.shared-daily.target``) when the
-    problem is one field.
+    problem is one field, and ``line`` its line in the plan file; the text puts them in front of the
+    message (``field (line N): message``).
     """
 
     def __init__(
@@ -58,12 +97,16 @@ class PlanError(ClpBackupError):
         self.field = field
         self.line = line
         self.findings = list(findings)
-        where = ""
-        if field:
-            where = f"{field}: "
-            if line is not None:
-                where = f"{field} (line {line}): "
-        super().__init__(where + message, hint=hint)
+        super().__init__(message, hint=hint)
+
+    @property
+    def detail(self) -> str:
+        """``field (line N): message`` (the parts that are known)."""
+        if not self.field:
+            return self.message
+        if self.line is not None:
+            return f"{self.field} (line {self.line}): {self.message}"
+        return f"{self.field}: {self.message}"
 
 
 class QuotingError(PlanError):
@@ -120,7 +163,9 @@ class ParseError(ClpBackupError):
     holds the beginning of the text, so the operator can see what the node printed.
     """
 
-    def __init__(self, tool: str, text: str, reason: str, *, node: str | None = None) -> None:
+    def __init__(
+        self, tool: str, text: str, reason: str, *, node: str | None = None, hint: str | None = None
+    ) -> None:
         self.tool = tool
         lines = text.splitlines()[:5]
         self.first_lines = lines
@@ -128,21 +173,21 @@ class ParseError(ClpBackupError):
         super().__init__(
             f"cannot parse the output of {tool}: {reason}; it began with: {shown}",
             node=node,
-            hint="clpbackup reads en-US and ja-JP output; report the output if this is a real tool",
+            hint=hint or "clpbackup reads en-US and ja-JP output; report the output if this is a real tool",
         )
 
 
 class PreflightFailed(ClpBackupError):
     """A node is not ready for the operation (wrong OS, WSB missing, code page, scripts_dir …).
 
-    ``rule`` names the rule ID (OS-1, OS-3, SCH-4 …) when one applies.
+    ``rule`` names the rule ID (OS-1, OS-3, SCH-4 …) when one applies; it is a field, and the text
+    shows it in front of the message.
     """
 
-    def __init__(self, message: str, *, node: str | None = None, rule: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, node: str | None = None, rule: str | None = None, hint: str | None = None
+    ) -> None:
         self.rule = rule
-        if rule:
-            message = f"{rule}: {message}"
         super().__init__(message, node=node, hint=hint)
 
 

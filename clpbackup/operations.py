@@ -188,10 +188,7 @@ class ClusterBackup:
                 if isinstance(exc, (ConnectionFailed, NodeTimeout)):
                     # A broken pool is not reused; the next call opens a fresh one.
                     self._drop_session(name)
-                if exc.node is None:
-                    exc.node = name
-                    exc.args = (exc._render(),)
-                value = exc
+                value = exc.with_node(name)
             if self.progress:
                 self.progress(name, "done")
             return value
@@ -838,10 +835,7 @@ class ClusterBackup:
 def _may_have_started(exc: ClpBackupError, what: str) -> None:
     """Tell, in the error's hint, that a backup may be running although the call failed: starting
     it again blindly would run it twice."""
-    exc.hint = f"{what}; look with status() (the job's last run) before starting it again" + (
-        f"; {exc.hint}" if exc.hint else ""
-    )
-    exc.args = (exc._render(),)
+    exc.add_hint(f"{what}; look with status() (the job's last run) before starting it again")
 
 
 __all__ = ["BackupHandle", "ClusterBackup", "ClusterResult"]

@@ -245,10 +245,7 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
         out = list(self.problems)
         for node, v in self._values.items():
             if isinstance(v, ClpBackupError):
-                rule = getattr(v, "rule", None) or "ERROR"
-                # PreflightFailed's message already begins with its rule ID; do not say it twice.
-                message = str(v.message).removeprefix(f"{rule}: ")
-                out.append(Problem(rule, message, node))
+                out.append(Problem(v.rule or "ERROR", v.detail, node))
             else:
                 out.extend(v.problems)
         return out

@@ -854,7 +854,7 @@ def _quote_rules(plan: Plan, out: _Collector) -> None:
                         break
                     flagged.add(fld)
                     out.add(
-                        "QUOTE", "error", _bare_message(exc),
+                        "QUOTE", "error", exc.message,
                         node=node.name if node is not None and _node_specific(plan) else None,
                         job=fld.split(".")[1] if fld.startswith("jobs.") else None,
                         field=fld, hint=exc.hint or "",
@@ -874,13 +874,13 @@ def _quote_rules(plan: Plan, out: _Collector) -> None:
         except QuotingError as exc:
             if exc.field is not None and _unindexed(exc.field) in {_unindexed(f) for f in flagged}:
                 continue  # the value check above already reported this field
-            key = ("QUOTE", _bare_message(exc), exc.field)
+            key = ("QUOTE", exc.message, exc.field)
             refusals.setdefault(key, (exc, []))[1].append(n.name)
         except ClpBackupError as exc:
             # Rendering refuses what the rules above already report as errors (a WSB job on 2003 …);
             # only a refusal no rule explains is reported, so nothing is silently accepted.
             if not errors_before:
-                key = ("RENDER", _bare_message(exc), getattr(exc, "field", None))
+                key = ("RENDER", exc.message, getattr(exc, "field", None))
                 refusals.setdefault(key, (exc, []))[1].append(n.name)
     for (rule, message, refused_field), (refusal, names) in refusals.items():
         job = refused_field.split(".")[1] if refused_field and refused_field.startswith("jobs.") else None
@@ -893,16 +893,6 @@ def _quote_rules(plan: Plan, out: _Collector) -> None:
 def _unindexed(field: str) -> str:
     """``jobs.a.include[0]`` → ``jobs.a.include`` (render names a list, the value check an item)."""
     return re.sub(r"\[\d+\]", "", field)
-
-
-def _bare_message(exc: ClpBackupError) -> str:
-    """The error's message without the ``field: `` / ``field (line N): `` prefix PlanError adds."""
-    text = exc.message
-    fld = getattr(exc, "field", None)
-    if fld:
-        line = getattr(exc, "line", None)
-        text = text.removeprefix(f"{fld} (line {line}): " if line is not None else f"{fld}: ")
-    return text
 
 
 def _node_specific(plan: Plan) -> bool:

@@ -34,9 +34,7 @@ ENCRYPTING_AUTH = frozenset({"negotiate", "ntlm", "kerberos", "credssp"})
 
 
 def _refuse(node: str, message: str, field: str, hint: str) -> PlanError:
-    err = PlanError(f"node {node}: {message}", field=field, hint=hint)
-    err.node = node
-    return err
+    return PlanError(message, field=field, hint=hint).with_node(node)
 
 
 def check_connection(node: str, conn: Connection) -> str:

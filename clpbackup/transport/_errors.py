@@ -162,16 +162,14 @@ def _shell_gone(exc: WSManFaultError) -> bool:
 
 def codepage_error(node: str, tool: str, data: bytes, codepage: int) -> ParseError:
     """A :class:`ParseError` for output that is not valid text in the plan's code page."""
-    err = ParseError(
+    return ParseError(
         tool,
         data.decode(f"cp{codepage}", errors="replace"),
         f"the output is not valid code page {codepage} text; connection.codepage must be the node's OEM "
         "code page (437 for en-US, 932 for ja-JP Windows)",
         node=node,
+        hint="set connection.codepage in the plan to the node's OEM code page (chcp on the node shows it)",
     )
-    err.hint = "set connection.codepage in the plan to the node's OEM code page (chcp on the node shows it)"
-    err.args = (err._render(),)
-    return err
 
 
 def map_error(

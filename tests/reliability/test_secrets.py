@@ -8,7 +8,7 @@ log collector or an eavesdropper could see:
 * every log record at DEBUG (root logger, every library turned up to DEBUG, exceptions formatted
   with their tracebacks and causes) and every Python warning;
 * every result and error: ``repr``, ``str``, ``to_json``, the notebook views (HTML, Markdown), the
-  full traceback chain of each exception, ``describe()``; the plan, its connection, the sessions;
+  full traceback chain of each exception, ``describe()``, its pickle; the plan, its connection, the sessions;
 * every rendered file, and every file, scheduled task and program run on the simulated nodes;
 * the CLI's output (every operational subcommand, text and JSON, ``demo`` and ``simulate``);
 * ``ansible-playbook -vvv`` output, Ansible's log file and the module's returned values;
@@ -31,6 +31,7 @@ import base64
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -102,6 +103,8 @@ class Scanner:
     def error(self, surface: str, exc: BaseException) -> None:
         self.text(surface, "".join(traceback.format_exception(exc)))  # with __cause__/__context__
         self.text(surface, repr(exc) + str(exc) + repr(exc.args) + json.dumps(describe(exc)))
+        # an error that crosses a process boundary (multiprocessing, a notebook kernel) is pickled
+        self.text(surface, pickle.dumps(exc).decode("utf-8", errors="replace"))
         for attr in ("stdout", "stderr", "hint", "message", "argv", "first_lines"):
             if hasattr(exc, attr):
                 self.text(surface, repr(getattr(exc, attr)))
