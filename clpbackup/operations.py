@@ -64,6 +64,8 @@ log = logging.getLogger("clpbackup.operations")
 
 R = TypeVar("R", bound=NodeOutcome)
 T = TypeVar("T")
+V = TypeVar("V")
+E = TypeVar("E", bound=ClpBackupError)
 SessionFactory = Callable[[Plan, str], "Session"]
 Progress = Callable[[str, str], None]
 
@@ -201,6 +203,15 @@ class ClusterBackup:
             for name in names:
                 out[name] = futures[name].result()
         return out
+
+    def _each_value(
+        self, results: Mapping[str, V | ClpBackupError], fn: Callable[[V], T]
+    ) -> dict[str, T | ClpBackupError]:
+        """:meth:`_each` over the nodes that have a value (``fn`` gets it); a node's error passes
+        through, in its place."""
+        values = _values(results)
+        done = self._each(values, lambda n: fn(values[n]))
+        return _then(results, lambda n, _value: done[n])
 
     def _node_names(self, node: str | None = None) -> list[str]:
         if node is not None:
@@ -468,26 +479,16 @@ class ClusterBackup:
         names = self._node_names(node)
         reads = self._each(names, lambda n: self._read(n, logs=True, versions=True))
         decision = self._decide(reads)
-        values: dict[str, StatusResult | ClpBackupError] = {}
-        for n, r in reads.items():
-            if isinstance(r, ClpBackupError):
-                values[n] = r
-                continue
-            try:
-                values[n] = self._status_node(r, decision)
-            except ClpBackupError as exc:
-                values[n] = exc
+        values = _then(reads, lambda _n, r: self._status_node(r, decision))
         problems: list[Problem] = []
         if self.plan.cluster.switchover_volumes and not decision.known:
             problems.append(Problem("FO-2", "switchover owner unknown: " + "; ".join(decision.reasons)))
-        problems += nodestate.drift(
-            self.plan, {n: v for n, v in values.items() if isinstance(v, StatusResult)}
-        )
+        problems += nodestate.drift(self.plan, _values(values))
         return ClusterResult("status", values, problems)
 
     def _decide(self, reads: Mapping[str, _NodeRead | ClpBackupError]) -> OwnerDecision:
         """The owner from the nodes that could be read (a node that could not is missing evidence)."""
-        ok = {n: r for n, r in reads.items() if isinstance(r, _NodeRead)}
+        ok = _values(reads)
         facts = {n.name: (ok[n.name].facts if n.name in ok else None) for n in self.plan.nodes}
         clpstat = {n: r.state.clpstat_current for n, r in ok.items()}
         return decide_owner(
@@ -586,44 +587,25 @@ class ClusterBackup:
         names = self._node_names()
         reads = self._each(names, lambda n: self._read(n))
         decision = self._decide(reads)
-        values: dict[str, ScheduleResult | ClpBackupError] = {}
         if not decision.known:
             reason = "; ".join(decision.reasons)
-            for n, r in reads.items():
-                values[n] = (
-                    r
-                    if isinstance(r, ClpBackupError)
-                    else ScheduleResult(
-                        n,
-                        job=job,
-                        at=at,
-                        action="refused",
-                        problems=[
-                            Problem(
-                                rule,
-                                f"owner of the switchover partition unknown, nothing started: {reason}",
-                                n,
-                            )
-                        ],
-                    )
-                )
+            refused = f"owner of the switchover partition unknown, nothing started: {reason}"
+            values = _then(
+                reads,
+                lambda n, _r: ScheduleResult(
+                    n, job=job, at=at, action="refused", problems=[Problem(rule, refused, n)]
+                ),
+            )
             return ClusterResult(operation, values, [Problem(rule, "owner unknown: " + reason)])
         owner = decision.owner
         assert owner is not None
-        for n, r in reads.items():
-            if n != owner:
-                values[n] = (
-                    r
-                    if isinstance(r, ClpBackupError)
-                    else ScheduleResult(n, job=job, at=at, action="not the owner: nothing to do")
-                )
-        owner_read = reads[owner]
-        if isinstance(owner_read, ClpBackupError):
-            values[owner] = owner_read
-        else:
-            values[owner] = self._each(
-                [owner], lambda n: self._one_shot_node(owner_read, job, at, rule, check)
-            )[owner]
+        others = {n: r for n, r in reads.items() if n != owner}
+        values = _then(
+            others, lambda n, _r: ScheduleResult(n, job=job, at=at, action="not the owner: nothing to do")
+        )
+        values.update(
+            self._each_value({owner: reads[owner]}, lambda r: self._one_shot_node(r, job, at, rule, check))
+        )
         return ClusterResult(
             operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"]
         )
@@ -728,36 +710,20 @@ class ClusterBackup:
                     hint="run it without node= or on the owner (JOB-3)",
                 )
             targets = [decision.owner]
-        before: dict[str, RunMarker] = {}
-        errors: dict[str, ClpBackupError] = {}
-        for n in targets:
-            r = reads[n]
-            if isinstance(r, ClpBackupError):
-                errors[n] = r
-                continue
-            before[n] = nodestate.last_run_marker(
-                self.plan, r.node, self.artifacts[n], r.state, job
-            )
-        ok_reads = {n: r for n, r in reads.items() if isinstance(r, _NodeRead)}
-        started = self._each(
-            [n for n in targets if n not in errors], lambda n: self._start_run(ok_reads[n], job)
-        )
-        for n, v in started.items():
-            if isinstance(v, ClpBackupError):
-                errors[n] = v
-        running = [n for n in targets if n not in errors]
-        handle = BackupHandle(self, job, running, before)
+        started = self._each_value({n: reads[n] for n in targets}, lambda r: self._start_run(r, job))
+        before = _values(started)
+        handle = BackupHandle(self, job, list(before), before)
         if not wait:
             return handle
         result = handle.wait(timeout, progress)
-        merged: dict[str, RunResult | ClpBackupError] = dict(result.items())
-        merged.update(errors)
-        return ClusterResult("run", merged, result.problems)
+        return ClusterResult("run", {**result, **_errors(started)}, result.problems)
 
-    def _start_run(self, read: _NodeRead, job: str) -> RunResult:
+    def _start_run(self, read: _NodeRead, job: str) -> RunMarker:
+        """Start ``job`` on the node; the marker of where its task stood before (to see the new run)."""
         name = read.node.name
         self._preflight(read, for_write=True)
         art = self.artifacts[name]
+        before = nodestate.last_run_marker(self.plan, read.node, art, read.state, job)
         commands = nodestate.run_now_commands(self.plan, read.node, art, read.state, job)
         task = nodestate.run_task_name(self.plan, read.node, art, read.state, job)
         applied = self._apply_once(
@@ -768,7 +734,7 @@ class ClusterBackup:
         )
         if applied is not None:
             self._check_applied(name, applied)
-        return RunResult(name, job=job, outcome="running", changed=True)
+        return before
 
     def _poll_runs(
         self, job: str, nodes: Sequence[str], before: Mapping[str, RunMarker]
@@ -795,13 +761,20 @@ class ClusterBackup:
         final: dict[str, RunResult | ClpBackupError] = {}
         while True:
             result = self._poll_runs(job, pending, before)
-            for n, v in result.items():
-                if isinstance(v, ClpBackupError):
-                    _may_have_started(v, f"{job} was started on the node; its outcome could not be read")
-                if isinstance(v, ClpBackupError) or v.outcome != "running":
-                    final[n] = v
-                    if progress:
-                        progress(n, v.outcome if not isinstance(v, ClpBackupError) else "error")
+            failed, succeeded = result.failed, result.succeeded
+            for n in result:
+                if n in failed:
+                    final[n] = _may_have_started(
+                        failed[n], f"{job} was started on the node; its outcome could not be read"
+                    )
+                    said = "error"
+                elif succeeded[n].outcome != "running":
+                    final[n] = succeeded[n]
+                    said = succeeded[n].outcome
+                else:
+                    continue
+                if progress:
+                    progress(n, said)
             pending = [n for n in pending if n not in final]
             if not pending:
                 break
@@ -828,14 +801,44 @@ class ClusterBackup:
         job = nodestate.job_for_item(self.plan, item)
         reads = self._each(self._node_names(), lambda n: self._read(n, logs=True, versions=True))
         decision = self._decide(reads)
-        states = {n: r.state for n, r in reads.items() if isinstance(r, _NodeRead)}
+        states = {n: r.state for n, r in _values(reads).items()}
         return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
 
 
-def _may_have_started(exc: ClpBackupError, what: str) -> None:
+def _may_have_started(exc: E, what: str) -> E:
     """Tell, in the error's hint, that a backup may be running although the call failed: starting
     it again blindly would run it twice."""
-    exc.add_hint(f"{what}; look with status() (the job's last run) before starting it again")
+    return exc.add_hint(f"{what}; look with status() (the job's last run) before starting it again")
+
+
+# -- per-node values and errors: the one place that tells them apart (as fabric's group _do) ------
+
+
+def _values(results: Mapping[str, V | ClpBackupError]) -> dict[str, V]:
+    """The nodes that have a value, with it."""
+    return {n: v for n, v in results.items() if not isinstance(v, ClpBackupError)}
+
+
+def _errors(results: Mapping[str, V | ClpBackupError]) -> dict[str, ClpBackupError]:
+    """The nodes that have an error, with it."""
+    return {n: v for n, v in results.items() if isinstance(v, ClpBackupError)}
+
+
+def _then(
+    results: Mapping[str, V | ClpBackupError], fn: Callable[[str, V], T | ClpBackupError]
+) -> dict[str, T | ClpBackupError]:
+    """``fn(node, value)`` for each node that has a value, in order and in this thread; a node's error
+    passes through, and the error ``fn`` raises becomes that node's value (naming the node)."""
+    out: dict[str, T | ClpBackupError] = {}
+    for n, v in results.items():
+        if isinstance(v, ClpBackupError):
+            out[n] = v
+            continue
+        try:
+            out[n] = fn(n, v)
+        except ClpBackupError as exc:
+            out[n] = exc.with_node(n)
+    return out
 
 
 __all__ = ["BackupHandle", "ClusterBackup", "ClusterResult"]

@@ -84,3 +84,24 @@ def test_errors_pickle_with_every_field(err: ClpBackupError) -> None:
     assert vars(back) == vars(err)
     assert str(back) == str(err) and repr(back) == repr(err) and back.args == err.args
 
+
+# -- per-node values and errors: one helper passes errors through -----------------------------------
+
+
+def test_then_runs_on_values_and_passes_errors_through_naming_the_node() -> None:
+    from clpbackup.operations import _errors, _then, _values
+
+    down = ConnectionFailed("down", node="node-b")
+
+    def check(node: str, value: int) -> str:
+        if value < 0:
+            raise PreflightFailed("negative", rule="OS-1")  # made without a node: _then names it
+        return f"{node}={value}"
+
+    out = _then({"node-a": 1, "node-b": down, "node-c": -1}, check)
+    assert list(out) == ["node-a", "node-b", "node-c"]
+    assert out["node-a"] == "node-a=1" and out["node-b"] is down
+    err = out["node-c"]
+    assert isinstance(err, PreflightFailed) and str(err) == "[node-c] OS-1: negative"
+    assert _values(out) == {"node-a": "node-a=1"} and list(_errors(out)) == ["node-b", "node-c"]
+
