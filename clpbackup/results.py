@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from clpbackup.errors import ClpBackupError, describe
 
@@ -44,24 +44,17 @@ class Change:
         return f"{self.action:9} {self.kind:12} {self.name}"
 
 
-@dataclass
-class NodeOutcome:
-    """Base of every per-node result."""
+class Outcome:
+    """Base of every result: its problems decide :attr:`ok`; :meth:`to_json` is the dataclass as a
+    dict with ``ok`` and ``kind`` (the result type) added."""
 
-    node: str
-    changed: bool = False
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every subclass is a dataclass
+    problems: list[Problem]
 
     @property
     def ok(self) -> bool:
-        """True when nothing on this node needs attention."""
+        """True when nothing needs attention."""
         return not self.problems
-
-    def summary(self) -> str:
-        """One line for text output."""
-        state = "ok" if self.ok else "needs attention"
-        return f"{self.node}: {state}" + (", changed" if self.changed else "")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -69,6 +62,21 @@ class NodeOutcome:
         data["ok"] = self.ok
         data["kind"] = type(self).__name__
         return data
+
+
+@dataclass
+class NodeOutcome(Outcome):
+    """Base of every per-node result."""
+
+    node: str
+    changed: bool = False
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for text output."""
+        state = "ok" if self.ok else "needs attention"
+        return f"{self.node}: {state}" + (", changed" if self.changed else "")
 
 
 @dataclass
@@ -150,7 +158,7 @@ class RunResult(NodeOutcome):
 
 
 @dataclass
-class RestoreSource:
+class RestoreSource(Outcome):
     """Where to restore switchover data from (RS-1), and how. clpbackup never runs the restore."""
 
     item: str
@@ -165,18 +173,12 @@ class RestoreSource:
     @property
     def ok(self) -> bool:
         """True when a source was found."""
-        return self.node is not None and not self.problems
+        return self.node is not None and super().ok
 
     def __repr__(self) -> str:
         if not self.ok:
             return f"RestoreSource({self.item}: no source — " + "; ".join(str(p) for p in self.problems) + ")"
         return f"RestoreSource({self.item}: node {self.node}, version {self.version}: {self.command})"
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly dict."""
-        data = asdict(self)
-        data["ok"] = self.ok
-        return data
 
     def _repr_html_(self) -> str:
         from clpbackup.display import restore_html

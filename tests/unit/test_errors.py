@@ -105,3 +105,15 @@ def test_then_runs_on_values_and_passes_errors_through_naming_the_node() -> None
     assert isinstance(err, PreflightFailed) and str(err) == "[node-c] OS-1: negative"
     assert _values(out) == {"node-a": "node-a=1"} and list(_errors(out)) == ["node-b", "node-c"]
 
+
+def test_restore_source_shares_the_result_base() -> None:
+    from clpbackup.results import NodeOutcome, Outcome, RestoreSource
+
+    found = RestoreSource("E:", "node-a", "shared-daily", "v1", "wbadmin start recovery")
+    none = RestoreSource("E:", None, "shared-daily", None, None)
+    blocked = RestoreSource("E:", "node-a", "shared-daily", "v1", None, problems=[Problem("WSB-3", "local")])
+    assert isinstance(found, Outcome) and issubclass(NodeOutcome, Outcome)
+    assert (found.ok, none.ok, blocked.ok) == (True, False, False)
+    data = found.to_json()
+    assert data["ok"] is True and data["kind"] == "RestoreSource" and data["node"] == "node-a"
+    assert DeployResult("node-a").to_json()["kind"] == "DeployResult"
