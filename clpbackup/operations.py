@@ -299,8 +299,7 @@ class ClusterBackup:
             )
         elif any(
             c.kind == "start-script" and c.action != "unchanged"
-            for v in values.values()
-            if isinstance(v, DeployResult)
+            for v in result.succeeded.values()
             for c in v.changes
         ):
             # CLUSTERPRO writes its scripts to the nodes from the cluster configuration when that is
