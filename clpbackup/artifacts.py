@@ -21,7 +21,8 @@ class ArtifactFile:
     """A file clpbackup writes on a node.
 
     ``path`` is the Windows path on the node; ``content`` the exact bytes (CRLF line ends, in
-    ``encoding``: ``cp932``/``cp437``… for batch files, ``utf-16-le-bom`` for NTBackup selections).
+    ``encoding``: ``cp932``/``cp437``… for batch files, ``utf-16-le`` — no byte-order mark — for
+    NTBackup selections).
     """
 
     path: str
@@ -37,8 +38,6 @@ class ArtifactFile:
 
     def text(self) -> str:
         """The content decoded for display."""
-        if self.encoding == "utf-16-le-bom":
-            return self.content.decode("utf-16")
         return self.content.decode(self.encoding)
 
     def to_json(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from clpbackup.platforms import get_platform
 from clpbackup.results import Change, Problem, RestoreSource, RunResult, ScheduleStatus, StatusResult
 from clpbackup.rules import scheduler_for
 from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
+from clpbackup.winquote import check_value
 
 T = TypeVar("T")
 
@@ -49,6 +50,8 @@ class NodeState:
     versions: dict[str, list[BackupVersion] | None] = field(default_factory=dict)
     logs: dict[str, str | None] = field(default_factory=dict)
     clpstat_current: str | None = None
+    folders: dict[str, bool] = field(default_factory=dict)
+    """Per probed ``.bks`` item (its plan field): whether it is a folder on the node."""
     notes: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -140,6 +143,73 @@ def _target_for(plan: Plan, job: str, node: str) -> str | None:
     return target.replace("{node}", node) if target else None
 
 
+def _selection_items(plan: Plan) -> list[tuple[str, str]]:
+    """``(plan field, path)`` of every NTBackup include/exclude that names a path (not a drive, not
+    the system state)."""
+    out: list[tuple[str, str]] = []
+    for name, job in plan.jobs.items():
+        if job.ntbackup is None:
+            continue
+        for kind, items in (("include", job.include), ("exclude", job.exclude)):
+            for i, item in enumerate(items):
+                line = render.bks_line(item)
+                if line == "SystemState" or (len(line) == 3 and line[1:] == ":\\"):
+                    continue
+                out.append((f"jobs.{name}.{kind}[{i}]", item))
+    return out
+
+
+def _folder_probe(path: str, os: str, fld: str) -> Probe[bool]:
+    """``cmd /c if exist "<path>\\" echo folder``: true for a folder only (read-only)."""
+    check_value(path, field=fld)
+    if '"' in path or "%" in path:
+        raise PlanError(f"{path!r} contains a double quote or %", field=fld,
+                        hint="NTBackup selections cannot carry these characters")
+    probe = f'if exist "{path}\\" echo folder'
+    command = Command(("cmd", "/c", "if", "exist", path + "\\", "echo", "folder"), os, field=fld,
+                      raw_tail="/c " + probe)
+
+    def store(state: NodeState, is_folder: bool) -> None:
+        state.folders[fld] = is_folder
+
+    return Probe("folder", command, lambda out: "folder" in out, store, job=fld, if_failed=lambda: False)
+
+
+def selection_problems(plan: Plan, node: Node, state: NodeState, result: InspectResult) -> list[str]:
+    """``.bks`` lines the node contradicts (deploy refuses them): an item written as a folder
+    (trailing ``\\``) that is not one, an item written without it that is a folder (NTBackup would
+    take it as a file name and back up every file of that name in the subtree), and an include
+    that exists as neither. Paths on a volume the node does not have (the switchover partition on
+    the standby) are not judged there. Each entry names the job's field and the path."""
+    out: list[str] = []
+    facts = result.facts
+    for fld, item in _selection_items(plan):
+        if fld not in state.folders:
+            continue
+        vol = facts.volume(item[:2]) if facts is not None and item[1:2] == ":" else None
+        if item[1:2] == ":" and (vol is None or not vol.present):
+            continue
+        base = item.rstrip("\\")
+        have = result.files.get(base)
+        is_file = have is not None and have.sha256 is not None
+        is_folder = state.folders[fld]
+        include = ".include[" in fld
+        if item.endswith("\\") and not is_folder:
+            what = "is a file" if is_file else "does not exist"
+            fix = f"write it as {base!r} (a file line has no trailing backslash)" if is_file else (
+                "create it, or correct the path")
+            out.append(f"{fld}: {item!r} is written as a folder but {what} on {node.name}: {fix}")
+        elif not item.endswith("\\") and is_folder:
+            out.append(
+                f"{fld}: {item!r} is a folder on {node.name}: write it as {base + chr(92)!r}; a .bks "
+                "line without the trailing backslash names a file, and NTBackup would back up every "
+                "file of that name in the subtree instead"
+            )
+        elif include and not item.endswith("\\") and not is_file:
+            out.append(f"{fld}: {item!r} exists neither as a folder nor as a file on {node.name}")
+    return out
+
+
 def build_inspect(
     plan: Plan,
     node: Node,
@@ -147,10 +217,13 @@ def build_inspect(
     *,
     logs: bool = False,
     versions: bool = False,
+    selections: bool = False,
 ) -> tuple[InspectRequest, list[Probe[Any]]]:
     """The one read pipeline for a node, and the probe (command, parser, slot) of each command.
 
     The request's commands are the probes' commands, in order: adding a read is adding a probe.
+    ``selections`` (deploy) adds what :func:`selection_problems` needs: for each NTBackup
+    include/exclude path, whether it is a folder (``if exist "<path>\\"``) and a file (its hash).
     """
     platform = get_platform(node.os)
     probes: list[Probe[Any]] = [Probe("schtasks", platform.schtasks_query(), parse_query_csv, _store_tasks)]
@@ -167,6 +240,10 @@ def build_inspect(
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
+    if selections and platform.backup_tool == "ntbackup":
+        for fld, path in _selection_items(plan):
+            probes.append(_folder_probe(path.rstrip("\\"), node.os, fld))
+            hash_paths.append(path.rstrip("\\"))
     request = InspectRequest(
         hash_paths=hash_paths,
         read_paths=read_paths,
@@ -834,4 +911,5 @@ __all__ = [
     "run_result",
     "schedule_changes",
     "schedule_status",
+    "selection_problems",
 ]

@@ -220,10 +220,14 @@ class ClusterBackup:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def _read(self, name: str, *, logs: bool = False, versions: bool = False) -> _NodeRead:
+    def _read(
+        self, name: str, *, logs: bool = False, versions: bool = False, selections: bool = False
+    ) -> _NodeRead:
         node = self.plan.node(name)
         art = self.artifacts[name]
-        request, probes = nodestate.build_inspect(self.plan, node, art, logs=logs, versions=versions)
+        request, probes = nodestate.build_inspect(
+            self.plan, node, art, logs=logs, versions=versions, selections=selections
+        )
         result = self._session(name).inspect(request)
         if result.facts is None:
             raise ConnectionFailed("the node returned no facts", node=name)
@@ -314,8 +318,17 @@ class ClusterBackup:
         return result
 
     def _deploy_node(self, name: str, check: bool) -> DeployResult:
-        read = self._read(name)
+        read = self._read(name, selections=True)
         problems = self._preflight(read, for_write=True)
+        wrong = nodestate.selection_problems(self.plan, read.node, read.state, read.result)
+        if wrong:
+            raise PreflightFailed(
+                "the NTBackup selection (.bks) does not match the node: " + "; ".join(wrong),
+                node=name,
+                rule="NT-2",
+                hint="a .bks folder line ends with \\ (C:\\data\\), a line without it names a file; "
+                "correct jobs.<job>.include/exclude in the plan",
+            )
         prelude = self._prelude_commands(read)
         if prelude and not check:
             # Starting the Schedule service (SCH-4) or installing WSB (OS-3) changes what the

@@ -204,7 +204,7 @@ class Platform(ABC):
     @abstractmethod
     def selection_file(self, job_name: str, job: Job) -> bytes | None:
         """The content of the job's selection file (the exact bytes, e.g. NTBackup's ``.bks`` in
-        UTF-16 LE with BOM, CRLF), or ``None`` where the tool takes its selection on the command
+        UTF-16 LE without a BOM, CRLF), or ``None`` where the tool takes its selection on the command
         line (wbadmin). Render writes it to ``<scripts_dir>\\<job>.bks`` and passes that path as
         ``selection`` to :meth:`backup_commands`.
         """

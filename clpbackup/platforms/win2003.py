@@ -41,6 +41,19 @@ def _no_quote(value: str, what: str, field: str) -> str:
     return value
 
 
+def bks_line(item: str) -> str:
+    """The ``.bks`` line of one plan include/exclude item, as NTBackup writes it: a drive ``E:`` is
+    ``E:\\``, ``systemstate`` is ``SystemState``; anything else is written as the plan gives it — a
+    folder ends with ``\\``, a line without it names a file (and every file of that name in the
+    subtree). Which one an item is, the plan says; deploy checks it against the node
+    (:func:`clpbackup.nodestate.selection_problems`)."""
+    if len(item) == 2 and item[1] == ":":
+        return item + "\\"
+    if item.strip().lower() == "systemstate":
+        return "SystemState"
+    return item
+
+
 class Win2003(Platform):
     """Windows Server 2003 (and 2003 R2): ntbackup + rsm."""
 
@@ -248,18 +261,19 @@ class Win2003(Platform):
         ]
 
     def selection_file(self, job_name: str, job: Job) -> bytes:
-        """The ``.bks`` selection: one path per line, exclusions as ``<path> /exclude``; UTF-16 LE
-        with BOM (ntbackup ignores an ANSI .bks silently), CRLF. A bare drive letter becomes the
-        volume's root (``E:`` → ``E:\\``)."""
+        """The ``.bks`` selection: one :func:`bks_line` per item, exclusions as ``<path> /exclude``,
+        CRLF, in UTF-16 LE **without** a byte-order mark: the form NTBackup writes itself (an ANSI
+        .bks selects nothing; a leading FF FE spoils the first line and is reported to break
+        scheduled jobs — docs/windows-facts.md)."""
         lines: list[str] = []
         for i, item in enumerate(job.include):
             check_value(item, field=f"jobs.{job_name}.include[{i}]")
-            lines.append(item + "\\" if len(item) == 2 and item[1] == ":" else item)
+            lines.append(bks_line(item))
         for i, item in enumerate(job.exclude):
             check_value(item, field=f"jobs.{job_name}.exclude[{i}]")
-            lines.append(f"{item} /exclude")
+            lines.append(f"{bks_line(item)} /exclude")
         text = "".join(line + "\r\n" for line in lines)
-        return b"\xff\xfe" + text.encode("utf-16-le")
+        return text.encode("utf-16-le")
 
     def failover_commands(
         self, job_name: str, job: Job, *, node: str, selection: str | None, append: bool

@@ -459,6 +459,10 @@ def _seed(model: SimulatedWindows, plan: Plan, *, switchover: bool) -> None:
                 continue
             folder = item.rstrip("\\")
             try:
+                if job.ntbackup is not None and not item.endswith("\\"):
+                    # a .bks line without the trailing backslash names a file
+                    model.fs.write_bytes(item, b"clpbackup simulated data\r\n", parents=True)
+                    continue
                 model.fs.mkdir(folder)
                 model.fs.write_bytes(folder + "\\sample.dat", b"clpbackup simulated data\r\n", parents=True)
             except FsError:

@@ -128,6 +128,8 @@ def sim_plan(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Plan]:
         if os == "2003":
             for job in data["jobs"].values():
                 job.pop("target")
+                # a .bks folder line ends with a backslash (a line without it names a file)
+                job["include"] = [i + "\\" if len(i) > 2 else i for i in job["include"]]
                 job["ntbackup"] = {"media_pool": "4mm DDS", "library": "Tape Library"}
         data.update(overrides)
         return Plan.from_dict(data)

@@ -401,3 +401,73 @@ def test_status_reports_the_one_shot_with_its_job(plan2012: Plan) -> None:
         assert [s.job for s in once] == ["shared-daily"]
         assert once[0].verdict.startswith("one-shot backup (FO-2/FB-1): last run succeeded"), once
         assert status.ok, status
+
+
+# -- NTBackup selections (.bks) as NTBackup reads them (#17 item 2) ------------------------------------
+
+
+@pytest.fixture
+def plan2003(monkeypatch: pytest.MonkeyPatch) -> Plan:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    return Plan.from_file(EXAMPLES / "ws2003-ntbackup.yaml")
+
+
+def _saved(sim: SimulatedCluster, node: str) -> set[str]:
+    """Every file (and "System State") in any backup set NTBackup wrote on the node."""
+    from clpbackup.testing.model.ntbackup import state
+
+    st = state(sim.node(node).model)
+    sets = [s for t in [*st.tapes, *st.bkf.values()] for s in t.sets]
+    return {f for s in sets for f in s.files} | {"System State" for s in sets if "SystemState" in s.items}
+
+
+def test_ntbackup_backs_up_what_the_plan_selects(plan2003: Plan) -> None:
+    # Fails with a .bks that starts with FF FE: NTBackup reads the mark as part of line 1, so the
+    # switchover job's only line (E:\) names nothing and the backup "succeeds" with no set.
+    with SimulatedCluster.from_plan(plan2003) as sim, ClusterBackup(sim.plan) as cb:
+        home = sim.node("fs-01").files
+        for path in ("C:\\data\\orders.db", "C:\\data\\sub\\x.txt", "E:\\shared\\doc.txt"):
+            home.write(path, b"payload")
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        saved = _saved(sim, "fs-01")
+        assert {"C:\\data\\orders.db", "C:\\data\\sub\\x.txt", "E:\\shared\\doc.txt", "System State"} <= saved
+
+
+@pytest.mark.parametrize(
+    ("include", "why"),
+    [
+        ("C:\\data", "is a folder on fs-01: write it as 'C:\\\\data\\\\'"),
+        ("C:\\nowhere\\", "is written as a folder but does not exist on fs-01"),
+        ("C:\\nowhere.db", "exists neither as a folder nor as a file on fs-01"),
+        ("C:\\data\\orders.db\\", "is written as a folder but is a file on fs-01"),
+    ],
+)
+def test_deploy_refuses_a_bks_line_the_node_contradicts(plan2003: Plan, include: str, why: str) -> None:
+    data = plan2003.model_dump(mode="json", exclude_none=True)
+    data["jobs"]["local-daily"]["include"] = [include]
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    plan = Plan.from_dict(data)
+    with SimulatedCluster.from_plan(plan, seed_data=False) as sim, ClusterBackup(sim.plan) as cb:
+        for n in ("fs-01", "fs-02"):
+            sim.node(n).files.write("C:\\data\\orders.db", b"payload")
+        result = cb.deploy()
+        assert not result.ok
+        err = result["fs-01"]
+        assert isinstance(err, PreflightFailed), err
+        assert "NT-2" in str(err) and "jobs.local-daily.include[0]" in str(err) and why in str(err)
+        assert own_files(sim, "fs-01", plan) == []  # nothing was written
+
+
+def test_deploy_accepts_a_file_line_and_skips_the_absent_partition(plan2003: Plan) -> None:
+    data = plan2003.model_dump(mode="json", exclude_none=True)
+    data["jobs"]["local-daily"]["include"] = ["C:\\data\\orders.db"]
+    data["jobs"]["shared-daily"]["include"] = ["E:\\shared\\"]
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    plan = Plan.from_dict(data)
+    with SimulatedCluster.from_plan(plan, seed_data=False) as sim, ClusterBackup(sim.plan) as cb:
+        for n in ("fs-01", "fs-02"):
+            sim.node(n).files.write("C:\\data\\orders.db", b"payload")
+        sim.node("fs-01").files.write("E:\\shared\\doc.txt", b"payload")
+        result = cb.deploy()
+        assert result.ok, result  # E:\shared\ is judged on fs-01 only (fs-02 has no E:)

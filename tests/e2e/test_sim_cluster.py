@@ -160,7 +160,7 @@ def test_ntbackup_cluster_on_2003_with_at(
     sim_cluster: Callable[..., SimulatedCluster], sim_plan: Callable[..., Plan]
 ) -> None:
     sim = sim_cluster(sim_plan("2003"), strict=True)
-    bks = "\ufeffE:\\\r\n".encode("utf-16-le")
+    bks = "E:\\\r\n".encode("utf-16-le")  # as NTBackup writes it: no BOM
     bat = (
         '@echo off\r\nstart /wait rsm.exe refresh /LF"Tape Library"\r\nping -n 61 127.0.0.1 > nul\r\n'
         'ntbackup.exe backup "@C:\\clpbackup\\shared-daily.bks" /V:no /R:no /RS:no /HC:on /M normal '

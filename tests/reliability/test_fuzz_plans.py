@@ -40,7 +40,7 @@ from clpbackup.artifacts import ArtifactFile, NodeArtifacts
 from clpbackup.errors import PlanError
 from clpbackup.plan import Plan, format_hhmm
 from clpbackup.platforms import get_platform
-from clpbackup.render import BKS_ENCODING, failover_run, once_schedule, render_plan, selection_path
+from clpbackup.render import BKS_ENCODING, bks_line, failover_run, once_schedule, render_plan, selection_path
 from clpbackup.rules import Finding
 from clpbackup.winquote import CMD_PATH_FORBIDDEN
 from tests.helpers.argv import (
@@ -435,11 +435,11 @@ def check_batch_file(plan: Plan, f: ArtifactFile, allowed: set[tuple[str, ...]])
 
 
 def check_selection(plan: Plan, f: ArtifactFile) -> None:
-    assert f.encoding == BKS_ENCODING and f.content.startswith(b"\xff\xfe"), f.path
-    text = f.content[2:].decode("utf-16-le")
+    assert f.encoding == BKS_ENCODING and not f.content.startswith(b"\xff\xfe"), f.path
+    text = f.content.decode("utf-16-le")
     job = plan.jobs[f.job or ""]
-    want = [i + "\\" if len(i) == 2 and i[1] == ":" else i for i in job.include]
-    want += [f"{e} /exclude" for e in job.exclude]
+    want = [bks_line(i) for i in job.include]
+    want += [f"{bks_line(e)} /exclude" for e in job.exclude]
     assert text == "".join(w + "\r\n" for w in want), f.path
 
 

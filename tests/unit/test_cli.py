@@ -190,7 +190,7 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 # -- render ---------------------------------------------------------------------------------------
 
 BAT = "@echo off\r\nrem 業務データ\r\nwbadmin start backup -quiet\r\n".encode("cp932")
-BKS = "\ufeffE:\\\r\n".encode("utf-16-le")
+BKS = "E:\\\r\n".encode("utf-16-le")
 
 
 def _artifacts(plan: Plan, node: str) -> NodeArtifacts:
@@ -202,7 +202,7 @@ def _artifacts(plan: Plan, node: str) -> NodeArtifacts:
         codepage=932,
         files=(
             ArtifactFile(d + "\\local-daily.bat", "backup-script", "local-daily", "cp932", BAT),
-            ArtifactFile(d + "\\shared.bks", "selection", "shared-daily", "utf-16-le-bom", BKS),
+            ArtifactFile(d + "\\shared.bks", "selection", "shared-daily", "utf-16-le", BKS),
         ),
         schedules=(
             ScheduleEntry(

@@ -45,8 +45,8 @@ def plan_2003(**fb: Any) -> Plan:
             jobs={
                 "local": {
                     "scope": "local",
-                    "include": ["C:\\data", "D:"],
-                    "exclude": ["C:\\data\\tmp"],
+                    "include": ["C:\\data\\", "D:"],
+                    "exclude": ["C:\\data\\tmp\\"],
                     "daily_at": "22:00",
                     "expected_duration": "2h",
                     "ntbackup": {
@@ -304,14 +304,24 @@ def test_2003_shared_media_pool_cannot_append() -> None:
         render_plan(Plan.from_dict(data))
 
 
-def test_2003_bks_is_utf16le_with_bom_crlf_and_exclusions() -> None:
+def test_2003_bks_is_utf16le_without_bom_crlf_and_exclusions() -> None:
+    # NTBackup writes its .bks as UTF-16 LE without a byte-order mark; FF FE would spoil line 1
     art = plan_2003().render()["node-a"]
     bks = art.file("selection", "local")
-    assert bks.path == "C:\\clpbackup\\local.bks" and bks.encoding == "utf-16-le-bom"
-    assert bks.content[:2] == b"\xff\xfe"
-    text = bks.content[2:].decode("utf-16-le")
-    assert text == "C:\\data\r\nD:\\\r\nC:\\data\\tmp /exclude\r\n"
+    assert bks.path == "C:\\clpbackup\\local.bks" and bks.encoding == "utf-16-le"
+    assert bks.content[:2] != b"\xff\xfe"
+    text = bks.content.decode("utf-16-le")
+    assert text == "C:\\data\\\r\nD:\\\r\nC:\\data\\tmp\\ /exclude\r\n"
     assert bks.text() == text
+
+
+def test_bks_lines_drive_folder_file_systemstate() -> None:
+    from clpbackup.render import bks_line
+
+    assert bks_line("E:") == "E:\\" and bks_line("E:\\") == "E:\\"
+    assert bks_line("C:\\data\\") == "C:\\data\\"  # a folder, as the plan says
+    assert bks_line("C:\\db\\x.mdf") == "C:\\db\\x.mdf"  # a file line: no backslash added or guessed
+    assert bks_line("systemstate") == "SystemState"
 
 
 def test_2003_standby_runs_switchover_job_later_sch2() -> None:

@@ -18,7 +18,7 @@ def make(codepage: int = 437) -> SimulatedWindows:
     state(node).add_pool("4mm DDS")
     add_library(node, "Tape Library")
     node.write_file("E:\\db\\x.mdb", b"data")
-    node.write_file(BKS, b"\xff\xfe" + "E:\\\r\n".encode("utf-16-le"))
+    node.write_file(BKS, "E:\\\r\n".encode("utf-16-le"))  # as NTBackup writes it: no BOM
     return node
 
 
@@ -53,6 +53,48 @@ def test_ansi_selection_backs_up_nothing() -> None:
     assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 0  # silently
     assert not parse_log(log(node)).ok
     assert not state(node).pool("4mm DDS")[0].sets
+
+
+def _sets_after(node: SimulatedWindows, bks: bytes) -> dict[str, bytes]:
+    node.write_file(BKS, bks)
+    node.advance(minutes=1)  # a new media name per run
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 0
+    st = state(node)
+    tape = st.tape(str(st.runs[-1]["media"]))
+    assert tape is not None
+    return {k: v for s in tape.sets for k, v in s.files.items()}
+
+
+def test_a_bom_spoils_the_first_line_of_the_selection() -> None:
+    node = make()
+    node.write_file("C:\\data\\a.txt", b"a")
+    lines = "E:\\\r\nC:\\data\\\r\n"
+    assert set(_sets_after(node, b"\xff\xfe" + lines.encode("utf-16-le"))) == {"C:\\data\\a.txt"}
+    assert set(_sets_after(node, lines.encode("utf-16-le"))) == {"E:\\db\\x.mdb", "C:\\data\\a.txt"}
+    only = _sets_after(node, b"\xff\xfe" + "E:\\\r\n".encode("utf-16-le"))
+    assert only == {}
+    assert not parse_log(log(node, 3)).ok  # exit code 0, and the log has no backup set
+
+
+def test_a_line_without_backslash_names_files_by_name_in_the_subtree() -> None:
+    node = make()
+    for path in ("E:\\data\\x.mdb", "E:\\data\\sub\\x.mdb", "E:\\data\\y.mdb", "E:\\data\\sub\\data"):
+        node.write_file(path, b"1")
+    got = _sets_after(node, "E:\\data\r\n".encode("utf-16-le"))
+    assert set(got) == {"E:\\data\\sub\\data"}  # a file called "data", not the folder
+    got = _sets_after(node, "E:\\data\\x.mdb\r\n".encode("utf-16-le"))
+    assert set(got) == {"E:\\data\\x.mdb", "E:\\data\\sub\\x.mdb"}
+    got = _sets_after(node, "E:\\data\\\r\nE:\\data\\sub\\ /exclude\r\n".encode("utf-16-le"))
+    assert set(got) == {"E:\\data\\x.mdb", "E:\\data\\y.mdb"}
+    got = _sets_after(node, "E:\\data\\\r\nE:\\data\\x.mdb /exclude\r\n".encode("utf-16-le"))
+    assert set(got) == {"E:\\data\\y.mdb", "E:\\data\\sub\\data"}
+
+
+def test_system_state_line_writes_a_system_state_set() -> None:
+    node = make()
+    _sets_after(node, "SystemState\r\n".encode("utf-16-le"))
+    parsed = parse_log(log(node))
+    assert parsed.ok and [s.volume for s in parsed.backup_sets] == ["System State"]
 
 
 def test_append_keeps_earlier_sets_nt3_and_logs_rotate() -> None:

@@ -1,9 +1,13 @@
-"""NTBackup (``ntbackup.exe``) on a simulated Windows Server 2003 node.
+r"""NTBackup (``ntbackup.exe``) on a simulated Windows Server 2003 node.
 
 ``ntbackup backup "@<file>.bks" /J "<job>" [/P "<pool>" [/UM] | /T "<tape>" [/A] | /F "<file>.bkf" [/A]]
 [/N "<media>"] [/D "<description>"] [/V:yes|no] [/R:yes|no] [/L:f|s|n] [/M <type>] [/RS:yes|no]
-[/HC:on|off] [/SNAP:on|off]`` — the selection file must be UTF-16 LE with a BOM, otherwise NTBackup
-silently selects nothing (no backup set; the log shows no set). The log goes to
+[/HC:on|off] [/SNAP:on|off]`` — the selection file is read as UTF-16 LE without a byte-order mark
+(the form NTBackup writes): a leading FF FE stays in the first line, which then names nothing, and
+ANSI text selects nothing at all (no backup set; the log shows no set; exit code 0). A line ending
+in ``\`` is a folder (``E:\`` the drive), a line without it names a file and selects every file of
+that name in the subtree of its folder; ``SystemState`` the system state; ``<line> /exclude``
+excludes by the same rules. The log goes to
 ``<profile>\\Local Settings\\Application Data\\Microsoft\\Windows NT\\NTBackup\\data\\backup01.log`` …
 ``backup10.log`` (rotating) of the account that ran it — SYSTEM for a scheduled job — in UTF-16 LE,
 in the format ``clpbackup.parsers.ntbackup`` documents. A selected volume that is not attached to this
@@ -159,16 +163,18 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
             raw = node.fs.read_bytes(selection[1:], proc.cwd)
         except FsError:
             raw = b""
-        if raw.startswith(b"\xff\xfe"):
-            for line in raw[2:].decode("utf-16-le", errors="replace").splitlines():
-                line = line.strip()
-                if not line:
-                    continue
-                if line.lower().endswith("/exclude"):
-                    excluded.append(line[: -len("/exclude")].strip())
-                else:
-                    items.append(line)
-        # Anything else (ANSI, UTF-8, UTF-16 without BOM) is read as an empty selection.
+        # NTBackup reads a .bks as UTF-16 LE, the form it writes itself (no byte-order mark). A file
+        # that starts with FF FE keeps U+FEFF at the start of its first line, which then names no
+        # path; ANSI or UTF-8 text read as UTF-16 names nothing at all (docs/windows-facts.md).
+        text = raw[: len(raw) // 2 * 2].decode("utf-16-le", errors="replace")
+        for line in text.splitlines():
+            line = line.strip(" \t")
+            if not line:
+                continue
+            if line.lower().endswith("/exclude"):
+                excluded.append(line[: -len("/exclude")].strip())
+            else:
+                items.append(line)
     elif selection.lower() == "systemstate":
         return node.not_simulated_result("ntbackup backup systemstate")
     else:
@@ -266,13 +272,13 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
         return _write_log(node, proc, now, lines_out, 1)
     # -- one set per volume --------------------------------------------------------------------------------
     written: list[BackupSet] = []
-    for vol in volumes:
+    system_state = any(x.lower() == "systemstate" for x in items)
+    for vol in volumes + (["SystemState"] if system_state else []):
         files: dict[str, bytes] = {}
-        for item in [x for x in items if x[:2].upper() == vol]:
-            path = vol + "\\" if item.rstrip("\\").upper() == vol else item
+        for item in [x for x in items if x[:2].upper() == vol and vol != "SystemState"]:
             try:
-                for full, data in node.fs.walk(path, proc.cwd):
-                    if not any(full.lower().startswith(e.rstrip("\\").lower()) for e in excluded):
+                for full, data in _selected(node, proc, item):
+                    if not any(_matches(full, e) for e in excluded):
                         files[full] = data
             except FsError:
                 lines_out.append(t.t("ntb.skipped", path=item))
@@ -281,11 +287,10 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
         bset = BackupSet(number, opts.get("/j", ""), description, kind, now, list(items), files, node.name)
         tape.sets.append(bset)
         written.append(bset)
-        label = node.fs.volumes[vol].label
         via = "ntb.of_snap" if snap else "ntb.of"
         folders = {p.rpartition("\\")[0] for p in files}
         lines_out += [
-            t.t(via, name=f"{vol} {label}"),
+            t.t(via, name="System State" if vol == "SystemState" else f"{vol} {node.fs.volumes[vol].label}"),
             t.t("ntb.set_on_media", n=number),
             t.t("ntb.description", text=description),
             t.t("ntb.media_name", name=tape.name),
@@ -360,6 +365,34 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
         }
     )
     return _write_log(node, proc, now, lines_out, 0)
+
+
+def _is_folder_line(line: str) -> bool:
+    # "E:" and "E:\" are the drive; a folder line ends with a backslash
+    return line.endswith("\\") or (len(line) == 2 and line[1] == ":")
+
+
+def _selected(node: SimulatedWindows, proc: Proc, line: str) -> list[tuple[str, bytes]]:
+    """The files one .bks line selects: a folder (or drive) line its whole subtree; a line without
+    the trailing backslash names a file, and NTBackup takes every file of that name in the subtree
+    of its folder (stickyworknotes 2009; ITPro Today)."""
+    if _is_folder_line(line):
+        return node.fs.walk(line if line.endswith("\\") else line + "\\", proc.cwd)
+    folder, _, name = line.rpartition("\\")
+    return [
+        (full, data)
+        for full, data in node.fs.walk(folder + "\\", proc.cwd)
+        if full.rpartition("\\")[2].lower() == name.lower()
+    ]
+
+
+def _matches(full: str, line: str) -> bool:
+    """True when the file ``full`` is covered by the .bks line ``line`` (same rules as a selection)."""
+    low = full.lower()
+    if _is_folder_line(line):
+        return low.startswith(line.rstrip("\\").lower() + "\\")
+    folder, _, name = line.lower().rpartition("\\")
+    return low.startswith(folder + "\\") and low.rpartition("\\")[2] == name
 
 
 def _path_ok(node: SimulatedWindows, proc: Proc, path: str) -> bool:
