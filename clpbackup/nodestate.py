@@ -144,8 +144,9 @@ def _target_for(plan: Plan, job: str, node: str) -> str | None:
 
 
 def _selection_items(plan: Plan) -> list[tuple[str, str]]:
-    """``(plan field, path)`` of every NTBackup include/exclude that names a path (not a drive, not
-    the system state)."""
+    """``(plan field, path)`` of every NTBackup include/exclude that names a path on a drive (not
+    the drive itself, not the system state). UNC lines are not probed: from a WinRM session the
+    share would answer "Access is denied" (the second hop)."""
     out: list[tuple[str, str]] = []
     for name, job in plan.jobs.items():
         if job.ntbackup is None:
@@ -153,7 +154,7 @@ def _selection_items(plan: Plan) -> list[tuple[str, str]]:
         for kind, items in (("include", job.include), ("exclude", job.exclude)):
             for i, item in enumerate(items):
                 line = render.bks_line(item)
-                if line == "SystemState" or (len(line) == 3 and line[1:] == ":\\"):
+                if line == "SystemState" or (len(line) == 3 and line[1:] == ":\\") or line[1:2] != ":":
                     continue
                 out.append((f"jobs.{name}.{kind}[{i}]", item))
     return out
@@ -179,7 +180,7 @@ def selection_problems(plan: Plan, node: Node, state: NodeState, result: Inspect
     """``.bks`` lines the node contradicts (deploy refuses them): an item written as a folder
     (trailing ``\\``) that is not one, an item written without it that is a folder (NTBackup would
     take it as a file name and back up every file of that name in the subtree), and an include
-    that exists as neither. Paths on a volume the node does not have (the switchover partition on
+    that exists as neither (an exclusion that names nothing is harmless). Paths on a volume the node does not have (the switchover partition on
     the standby) are not judged there. Each entry names the job's field and the path."""
     out: list[str] = []
     facts = result.facts
@@ -194,7 +195,7 @@ def selection_problems(plan: Plan, node: Node, state: NodeState, result: Inspect
         is_file = have is not None and have.sha256 is not None
         is_folder = state.folders[fld]
         include = ".include[" in fld
-        if item.endswith("\\") and not is_folder:
+        if item.endswith("\\") and not is_folder and (include or is_file):
             what = "is a file" if is_file else "does not exist"
             fix = f"write it as {base!r} (a file line has no trailing backslash)" if is_file else (
                 "create it, or correct the path")

@@ -78,6 +78,8 @@ def base_plans(draw: st.DrawFn) -> dict[str, Any]:
     rtm = "2008" in (os_a, os_b)  # OS-1: 2008 (RTM) backs up whole volumes only, no -exclude
     if rtm:
         local_folders = ["C:", "D:"]
+    if ntbackup:  # a .bks folder line ends with a backslash (a line without it names a file)
+        local_folders = [f + "\\" for f in local_folders]
     for i in range(n_local + n_switch):
         scope = "local" if i < n_local else "switchover"
         name = ("local" if scope == "local" else "shared") + f"-{i}"
@@ -96,7 +98,7 @@ def base_plans(draw: st.DrawFn) -> dict[str, Any]:
         # the standby node runs a switchover job after the home node (SCH-2): keep the day free
         cursor += minutes + (15 + minutes if scope == "switchover" else 0) + 10
         if draw(st.booleans()) and scope == "local" and not rtm:
-            job["exclude"] = [include[0] + "\\tmp"]
+            job["exclude"] = [include[0].rstrip("\\") + ("\\tmp\\" if ntbackup else "\\tmp")]
         if ntbackup:
             media = draw(st.sampled_from(["media_pool", "tape", "file"]))
             nt: dict[str, Any] = {"type": draw(st.sampled_from(["normal", "incremental", "copy"]))}
