@@ -180,8 +180,9 @@ def selection_problems(plan: Plan, node: Node, state: NodeState, result: Inspect
     """``.bks`` lines the node contradicts (deploy refuses them): an item written as a folder
     (trailing ``\\``) that is not one, an item written without it that is a folder (NTBackup would
     take it as a file name and back up every file of that name in the subtree), and an include
-    that exists as neither (an exclusion that names nothing is harmless). Paths on a volume the node does not have (the switchover partition on
-    the standby) are not judged there. Each entry names the job's field and the path."""
+    that exists as neither (an exclusion that names nothing is harmless). Paths on a volume the
+    node does not have (the switchover partition on the standby) are not judged there. Each entry
+    names the job's field and the path."""
     out: list[str] = []
     facts = result.facts
     for fld, item in _selection_items(plan):
