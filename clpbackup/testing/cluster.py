@@ -235,6 +235,9 @@ class SimulatedCluster:
                 cluster=info,
                 volumes=[Volume(v) for v in sorted(letters)],
                 switchover_volumes=plan.cluster.switchover_volumes,
+                # CredSSP delegates the user's credentials to the node (a second hop works); the
+                # endpoint still speaks NTLM, but its sessions behave as CredSSP's would.
+                winrm_delegation=conn.auth == "credssp",
             )
             if n.home:
                 for vol in volumes.values():

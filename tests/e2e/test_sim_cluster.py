@@ -118,6 +118,7 @@ def test_wsb_cluster_daily_backups_job3_and_failover(
     log_b = sim.node("node-b").files.read_text("C:\\clpbackup\\logs\\shared-daily.log")
     assert not wb_parser.parse_backup_summary(log_b).succeeded
 
+    # the second hop: over WinRM (NTLM) the share refuses the session; a SYSTEM process reaches it
     rc, out = run_on(
         sim,
         "node-b",
@@ -126,6 +127,10 @@ def test_wsb_cluster_daily_backups_job3_and_failover(
         "versions",
         "-backupTarget:\\\\nas01\\backup\\node-a-shared",
         "-machine:NODE-A",
+    )
+    assert rc != 0 and wb_parser.parse_backup_summary(out).errors
+    rc, out, _ = sim.node("node-b").model.run_as(
+        "SYSTEM", "wbadmin get versions -backupTarget:\\\\nas01\\backup\\node-a-shared -machine:NODE-A"
     )
     assert [v.version_id for v in wb_parser.parse_versions(out)] == ["01/15/2024-03:00"]
 
@@ -138,14 +143,8 @@ def test_wsb_cluster_daily_backups_job3_and_failover(
         and sim.node("node-b").has_volume("E:")
         and not sim.node("node-a").has_volume("E:")
     )
-    rc, out = run_on(
-        sim,
-        "node-b",
-        "wbadmin",
-        "get",
-        "versions",
-        "-backupTarget:\\\\nas01\\backup\\node-b-shared",
-        "-machine:NODE-B",
+    rc, out, _ = sim.node("node-b").model.run_as(
+        "SYSTEM", "wbadmin get versions -backupTarget:\\\\nas01\\backup\\node-b-shared -machine:NODE-B"
     )
     assert [v.version_id for v in wb_parser.parse_versions(out)] == ["01/16/2024-02:00"]
 

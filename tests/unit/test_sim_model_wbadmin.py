@@ -13,6 +13,11 @@ def run(node: SimulatedWindows, line: str) -> tuple[int, str, str]:
     return rc, out.decode(node.encoding), err.decode(node.encoding)
 
 
+def run_system(node: SimulatedWindows, line: str) -> tuple[int, str, str]:
+    """As a scheduled task runs it: SYSTEM, which reaches shares as the computer account."""
+    return node.run_as("SYSTEM", line)
+
+
 @pytest.fixture()
 def pair() -> tuple[SimulatedWindows, SimulatedWindows]:
     shares = ShareStore()
@@ -42,18 +47,18 @@ def test_backup_to_a_volume_keeps_versions(pair: tuple[SimulatedWindows, Simulat
 def test_share_keeps_one_version_per_machine(pair: tuple[SimulatedWindows, SimulatedWindows]) -> None:
     a, b = pair
     target = "\\\\nas01\\backup\\node-a"
-    assert run(a, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")[0] == 0
+    assert run_system(a, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")[0] == 0
     a.advance(hours=2)
     a.write_file("E:\\db\\data.mdb", b"v2")
-    rc, out, _ = run(a, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")
+    rc, out, _ = run_system(a, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")
     assert rc == 0 and "updating the existing backup" in out
     versions = wb_parser.parse_versions(
-        run(b, f"wbadmin get versions -backupTarget:{target} -machine:NODE-A")[1]
+        run_system(b, f"wbadmin get versions -backupTarget:{target} -machine:NODE-A")[1]
     )
     assert [v.version_id for v in versions] == ["01/15/2024-02:00"]
     assert b.fs.listdir(target + "\\WindowsImageBackup\\NODE-A") == ["Backup 2024-01-15 020000", "MediaId"]
     # WSB-3: the other node restores from the share
-    rc, out, _ = run(
+    rc, out, _ = run_system(
         b,
         f"wbadmin start recovery -version:01/15/2024-02:00 -itemType:File -items:E:\\db "
         f"-backupTarget:{target} -machine:NODE-A -recoveryTarget:C:\\restore -recursive -quiet",
@@ -61,6 +66,45 @@ def test_share_keeps_one_version_per_machine(pair: tuple[SimulatedWindows, Simul
     assert rc == 0, out
     assert b.fs.read_bytes("C:\\restore\\db\\data.mdb") == b"v2"
     assert b.restores[0]["version"] == "01/15/2024-02:00" and b.restores[0]["machine"] == "NODE-A"
+
+
+def test_a_winrm_session_without_delegation_gets_access_denied_on_shares(
+    pair: tuple[SimulatedWindows, SimulatedWindows],
+) -> None:
+    """The second hop: NTLM / Kerberos-without-delegation sessions have no credentials for a share."""
+    a, b = pair
+    target = "\\\\nas01\\backup\\node-a"
+    assert run_system(a, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")[0] == 0
+    for line in (
+        f"wbadmin get versions -backupTarget:{target} -machine:NODE-A",
+        f"wbadmin start backup -include:E: -backupTarget:{target} -quiet",
+        f"wbadmin start recovery -version:01/15/2024-00:00 -itemType:File -items:E:\\db "
+        f"-backupTarget:{target} -machine:NODE-A -recoveryTarget:C:\\restore -recursive -quiet",
+    ):
+        rc, out, _ = run(a, line)
+        assert rc != 0 and "ERROR - Access is denied." in out, (line, out)
+    rc, out, _ = run(a, f"dir {target}")
+    assert rc != 0
+    # cmd's own file access from the session is refused too; a local volume target is not affected
+    assert run(a, "wbadmin start backup -include:E: -backupTarget:G: -quiet")[0] == 0
+    # without -backupTarget wbadmin lists its local catalog, share backups included, no share needed
+    listed = wb_parser.parse_versions(run(a, "wbadmin get versions")[1])
+    assert "01/15/2024-00:00" in [v.version_id for v in listed]
+    # a task run as SYSTEM reaches the share as the computer account
+    assert run(b, "schtasks /Create /TN t1 /SC ONCE /ST 00:00 /RU SYSTEM /F "
+               f'/TR "cmd /c wbadmin get versions -backupTarget:{target} -machine:NODE-A > C:\\v.txt"')[0] == 0
+    assert run(b, "schtasks /Run /TN t1")[0] == 0
+    assert [v.version_id for v in wb_parser.parse_versions(b.read_text("C:\\v.txt"))] == ["01/15/2024-00:00"]
+
+
+def test_a_session_with_delegated_credentials_reaches_shares() -> None:
+    """CredSSP (or Kerberos with delegation): the direct read works."""
+    node = SimulatedWindows("node-a", "2012", volumes=[Volume("E:")], winrm_delegation=True)
+    node.write_file("E:\\x.txt", b"x")
+    target = "\\\\nas01\\backup\\node-a"
+    assert run(node, f"wbadmin start backup -include:E: -backupTarget:{target} -quiet")[0] == 0
+    out = run(node, f"wbadmin get versions -backupTarget:{target} -machine:NODE-A")[1]
+    assert [v.version_id for v in wb_parser.parse_versions(out)] == ["01/15/2024-00:00"]
 
 
 def test_switchover_job_fails_where_the_volume_is_not_attached(

@@ -60,6 +60,8 @@ class Proc:
     """A running cmd.exe (or program): who runs it, its environment and current folder.
 
     ``errorlevel`` is cmd.exe's ``%ERRORLEVEL%``; ``echo`` its echo state in a batch file.
+    ``network_logon``: started from a WinRM network logon without delegated credentials, so it
+    cannot authenticate to a network share (the second hop); its children inherit that.
     """
 
     user: str
@@ -69,10 +71,13 @@ class Proc:
     errorlevel: int = 0
     depth: int = 0
     env_stack: list[tuple[Env, str]] = field(default_factory=list)
+    network_logon: bool = False
 
     def child(self) -> Proc:
-        """A new process started from this one (inherits a copy of the environment)."""
-        return Proc(self.user, self.env.copy(), self.cwd, depth=self.depth + 1)
+        """A new process started from this one (inherits a copy of the environment and the logon)."""
+        return Proc(
+            self.user, self.env.copy(), self.cwd, depth=self.depth + 1, network_logon=self.network_logon
+        )
 
 
 class BatchExit(Exception):

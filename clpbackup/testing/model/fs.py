@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,31 @@ ERROR_FILE_EXISTS = 80
 ERROR_INVALID_NAME = 123
 ERROR_DIR_NOT_EMPTY = 145
 ERROR_ALREADY_EXISTS = 183
+
+
+# The second hop (docs/windows-facts.md "The second hop"): a process started from a WinRM network
+# logon (NTLM, or Kerberos without delegation) holds no credentials another machine accepts, so
+# every \\server\share path answers "Access is denied." to it. Processes of a scheduled task (SYSTEM:
+# the computer account on the network) and of a session with delegated credentials (CredSSP) reach
+# shares. The model keeps "may this process authenticate to a share?" in a context variable that
+# the node sets while a process runs (SimulatedWindows.process_scope); the default (test code,
+# outside any process) is yes.
+_NETWORK_CREDENTIALS: ContextVar[bool] = ContextVar("sim_network_credentials", default=True)
+
+
+@contextmanager
+def network_credentials(available: bool) -> Iterator[None]:
+    """While inside, UNC paths are reachable (``True``) or answer Access is denied (``False``)."""
+    token = _NETWORK_CREDENTIALS.set(available)
+    try:
+        yield
+    finally:
+        _NETWORK_CREDENTIALS.reset(token)
+
+
+def has_network_credentials() -> bool:
+    """True when the running process can authenticate to a network share (see above)."""
+    return _NETWORK_CREDENTIALS.get()
 
 
 class FsError(OSError):
@@ -115,9 +142,12 @@ class ShareStore:
         self.lock = threading.RLock()
 
     def share(self, server: str, name: str, *, create: bool | None = None) -> Store:
-        """The share ``\\\\server\\name`` (``FsError`` 53 when it cannot be reached)."""
+        """The share ``\\\\server\\name`` (``FsError`` 53 when it cannot be reached, 5 when the
+        running process has no credentials for it: the second hop)."""
         if server.lower() in self.unreachable:
             raise FsError(ERROR_BAD_NETPATH, f"\\\\{server}\\{name}")
+        if not has_network_credentials():
+            raise FsError(ERROR_ACCESS_DENIED, f"\\\\{server}\\{name}")
         key = f"\\\\{server}\\{name}".lower()
         store = self.shares.get(key)
         if store is None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -26,7 +27,7 @@ from clpbackup.testing.model import batch as batch_mod
 from clpbackup.testing.model import cmd as cmd_mod
 from clpbackup.testing.model.base import BatchExit, CmdSyntaxError, Env, Proc, ToolResult, lines
 from clpbackup.testing.model.clock import NodeTime, SimClock
-from clpbackup.testing.model.fs import FileSystem, FsError, ShareStore, Volume
+from clpbackup.testing.model.fs import FileSystem, FsError, ShareStore, Volume, network_credentials
 from clpbackup.testing.model.locale import Texts
 from clpbackup.testing.model.taskscheduler import COULD_NOT_START, TaskScheduler
 
@@ -235,6 +236,7 @@ class SimulatedWindows:
         cluster: ClusterInfo | None = None,
         volumes: Sequence[Volume | str] = (),
         switchover_volumes: Sequence[str] = (),
+        winrm_delegation: bool = False,
     ) -> None:
         if os not in PERSONALITIES:
             raise ValueError(f"unknown OS {os!r}; use one of {', '.join(PERSONALITIES)}")
@@ -257,6 +259,9 @@ class SimulatedWindows:
         self.clpstat_enabled = clpstat
         self.cluster = cluster
         self.switchover_letters = {v[0].upper() + ":" for v in switchover_volumes}
+        # CredSSP (or Kerberos with delegation) gives WinRM sessions credentials for a second hop;
+        # NTLM and plain Kerberos do not (docs/windows-facts.md "The second hop").
+        self.winrm_delegation = winrm_delegation
         self.scheduler = TaskScheduler(self)
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
@@ -425,6 +430,19 @@ class SimulatedWindows:
                 self.fs.mkdir(folder)
         return Proc(user, e, cwd or (self.system32 if system else profile))
 
+    def session_proc(self) -> Proc:
+        """The process a WinRM request runs in: the connecting user's network logon, which reaches
+        network shares only when the session carries delegated credentials (``winrm_delegation``)."""
+        proc = self.new_proc()
+        proc.network_logon = not self.winrm_delegation
+        return proc
+
+    @contextmanager
+    def process_scope(self, proc: Proc) -> Iterator[None]:
+        """While ``proc`` runs: file access to ``\\\\server\\share`` as its logon allows."""
+        with network_credentials(not proc.network_logon):
+            yield
+
     def toplevel(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` as one request; then run what it started detached (``start``, ``/Run``)."""
         with self.lock:
@@ -536,7 +554,8 @@ class SimulatedWindows:
     def run_tool(self, proc: Proc, prog: Program, tail: str) -> ToolResult:
         """Run a modelled program with its raw argument text; records it in :attr:`history`."""
         argv = cmd_mod.parse_args(tail)
-        result = prog.handler(self, proc, argv, tail)
+        with self.process_scope(proc):
+            result = prog.handler(self, proc, argv, tail)
         self.history.append(
             ProgramRun(
                 self.clock.now(), proc.user, prog.name, redact(tail), result.rc, result.out, result.err
@@ -566,7 +585,8 @@ class SimulatedWindows:
             return self.run_tool(child, target, tail)
         if kind == "batch":
             try:
-                return batch_mod.run_batch(self, child, target, batch_mod.split_batch_args(tail))
+                with self.process_scope(child):
+                    return batch_mod.run_batch(self, child, target, batch_mod.split_batch_args(tail))
             except BatchExit as ex:
                 return ToolResult(ex.code, ex.out, ex.err)
         if kind == "unsimulated":
@@ -577,7 +597,8 @@ class SimulatedWindows:
         """``cmd /c <command_line>``: one statement with command-line %-expansion."""
         expanded = batch_mod.expand(self, proc, command_line, None)
         try:
-            result = cmd_mod.run_statement(self, proc, expanded, in_batch=False)
+            with self.process_scope(proc):
+                result = cmd_mod.run_statement(self, proc, expanded, in_batch=False)
         except BatchExit as ex:
             proc.errorlevel = ex.code
             return ToolResult(ex.code, ex.out, ex.err)
@@ -603,6 +624,16 @@ class SimulatedWindows:
             )
         )
         return result.rc
+
+    def run_as(self, user: str, command_line: str) -> tuple[int, str, str]:
+        """Run a cmd.exe command line as a local process of ``user`` (as a scheduled task would:
+        not a network logon, so network shares are reached); ``(rc, stdout, stderr)`` as text."""
+
+        def go() -> ToolResult:
+            return self.run_cmdline(self.new_proc(user), command_line)
+
+        result: ToolResult = self.toplevel(go)
+        return result.rc, result.out, result.err
 
     # -- time -------------------------------------------------------------------------------------------
     def next_event(self, end: datetime) -> datetime | None:
@@ -642,14 +673,17 @@ class SimulatedWindows:
         scripts of the benchmarks' per-command baseline (see :mod:`.pypsrp_scripts`)."""
         from clpbackup.testing.model.pypsrp_scripts import invoke_pipeline
 
-        return self.toplevel(lambda: invoke_pipeline(self, commands, input))
+        def go() -> Any:
+            with network_credentials(self.winrm_delegation):  # the session's logon (second hop)
+                return invoke_pipeline(self, commands, input)
+
+        return self.toplevel(go)
 
     def run_command_line(self, command_line: str) -> tuple[int, bytes, bytes]:
         """Run a WinRS command line as cmd.exe does; stdout and stderr in the OEM code page."""
 
         def go() -> ToolResult:
-            proc = self.new_proc()
-            return self.run_cmdline(proc, command_line)
+            return self.run_cmdline(self.session_proc(), command_line)
 
         result: ToolResult = self.toplevel(go)
         return result.rc, self.encode(result.out), self.encode(result.err)

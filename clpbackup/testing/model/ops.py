@@ -22,6 +22,7 @@ from clpbackup.testing.model.fs import (
     ERROR_ACCESS_DENIED,
     ERROR_FILE_NOT_FOUND,
     FsError,
+    network_credentials,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,7 +58,9 @@ def invoke(
             else f"a script without a known '# clpbackup-op:' marker (first line: {first!r})"
         )
         return ScriptOutcome(output=[], errors=[node.record_not_simulated(what)])
-    return twins[marker](node, parameters)
+    # PowerShell's own file access runs in the session's logon (no second hop without delegation)
+    with network_credentials(node.winrm_delegation):
+        return twins[marker](node, parameters)
 
 
 # -- parameter coercion (what PowerShell's typed param() block does) --------------------------------
@@ -249,7 +252,7 @@ def facts(
 def inspect_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
     """The twin of ``inspect.ps1``."""
     params = _param_case(raw)
-    proc = node.new_proc()
+    proc = node.session_proc()
     codepage = _int(params, "CodePage", 0)
     out_facts = None
     if _bool(params, "WantFacts", True):
@@ -335,7 +338,7 @@ class _Thrown(Exception):
 def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
     """The twin of ``apply.ps1``."""
     params = _param_case(raw)
-    proc = node.new_proc()
+    proc = node.session_proc()
     paths = _strings(params, "WritePaths")
     contents = _strings(params, "WriteContents")
     hashes = _strings(params, "WriteHashes")

@@ -136,7 +136,7 @@ def _wsb_installed(node: SimulatedWindows) -> list[Any]:
 
 
 def _hash_file(node: SimulatedWindows, path: str) -> list[Any]:
-    proc = node.new_proc()
+    proc = node.session_proc()
     if not node.fs.is_file(path, proc.cwd):
         return []
     try:
@@ -152,7 +152,7 @@ def _copy(node: SimulatedWindows, cmd: PipelineCommand, input: list[Any]) -> Scr
         raise NotSimulated(node.record_not_simulated("copy.ps1 without a path or input"), node=node.name)
     raw_path = args[0]
     expand = len(args) > 1 and args[1] is True
-    proc = node.new_proc()
+    proc = node.session_proc()
     if expand:
         raw_path = re.sub(r"%([^%]+)%", lambda m: proc.env.get(m.group(1)) or m.group(0), raw_path)
     try:

@@ -24,7 +24,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clpbackup.testing.model.base import Proc, ToolResult, lines
-from clpbackup.testing.model.fs import FsError, Store, Volume, split_path
+from clpbackup.testing.model.fs import (
+    ERROR_ACCESS_DENIED,
+    FsError,
+    Store,
+    Volume,
+    network_credentials,
+    split_path,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.testing.model.node import SimulatedWindows
@@ -105,8 +112,9 @@ def _resolve_target(node: SimulatedWindows, text: str) -> _Target | str:
     if t.startswith("\\\\"):
         try:
             r = node.fs.resolve(t)
-        except FsError:
-            return "wb.e_net"
+        except FsError as exc:
+            # 5: a process of a WinRM session without delegated credentials (the second hop)
+            return "win.5" if exc.winerror == ERROR_ACCESS_DENIED else "wb.e_net"
         # WSB writes under <folder>\WindowsImageBackup; the folder is created when missing.
         node.fs.mkdir(r.full)
         return _Target(t, r.store, r.key, None, True)
@@ -288,7 +296,13 @@ def _all_versions(
     found: list[WsbVersion] = []
     targets = [location] if location else list(node.wsb_targets)
     for text in targets:
-        target = _resolve_target(node, text) if text.startswith("\\\\") or len(text) <= 3 else "wb.e_target"
+        if location is None:
+            # Without -backupTarget wbadmin lists the local catalog, "even if those backups are not
+            # available" (wbadmin get versions, 2012+ docs): no share access is needed for that.
+            with network_credentials(True):
+                target = _resolve_target(node, text) if _target_like(text) else "wb.e_target"
+        else:
+            target = _resolve_target(node, text) if _target_like(text) else "wb.e_target"
         if isinstance(target, str):
             if location:
                 return target
@@ -303,6 +317,10 @@ def _all_versions(
             found.append(v)
     found.sort(key=lambda v: v.when)
     return found
+
+
+def _target_like(text: str) -> bool:
+    return text.startswith("\\\\") or len(text) <= 3
 
 
 def _get_versions(node: SimulatedWindows, argv: list[str]) -> ToolResult:
