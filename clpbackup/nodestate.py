@@ -26,7 +26,7 @@ from clpbackup.ownership import OwnerDecision
 from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
 from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
-from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions
+from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions, reported_error
 from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
 from clpbackup.platforms import get_platform
 from clpbackup.results import Change, Problem, RestoreSource, RunResult, ScheduleStatus, StatusResult
@@ -54,6 +54,12 @@ class NodeState:
     """Per probed ``.bks`` item (its plan field): whether it is a folder on the node."""
     notes: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    #: per job, why its versions could not be read (``versions[job]`` is then ``None``); each text
+    #: names the target and what to do
+    version_errors: dict[str, str] = field(default_factory=dict)
+    #: per job, versions not recorded yet (the second hop, :func:`reads_shares_directly`): the job
+    #: has not run since deploy; ``versions[job]`` is ``None``
+    version_pending: dict[str, str] = field(default_factory=dict)
 
     def task(self, name: str) -> ScheduledTask | None:
         """The task called ``name`` (case-insensitive), or ``None``."""
@@ -79,6 +85,8 @@ class Probe(Generic[T]):
     store: Callable[[NodeState, T], None]
     job: str | None = None
     if_failed: Callable[[], T] | None = None
+    #: the tool's output says what a non-zero exit means: ``parse`` reads it whatever the exit code
+    reads_failures: bool = False
 
     @property
     def name(self) -> str:
@@ -87,7 +95,7 @@ class Probe(Generic[T]):
 
     def read(self, state: NodeState, result: CommandResult) -> None:
         """Fill this probe's slot of ``state`` from its command's ``result`` (or record why not)."""
-        if result.rc != 0:
+        if result.rc != 0 and not self.reads_failures:
             if self.if_failed is None:
                 state.errors[self.name] = (result.stderr or result.stdout).strip()
                 return
@@ -109,12 +117,14 @@ def _store_at_jobs(state: NodeState, jobs: list[AtJob]) -> None:
     state.at_jobs = jobs
 
 
-def _versions_probe(command: Command, job: str) -> Probe[list[BackupVersion]]:
-    def store(state: NodeState, versions: list[BackupVersion]) -> None:
-        state.versions[job] = versions
+def _versions_probe(plan: Plan, node: Node, command: Command, job: str) -> Probe[str]:
+    def store(state: NodeState, text: str) -> None:
+        _read_versions(state, plan, node, job, text, "")
 
-    # wbadmin get versions exits non-zero when the target holds no backup yet: no versions
-    return Probe("versions", command, parse_versions, store, job=job, if_failed=list)
+    # wbadmin get versions exits non-zero both when the target holds no backup yet ("No backups
+    # were found.": no versions) and when it cannot read it (ERROR - Access is denied.: unknown,
+    # never "none"): the output tells which
+    return Probe("versions", command, str, store, job=job, reads_failures=True)
 
 
 @dataclass(frozen=True)
@@ -139,8 +149,27 @@ def log_path(plan: Plan, job: str) -> str:
 
 
 def _target_for(plan: Plan, job: str, node: str) -> str | None:
-    target = plan.jobs[job].target
-    return target.replace("{node}", node) if target else None
+    return render.job_target(plan, job, node)
+
+
+def reads_shares_directly(plan: Plan, node: Node) -> bool:
+    """True when the node's WinRM session can read a network share itself.
+
+    The second hop (docs/windows-facts.md): a session authenticated with NTLM, Kerberos without
+    delegation, Basic or a certificate holds no credentials another machine accepts, so
+    ``wbadmin get versions -backupTarget:\\\\server\\share`` answers "Access is denied." there.
+    CredSSP delegates the user's credentials to the node, and the direct read works. Otherwise the
+    versions are those the job's own run (SYSTEM, the computer account on the network) recorded in
+    :func:`clpbackup.render.versions_path`.
+    """
+    return plan.connection_for(node).auth == "credssp"
+
+
+def _recorded_versions(plan: Plan, node: Node) -> list[str]:
+    """The jobs whose share versions are read from what their last run recorded."""
+    if reads_shares_directly(plan, node):
+        return []
+    return [job for job in plan.jobs if render.versions_record(plan, node, job) is not None]
 
 
 def _selection_items(plan: Plan) -> list[tuple[str, str]]:
@@ -231,16 +260,19 @@ def build_inspect(
     probes: list[Probe[Any]] = [Probe("schtasks", platform.schtasks_query(), parse_query_csv, _store_tasks)]
     if scheduler_for(plan, node) == "at":
         probes.append(Probe("at", platform.at_query(), parse_at_list, _store_at_jobs))
+    recorded = _recorded_versions(plan, node) if versions else []
     if versions and platform.backup_tool == "wbadmin":
         for job, spec in plan.jobs.items():
             target = _target_for(plan, job, node.name)
-            if spec.ntbackup is None and target:
+            if spec.ntbackup is None and target and job not in recorded:
                 command = platform.get_versions(target, node.name, field=f"jobs.{job}.target")
-                probes.append(_versions_probe(command, job))
+                probes.append(_versions_probe(plan, node, command, job))
     start_script = plan.cluster.start_script
     read_paths: list[str] = [start_script] if start_script else []
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
+    # the second hop: share versions come from the file the job's own run wrote (no extra request)
+    read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
     if selections and platform.backup_tool == "ntbackup":
         for fld, path in _selection_items(plan):
@@ -274,6 +306,21 @@ def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: Ins
     # the transport answers every command of the request (it refuses an answer that does not)
     for probe, res in zip(probes, result.commands, strict=True):
         probe.read(state, res)
+    for job in _recorded_versions(plan, node):
+        path = render.versions_path(plan, job)
+        f = result.files.get(path)
+        if f is None or f.content is None:
+            target = _target_for(plan, job, node.name)
+            state.versions[job] = None
+            state.version_pending[job] = (
+                f"the backup versions of {job} on {target} are not known yet: a WinRM session "
+                "cannot read the share (the second hop), so clpbackup reads what each run of the job "
+                f"records in {path}, and {job} has not run on {node.name} since it was deployed; "
+                "they appear after its next run there (a run that finds the partition not attached "
+                "records them too), or read them directly with connection.auth: credssp"
+            )
+            continue
+        _read_versions(state, plan, node, job, decode(f.content, codepage), "", recorded=path)
     for job in plan.jobs:
         f = result.files.get(log_path(plan, job))
         if f is not None and f.content is not None:
@@ -284,6 +331,43 @@ def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: Ins
     if facts is not None and facts.clpstat:
         state.clpstat_current = _clpstat_current(facts.clpstat, plan.cluster.failover_group)
     return state
+
+
+def _read_versions(
+    state: NodeState, plan: Plan, node: Node, job: str, text: str, stderr: str, *, recorded: str | None = None
+) -> None:
+    """``wbadmin get versions`` output into ``state.versions[job]``; a refusal is kept as the reason
+    the versions are unknown, never read as "no backup" (it used to be, silently)."""
+    target = _target_for(plan, job, node.name)
+    try:
+        state.versions[job] = parse_versions(text)
+        return
+    except ParseError as exc:
+        why = reported_error(text) or str(exc)
+    state.versions[job] = None
+    if stderr.strip():
+        why += " " + stderr.strip()
+    if recorded:
+        host = node.name.upper()
+        todo = (
+            f"the job runs as SYSTEM, which reaches {target} as the computer account {host}$: "
+            f"give that account access to the share (its backups need it too), then look at {recorded} "
+            "after the next run"
+        )
+        source = f"run as SYSTEM by the job's last run, recorded in {recorded}"
+    elif render.is_share(target):
+        todo = (
+            "the WinRM session must carry delegated credentials to read a share (CredSSP enabled on "
+            "the node: Enable-WSManCredSSP -Role Server), or use another connection.auth, and "
+            "clpbackup reads what the job's own runs record instead"
+        )
+        source = "over WinRM with delegated credentials (connection.auth: credssp)"
+    else:
+        todo = f"check the target {target} on {node.name}"
+        source = "over WinRM"
+    state.version_errors[job] = (
+        f"wbadmin get versions of {job}'s target {target} ({source}) failed: {why}; {todo}"
+    )
 
 
 # -- comparing schedules -------------------------------------------------------------------------
@@ -587,6 +671,12 @@ def newest_versions(plan: Plan, node: Node, state: NodeState) -> dict[str, str |
     return out
 
 
+def version_problems(node: Node, state: NodeState) -> list[Problem]:
+    """WSB-3: each job whose backup versions could not be read on ``node`` (never shown as "no
+    backup"): the text names the target and what to do."""
+    return [Problem("WSB-3", text, node.name) for text in state.version_errors.values()]
+
+
 def drift(plan: Plan, statuses: Mapping[str, StatusResult]) -> list[Problem]:
     """JOB-1 / SCH-1: what one node has and the other does not."""
     problems: list[Problem] = []
@@ -840,14 +930,21 @@ def restore_source(
             src.problems.append(Problem("RS-1", f"{owner} has no successful run of {job} yet"))
         return src
     newest: tuple[datetime, str, str] | None = None
+    unknown: list[Problem] = []
     for node_name, state in states.items():
+        why = state.version_errors.get(job) or state.version_pending.get(job)
+        if why is not None:
+            # the newest copy may be the one that cannot be seen: say so, never guess (fail closed)
+            unknown.append(Problem("RS-1", f"{node_name}: {why}", node_name))
         versions = state.versions.get(job) or []
         best = max(versions, key=lambda v: v.time_utc) if versions else None
         src.candidates[node_name] = best.version_id if best else None
         if best and (newest is None or best.time_utc > newest[0]):
             newest = (best.time_utc, node_name, best.version_id)
+    src.problems += unknown
     if newest is None:
-        src.problems.append(Problem("RS-1", f"no backup version of {job} was found on either node"))
+        if not unknown:
+            src.problems.append(Problem("RS-1", f"no backup version of {job} was found on either node"))
         return src
     _, holder, version = newest
     target = _target_for(plan, job, holder)
@@ -908,10 +1005,12 @@ __all__ = [
     "newest_versions",
     "one_shot_commands",
     "read_state",
+    "reads_shares_directly",
     "restore_source",
     "run_now_commands",
     "run_result",
     "schedule_changes",
     "schedule_status",
     "selection_problems",
+    "version_problems",
 ]

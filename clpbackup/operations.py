@@ -541,7 +541,9 @@ class ClusterBackup:
             if s.verdict.startswith("failed"):
                 res.problems.append(Problem("BACKUP", f"{s.job}: {s.verdict}", name))
         res.versions = nodestate.newest_versions(self.plan, read.node, read.state)
+        res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes
+        res.notes += [f"WSB-3: {text}" for text in read.state.version_pending.values()]
         return res
 
     # -- failover / failback ----------------------------------------------------------------------

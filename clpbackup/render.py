@@ -53,6 +53,7 @@ __all__ = [
     "failover_script_path",
     "fragment_path",
     "job_script_path",
+    "job_target",
     "log_dir",
     "log_path",
     "once_schedule",
@@ -60,6 +61,8 @@ __all__ = [
     "render_plan",
     "selection_path",
     "task_name",
+    "versions_path",
+    "versions_record",
 ]
 
 #: The first comment line of every generated batch file.
@@ -108,6 +111,36 @@ def log_dir(plan: Plan) -> str:
 def log_path(plan: Plan, job: str) -> str:
     """``<scripts_dir>\\logs\\<job>.log``: the output of the job's last run."""
     return f"{log_dir(plan)}\\{job}.log"
+
+
+def versions_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-versions.txt``: ``wbadmin get versions`` of the job's share
+    target as the job's own run (SYSTEM) saw it — the second hop keeps a WinRM session from reading
+    the share itself (docs/windows-facts.md)."""
+    return f"{log_dir(plan)}\\{job}-versions.txt"
+
+
+def job_target(plan: Plan, job: str, node: str) -> str | None:
+    """The job's backup target on ``node`` (``{node}`` expanded), or ``None``."""
+    target = _job(plan, job).target
+    return target.replace("{node}", node) if target else None
+
+
+def is_share(target: str | None) -> bool:
+    """``\\\\server\\share…`` (not a ``\\\\?\\`` volume path)."""
+    return bool(target) and target.startswith("\\\\") and not target.startswith("\\\\?\\")  # type: ignore[union-attr]
+
+
+def versions_record(plan: Plan, node: Node, job: str) -> Command | None:
+    """The ``wbadmin get versions -backupTarget:<share> -machine:<node>`` a job's script runs after
+    its backup, its output going to :func:`versions_path`; ``None`` for a job that needs none (not
+    Windows Server Backup, or a volume target, which a WinRM session reads directly)."""
+    platform = get_platform(node.os)
+    spec = _job(plan, job)
+    target = job_target(plan, job, node.name)
+    if platform.backup_tool != "wbadmin" or spec.ntbackup is not None or not is_share(target):
+        return None
+    return platform.get_versions(target, node.name, field=f"jobs.{job}.target")
 
 
 def fragment_path(plan: Plan) -> str:
@@ -249,7 +282,16 @@ def _backup_script(
                 b.fixed(f"ping -n {wait + 1} 127.0.0.1 > nul")
         else:
             b.command(cmd, log=log)
-    b.exit_with_rc()
+    record = versions_record(plan, node, name)
+    if record is not None:
+        # The second hop: a WinRM session cannot read the share, this SYSTEM run can. The list is
+        # recorded after every run (and on JOB-3 runs) for status and restore_source to read.
+        b.fixed("set RC=%ERRORLEVEL%")
+        b.rem("WSB-3: record the share's backup versions as this account sees them (second hop).")
+        b.command(record, log=versions_path(plan, name))
+        b.fixed("exit /b %RC%")
+    else:
+        b.exit_with_rc()
     if guard:
         vols = ", ".join(plan.cluster.switchover_volumes)
         b.fixed(f":{_NOT_ATTACHED_LABEL}")
@@ -257,6 +299,8 @@ def _backup_script(
             f"echo JOB-3: {vols} not attached to this node; the job runs here after a failover "
             f"> {b.path(log)}"
         )
+        if record is not None:
+            b.command(record, log=versions_path(plan, name))
         b.fixed(f"exit /b {NOT_ATTACHED_RC}")
     return b
 

@@ -116,6 +116,7 @@ __all__ = [
     "parse_backup_summary",
     "parse_version_id",
     "parse_versions",
+    "reported_error",
 ]
 
 TOOL_VERSIONS = "wbadmin get versions"
@@ -257,6 +258,16 @@ def _version(fields: dict[str, str]) -> BackupVersion:
         can_recover=_split_items(fields.get("recover", "")),
         snapshot_id=fields.get("snapshot"),
     )
+
+
+def reported_error(text: str) -> str | None:
+    """The message of wbadmin's first ``ERROR - …`` (``エラー - …``) line other than "no backups"
+    (e.g. ``Access is denied.`` for a share the process cannot authenticate to), or ``None``."""
+    for line in split_lines(text):
+        error = _ERROR_LINE.match(line)
+        if error and not _NO_BACKUPS.search(line):
+            return error["msg"].strip()
+    return None
 
 
 @guarded(TOOL_VERSIONS)

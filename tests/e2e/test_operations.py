@@ -131,6 +131,31 @@ def test_status_after_a_day_reports_job3_as_expected(plan: Plan) -> None:
             assert home.versions.get(job), (job, home.versions)
 
 
+def test_share_versions_are_read_without_a_second_hop(plan2012: Plan) -> None:
+    """The second hop: over NTLM a share refuses the session, so status never runs wbadmin against
+    a share over WinRM; it reads what each run of the job (SYSTEM) recorded, in the same request.
+    Before any run the versions are "not known yet" (a note), never "no backup"."""
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        first = cb.status()
+        assert first.ok, first
+        home = first["node-a"]
+        assert isinstance(home, StatusResult) and home.versions == {j: None for j in plan2012.jobs}
+        assert any(n.startswith("WSB-3: the backup versions of local-daily") for n in home.notes), home.notes
+        sim.advance(hours=24)
+        status = cb.status()
+        assert status.ok, status
+        home, standby = status["node-a"], status["node-b"]
+        assert isinstance(home, StatusResult) and isinstance(standby, StatusResult)
+        assert all(home.versions[j] for j in plan2012.jobs), home.versions
+        # the standby's JOB-3 run recorded its (empty) share folder: known, and empty
+        assert standby.versions["local-daily"] and standby.versions["shared-daily"] is None
+        assert not any("WSB-3" in n for n in [*home.notes, *standby.notes])
+        for n in ("node-a", "node-b"):
+            runs = sim.node(n).model.runs_of("wbadmin")
+            assert runs and {r.user for r in runs} == {"SYSTEM"}, [(r.user, r.arguments) for r in runs]
+
+
 def test_status_reports_drift_and_missing_schedules(plan2012: Plan) -> None:
     with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
         cb.deploy(node="node-a")

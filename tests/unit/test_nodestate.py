@@ -255,7 +255,13 @@ def _answer(*results: tuple[int | None, str]) -> InspectResult:
     )
 
 
+def _direct(plan: Plan) -> Plan:
+    """The plan with connection.auth: credssp: share versions are read directly (no second hop)."""
+    return plan.model_copy(update={"connection": plan.connection.model_copy(update={"auth": "credssp"})})
+
+
 def test_the_request_sends_exactly_the_probes_commands(plan2012: Plan) -> None:
+    plan2012 = _direct(plan2012)
     node = plan2012.home_node
     art = plan2012.render()[node.name]
     request, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
@@ -268,22 +274,27 @@ def test_the_request_sends_exactly_the_probes_commands(plan2012: Plan) -> None:
 
 
 def test_each_probe_fills_its_own_slot_or_records_why_not(plan2012: Plan) -> None:
+    plan2012 = _direct(plan2012)
     node = plan2012.home_node
     art = plan2012.render()[node.name]
     _, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
     listing = fixture_text("schtasks", "2012-en-US", "query-csv-v.txt")
     versions = fixture_text("wbadmin", "2012-en-US", "get-versions_share.txt")
+    none_yet = _VERSIONS_OK.split("Backup time")[0] + "ERROR - No backups were found.\r\n"
     first, second = probes[1].job, probes[2].job
-    state = nodestate.read_state(plan2012, node, probes, _answer((0, listing), (0, versions), (1, "")))
-    assert state.tasks and state.errors == {}
+    state = nodestate.read_state(plan2012, node, probes, _answer((0, listing), (0, versions), (1, none_yet)))
+    assert state.tasks and state.errors == {} and state.version_errors == {}
     assert state.versions[str(first)] and state.versions[str(second)] == []  # no backup yet: none
-    denied = _answer((5, "Access is denied."), (0, "garbage"), (0, ""))
+    denied = _answer((5, "Access is denied."), (0, "garbage"), (1, ""))
     state = nodestate.read_state(plan2012, node, probes, denied)
     assert state.tasks is None and state.errors["schtasks"] == "Access is denied."
-    assert f"versions:{first}" in state.errors and first not in state.versions
+    # an unreadable or empty answer is unknown (None, with the reason), never "no backup"
+    assert state.versions[str(first)] is None and str(first) in state.version_errors
+    assert state.versions[str(second)] is None and str(second) in state.version_errors
 
 
 def test_an_answer_with_a_command_missing_is_refused_not_zipped_short(plan2012: Plan) -> None:
+    plan2012 = _direct(plan2012)
     node = plan2012.home_node
     art = plan2012.render()[node.name]
     _, probes = nodestate.build_inspect(plan2012, node, art, versions=True)
@@ -309,3 +320,115 @@ def test_run_marker_tells_a_new_run_from_the_one_seen_before(plan2012: Plan) -> 
     assert gone.outcome == "failed" and daily.name in gone.problems[0].message
     unknown = nodestate.run_result(plan2012, node, art, later, "shared-daily", None)
     assert unknown.outcome == "failed" and "the task shared-daily that runs" in unknown.problems[0].message
+
+
+# -- the second hop: share versions are read from what the job's own run recorded ----------------------
+
+_VERSIONS_OK = (
+    "wbadmin 1.0 - Backup command-line tool\r\n"
+    "(C) Copyright Microsoft Corporation. All rights reserved.\r\n\r\n"
+    "Backup time: 11/26/2026 6:00 AM\r\n"
+    "Backup location: Network Share labeled \\\\nas01\\backup\\node-b-shared\\\r\n"
+    "Version identifier: 11/26/2026-06:00\r\n"
+    "Can recover: Volume(s), File(s)\r\n\r\n"
+)
+_DENIED = (
+    "wbadmin 1.0 - Backup command-line tool\r\n"
+    "(C) Copyright Microsoft Corporation. All rights reserved.\r\n\r\n"
+    "ERROR - Access is denied.\r\n"
+)
+
+
+def _inspect_answer(
+    request: object, files: dict[str, bytes | None], commands: list[tuple[int, str]]
+) -> object:
+    from clpbackup.transport.types import CommandResult, FileState, InspectResult
+
+    return InspectResult(
+        facts=None,
+        files={p: FileState(p, "x" if c is not None else None, c) for p, c in files.items()},
+        commands=[CommandResult(("x",), rc, out, "") for rc, out in commands],
+    )
+
+
+def test_share_versions_come_from_the_recorded_file_not_a_winrm_read(plan2012: Plan) -> None:
+    """The second hop: over NTLM the share refuses the session, so no wbadmin get versions of a
+    share is sent; the job's own record (logs\\<job>-versions.txt) is read in the same request."""
+    node = plan2012.node("node-b")
+    request, tags = nodestate.build_inspect(plan2012, node, plan2012.render()["node-b"], versions=True)
+    assert not any(c.argv[:3] == ("wbadmin", "get", "versions") for c in request.commands)
+    assert "C:\\clpbackup\\logs\\shared-daily-versions.txt" in request.read_paths
+    assert "C:\\clpbackup\\logs\\local-daily-versions.txt" in request.read_paths
+    answer = _inspect_answer(
+        request,
+        {
+            "C:\\clpbackup\\logs\\shared-daily-versions.txt": _VERSIONS_OK.encode("cp437"),
+            "C:\\clpbackup\\logs\\local-daily-versions.txt": None,
+        },
+        [(0, "")] * len(tags),
+    )
+    state = nodestate.read_state(plan2012, node, tags, answer)  # type: ignore[arg-type]
+    assert [v.version_id for v in state.versions["shared-daily"] or []] == ["11/26/2026-06:00"]
+    # not run since deploy: unknown, said so (a note), never "no backup"
+    assert state.versions["local-daily"] is None and not state.version_errors
+    pending = state.version_pending["local-daily"]
+    assert "local-daily" in pending and "\\\\nas01\\backup\\node-b" in pending and "credssp" in pending
+
+
+def test_a_recorded_refusal_is_a_problem_naming_node_target_and_what_to_do(plan2012: Plan) -> None:
+    node = plan2012.node("node-b")
+    request, tags = nodestate.build_inspect(plan2012, node, plan2012.render()["node-b"], versions=True)
+    answer = _inspect_answer(
+        request,
+        {f"C:\\clpbackup\\logs\\{j}-versions.txt": _DENIED.encode("cp437") for j in plan2012.jobs},
+        [(0, "")] * len(tags),
+    )
+    state = nodestate.read_state(plan2012, node, tags, answer)  # type: ignore[arg-type]
+    assert state.versions["shared-daily"] is None
+    problems = nodestate.version_problems(node, state)
+    assert {p.rule for p in problems} == {"WSB-3"} and all(p.node == "node-b" for p in problems)
+    text = next(p.message for p in problems if "shared-daily" in p.message)
+    assert "Access is denied." in text and "\\\\nas01\\backup\\node-b-shared" in text
+    assert "NODE-B$" in text  # what to do: the computer account needs access to the share
+
+
+def test_credssp_reads_the_share_directly_and_a_refusal_is_not_no_backup(plan2012: Plan) -> None:
+    """With delegated credentials (connection.auth: credssp) the direct read is used; its refusal is
+    reported, not read as an empty version list (it used to be: rc != 0 gave [])."""
+    plan = plan2012.model_copy(
+        update={"connection": plan2012.connection.model_copy(update={"auth": "credssp"})}
+    )
+    node = plan.node("node-a")
+    assert nodestate.reads_shares_directly(plan, node)
+    request, tags = nodestate.build_inspect(plan, node, plan.render()["node-a"], versions=True)
+    assert not any(p.endswith("-versions.txt") for p in request.read_paths)
+    versions = [c for c in request.commands if c.argv[:3] == ("wbadmin", "get", "versions")]
+    assert len(versions) == len(plan.jobs)
+    answer = _inspect_answer(request, {}, [(0, "")] + [(1, _DENIED)] * len(versions))
+    state = nodestate.read_state(plan, node, tags, answer)  # type: ignore[arg-type]
+    assert all(state.versions[j] is None for j in plan.jobs)
+    assert all("Access is denied." in state.version_errors[j] for j in plan.jobs)
+    assert "Enable-WSManCredSSP" in state.version_errors["shared-daily"]
+
+
+def test_restore_source_refuses_when_a_node_versions_are_unknown(plan2012: Plan) -> None:
+    """RS-1 fails closed: the copy that cannot be seen may be the newest."""
+    state_b = nodestate.NodeState(versions={"shared-daily": None})
+    state_b.version_errors["shared-daily"] = "wbadmin get versions of … failed: Access is denied."
+    states = {
+        "node-a": nodestate.NodeState(
+            versions={
+                "shared-daily": [
+                    BackupVersion("11/25/2026-03:00", datetime(2026, 11, 25, 3), None, None, None, (), None)
+                ]
+            }
+        ),
+        "node-b": state_b,
+    }
+    src = nodestate.restore_source(
+        plan2012, plan2012.render(), states, OwnerDecision("node-b"), "shared-daily", "E:"
+    )
+    assert not src.ok and src.candidates == {"node-a": "11/25/2026-03:00", "node-b": None}
+    assert any(
+        p.rule == "RS-1" and p.node == "node-b" and "Access is denied." in p.message for p in src.problems
+    )

@@ -14,6 +14,7 @@ from clpbackup.parsers.wbadmin import (
     parse_backup_summary,
     parse_version_id,
     parse_versions,
+    reported_error,
 )
 from tests.helpers.parsers import all_fixtures, fixture_text, mutated
 
@@ -238,3 +239,14 @@ def test_versions_block_without_identifier_raises() -> None:
     )
     with pytest.raises(ParseError, match="no version identifier"):
         parse_versions(text)
+
+
+def test_reported_error_names_wbadmins_refusal_but_not_no_backups() -> None:
+    head = (
+        "wbadmin 1.0 - Backup command-line tool\r\n"
+        "(C) Copyright Microsoft Corporation. All rights reserved.\r\n\r\n"
+    )
+    assert reported_error(head + "ERROR - Access is denied.\r\n") == "Access is denied."
+    assert reported_error(head + "エラー - アクセスが拒否されました。\r\n") == "アクセスが拒否されました。"
+    assert reported_error(head + "ERROR - No backups were found.\r\n") is None
+    assert reported_error(head) is None

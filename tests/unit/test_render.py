@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from clpbackup import render
 from clpbackup.artifacts import ArtifactFile, NodeArtifacts
 from clpbackup.errors import PlanError, QuotingError, UnsupportedError
 from clpbackup.plan import Plan, parse_hhmm
@@ -227,7 +228,7 @@ def test_tool_lines_round_trip_to_the_platform_commands(name: str) -> None:
         for job_name, job in plan.jobs.items():
             script = art.file("backup-script", job_name)
             assert script.path == f"{plan.scripts_dir}\\{job_name}.bat"
-            tool = [line for line in lines(script) if line.startswith(("wbadmin ", "ntbackup "))]
+            tool = [line for line in lines(script) if line.startswith(("wbadmin start ", "ntbackup "))]
             assert len(tool) == 1
             red = split_redirection(tool[0])
             assert red.target == f"{plan.scripts_dir}\\logs\\{job_name}.log" and red.stderr_to_stdout
@@ -235,6 +236,13 @@ def test_tool_lines_round_trip_to_the_platform_commands(name: str) -> None:
             selection = f"{plan.scripts_dir}\\{job_name}.bks" if node.os == "2003" else None
             expected = platform.backup_commands(job_name, job, node=node_name, selection=selection)[-1]
             assert argv == list(expected.argv)
+            record = render.versions_record(plan, node, job_name)
+            for line in lines(script):
+                if line.startswith("wbadmin get "):  # the second hop: versions recorded as SYSTEM
+                    red = split_redirection(line)
+                    assert record is not None and red.target == render.versions_path(plan, job_name)
+                    argv = command_line_to_argv(batch_line_to_command_line(red.command))
+                    assert argv == list(record.argv)
         for entry in art.schedules:
             assert command_line_to_argv(entry.command_line) == list(entry.argv)
             assert entry.run == f'cmd /c "{plan.scripts_dir}\\{entry.job}.bat"'
@@ -557,6 +565,29 @@ def test_switchover_script_exits_303_without_the_partition_job3() -> None:
     guard = text.index('if not exist "E:\\" goto not_attached')
     tool = next(i for i, line in enumerate(text) if line.startswith("wbadmin"))
     assert guard < tool
-    assert text[text.index(":not_attached") + 2] == "exit /b 303"
+    # the JOB-3 branch records the share's versions too (second hop), then exits 303
+    assert text[text.index(":not_attached") + 2].startswith("wbadmin get versions -backupTarget:\\\\")
+    assert text[text.index(":not_attached") + 3] == "exit /b 303"
     local = lines(art.file("backup-script", "local"))
     assert not any("not_attached" in line for line in local)
+
+
+def test_a_share_target_job_records_its_versions_after_the_backup_second_hop() -> None:
+    """The second hop: a WinRM session cannot read a share, so the job's own run (SYSTEM) records
+    ``wbadmin get versions`` of its share in logs\\<job>-versions.txt, keeping the backup's exit code;
+    a volume target needs no record (the session reads a local volume)."""
+    plan = plan_2012()
+    art = plan.render()["node-a"]
+    body = lines(art.file("backup-script", "local"))
+    i_backup = next(i for i, line in enumerate(body) if line.startswith("wbadmin start backup "))
+    assert body[i_backup + 1] == "set RC=%ERRORLEVEL%"
+    record = next(line for line in body if line.startswith("wbadmin get versions "))
+    assert body.index(record) > i_backup + 1 and body[body.index(record) + 1] == "exit /b %RC%"
+    assert record.endswith(f'> "{plan.scripts_dir}\\logs\\local-versions.txt" 2>&1')
+    assert "-machine:node-a" in record and "-backupTarget:\\\\" in record
+    volume = plan.model_copy(
+        update={"jobs": {k: v.model_copy(update={"target": "G:"}) for k, v in plan.jobs.items()}}
+    )
+    assert render.versions_record(volume, volume.node("node-a"), "local") is None
+    volume_script = lines(volume.render()["node-a"].file("backup-script", "local"))
+    assert not any(line.startswith("wbadmin get ") for line in volume_script)

@@ -91,10 +91,11 @@ def test_a_winrm_session_without_delegation_gets_access_denied_on_shares(
     listed = wb_parser.parse_versions(run(a, "wbadmin get versions")[1])
     assert "01/15/2024-00:00" in [v.version_id for v in listed]
     # a task run as SYSTEM reaches the share as the computer account
-    assert run(b, "schtasks /Create /TN t1 /SC ONCE /ST 00:00 /RU SYSTEM /F "
-               f'/TR "cmd /c wbadmin get versions -backupTarget:{target} -machine:NODE-A > C:\\v.txt"')[0] == 0
+    read = f"wbadmin get versions -backupTarget:{target} -machine:NODE-A > C:\\v.txt"
+    assert run(b, f'schtasks /Create /TN t1 /SC ONCE /ST 00:00 /RU SYSTEM /F /TR "cmd /c {read}"')[0] == 0
     assert run(b, "schtasks /Run /TN t1")[0] == 0
-    assert [v.version_id for v in wb_parser.parse_versions(b.read_text("C:\\v.txt"))] == ["01/15/2024-00:00"]
+    recorded = wb_parser.parse_versions(b.read_text("C:\\v.txt"))
+    assert [v.version_id for v in recorded] == ["01/15/2024-00:00"]
 
 
 def test_a_session_with_delegated_credentials_reaches_shares() -> None:
