@@ -310,14 +310,14 @@ def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: Ins
         path = render.versions_path(plan, job)
         f = result.files.get(path)
         if f is None or f.content is None:
-            target = _target_for(plan, job, node.name)
             state.versions[job] = None
+            script = result.files.get(render.job_script_path(plan, job))
+            if script is not None and script.sha256 is None:
+                continue  # not deployed: the missing script is the problem to report (JOB-1)
             state.version_pending[job] = (
-                f"the backup versions of {job} on {target} are not known yet: a WinRM session "
-                "cannot read the share (the second hop), so clpbackup reads what each run of the job "
-                f"records in {path}, and {job} has not run on {node.name} since it was deployed; "
-                "they appear after its next run there (a run that finds the partition not attached "
-                "records them too), or read them directly with connection.auth: credssp"
+                f"versions of {job} on {_target_for(plan, job, node.name)} not recorded yet: "
+                f"each run of the job records them in {path} (a WinRM session cannot read the "
+                "share: the second hop); they appear after its next run on this node"
             )
             continue
         _read_versions(state, plan, node, job, decode(f.content, codepage), "", recorded=path)

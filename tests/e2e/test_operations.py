@@ -134,14 +134,14 @@ def test_status_after_a_day_reports_job3_as_expected(plan: Plan) -> None:
 def test_share_versions_are_read_without_a_second_hop(plan2012: Plan) -> None:
     """The second hop: over NTLM a share refuses the session, so status never runs wbadmin against
     a share over WinRM; it reads what each run of the job (SYSTEM) recorded, in the same request.
-    Before any run the versions are "not known yet" (a note), never "no backup"."""
+    Before any run the versions are "not recorded yet" (a note), never "no backup"."""
     with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
         cb.deploy()
         first = cb.status()
         assert first.ok, first
         home = first["node-a"]
         assert isinstance(home, StatusResult) and home.versions == {j: None for j in plan2012.jobs}
-        assert any(n.startswith("WSB-3: the backup versions of local-daily") for n in home.notes), home.notes
+        assert any(n.startswith("WSB-3: versions of local-daily") for n in home.notes), home.notes
         sim.advance(hours=24)
         status = cb.status()
         assert status.ok, status

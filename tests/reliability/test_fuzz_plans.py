@@ -36,6 +36,7 @@ import yaml
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
+from clpbackup import render
 from clpbackup.artifacts import ArtifactFile, NodeArtifacts
 from clpbackup.errors import PlanError
 from clpbackup.plan import Plan, format_hhmm
@@ -381,6 +382,9 @@ def expected_commands(plan: Plan, node: str) -> set[tuple[str, ...]]:
     for name, job in plan.jobs.items():
         selection = selection_path(plan, name) if platform.backup_tool == "ntbackup" else None
         out |= {c.argv for c in platform.backup_commands(name, job, node=n.name, selection=selection)}
+        record = render.versions_record(plan, n, name)  # the second hop: versions recorded as SYSTEM
+        if record is not None:
+            out.add(record.argv)
     run = failover_run(plan, n)
     if run is not None:
         out |= {c.argv for c in run.commands}

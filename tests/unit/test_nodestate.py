@@ -372,7 +372,16 @@ def test_share_versions_come_from_the_recorded_file_not_a_winrm_read(plan2012: P
     # not run since deploy: unknown, said so (a note), never "no backup"
     assert state.versions["local-daily"] is None and not state.version_errors
     pending = state.version_pending["local-daily"]
-    assert "local-daily" in pending and "\\\\nas01\\backup\\node-b" in pending and "credssp" in pending
+    assert "local-daily" in pending and "\\\\nas01\\backup\\node-b" in pending and "second hop" in pending
+    assert "C:\\clpbackup\\logs\\local-daily-versions.txt" in pending
+    # a job whose script is not even deployed: JOB-1 says so, no versions note on top
+    answer = _inspect_answer(
+        request,
+        {"C:\\clpbackup\\logs\\local-daily-versions.txt": None, "C:\\clpbackup\\local-daily.bat": None},
+        [(0, "")] * len(tags),
+    )
+    state = nodestate.read_state(plan2012, node, tags, answer)  # type: ignore[arg-type]
+    assert state.versions["local-daily"] is None and "local-daily" not in state.version_pending
 
 
 def test_a_recorded_refusal_is_a_problem_naming_node_target_and_what_to_do(plan2012: Plan) -> None:
