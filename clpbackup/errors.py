@@ -195,6 +195,11 @@ class OwnerUnknown(ClpBackupError):
     """Which node owns a switchover volume could not be decided from evidence; nothing was started."""
 
 
+class NodeBusy(ClpBackupError):
+    """LOCK-1: another clpbackup holds the node's write lock (the message names the holder), or the
+    node kept changing under the lock; nothing was changed by this call."""
+
+
 class NotSimulated(ClpBackupError):
     """The simulator was asked for something its model of a Windows node does not cover."""
 

@@ -6,9 +6,11 @@ and asks this module what to change (:func:`schedule_changes`, :func:`one_shot_c
 :func:`run_now_commands`) and how things stand (:func:`schedule_status`, :func:`run_result`,
 :func:`drift`, :func:`restore_source`). No I/O here: every function is tested offline.
 
-Ownership on the node (docs/design.md "Names on the node"): schtasks tasks whose name starts with
-``clpbackup-<cluster>-`` and AT jobs whose command runs a batch file under ``scripts_dir`` are
-clpbackup's; nothing else is touched.
+Ownership on the node (OWN-1, docs/design.md "The record on the node"): an entry is clpbackup's when
+its record on the node lists it and the node agrees (same task name; same AT id with the same
+command line, time and days; same file hash), or when it is exactly what the plan renders (adopted:
+creating a second one would run the backup twice). Everything else is foreign: reported, never
+touched — a task named like clpbackup's, an AT job that mentions the scripts folder.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse
 from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions, reported_error
 from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
 from clpbackup.platforms import get_platform
+from clpbackup.record import (
+    Record,
+    RecordedAt,
+    RecordLine,
+    at_line,
+    parse_record,
+    task_line,
+)
 from clpbackup.results import Change, Problem, RestoreSource, RunResult, ScheduleStatus, StatusResult
 from clpbackup.rules import scheduler_for
 from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
@@ -60,6 +70,12 @@ class NodeState:
     #: per job, versions not recorded yet (the second hop, :func:`reads_shares_directly`): the job
     #: has not run since deploy; ``versions[job]`` is ``None``
     version_pending: dict[str, str] = field(default_factory=dict)
+    record: Record = field(default_factory=Record)
+    """clpbackup's record on the node (OWN-1); ``present`` False when it has none."""
+    record_sha256: str | None = None
+    """SHA-256 of the record file as read (``None``: no record): a guard of the apply (LOCK-1)."""
+    at_listing: str | None = None
+    """The ``at`` listing exactly as read: a guard of the apply (LOCK-1)."""
 
     def task(self, name: str) -> ScheduledTask | None:
         """The task called ``name`` (case-insensitive), or ``None``."""
@@ -113,8 +129,13 @@ def _store_tasks(state: NodeState, tasks: list[ScheduledTask]) -> None:
     state.tasks = tasks
 
 
-def _store_at_jobs(state: NodeState, jobs: list[AtJob]) -> None:
-    state.at_jobs = jobs
+def _parse_at(text: str) -> tuple[list[AtJob], str]:
+    # the listing's exact text is kept too: the apply checks it again under the lock (LOCK-1)
+    return parse_at_list(text), text
+
+
+def _store_at_jobs(state: NodeState, value: tuple[list[AtJob], str]) -> None:
+    state.at_jobs, state.at_listing = value
 
 
 def _versions_probe(plan: Plan, node: Node, command: Command, job: str) -> Probe[str]:
@@ -259,7 +280,7 @@ def build_inspect(
     platform = get_platform(node.os)
     probes: list[Probe[Any]] = [Probe("schtasks", platform.schtasks_query(), parse_query_csv, _store_tasks)]
     if scheduler_for(plan, node) == "at":
-        probes.append(Probe("at", platform.at_query(), parse_at_list, _store_at_jobs))
+        probes.append(Probe("at", platform.at_query(), _parse_at, _store_at_jobs))
     recorded = _recorded_versions(plan, node) if versions else []
     if versions and platform.backup_tool == "wbadmin":
         for job, spec in plan.jobs.items():
@@ -269,6 +290,7 @@ def build_inspect(
                 probes.append(_versions_probe(plan, node, command, job))
     start_script = plan.cluster.start_script
     read_paths: list[str] = [start_script] if start_script else []
+    read_paths.append(render.record_path(plan))
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
@@ -327,6 +349,14 @@ def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: Ins
             state.logs[job] = decode(f.content, codepage)
         elif f is not None:
             state.logs[job] = None
+    rec = result.files.get(render.record_path(plan))
+    if rec is not None and rec.sha256 is not None:
+        state.record_sha256 = rec.sha256
+        try:
+            state.record = parse_record(rec.content, render.record_path(plan))
+        except ParseError as exc:
+            state.errors["record"] = str(exc)
+            state.record = Record(present=True)
     facts = result.facts
     if facts is not None and facts.clpstat:
         state.clpstat_current = _clpstat_current(facts.clpstat, plan.cluster.failover_group)
@@ -377,20 +407,133 @@ def _norm_cmd(text: str | None) -> str:
     return " ".join((text or "").replace('"', " ").lower().split())
 
 
-def _own_prefix(plan: Plan) -> str:
-    return f"clpbackup-{plan.cluster.name}-".lower()
+def _is_at_task(name: str) -> bool:
+    # AT jobs show in the schtasks listing as At<N>; they are judged from the at listing
+    return name.lower().startswith("at") and name[2:].isdigit()
 
 
-def _is_own_task(plan: Plan, task: ScheduledTask) -> bool:
-    return task.name.lower().rsplit("\\", 1)[-1].startswith(_own_prefix(plan))
+def _once_names(plan: Plan) -> dict[str, str]:
+    """The exact one-shot task names the plan renders (``clpbackup-<cluster>-<job>-once``) → job."""
+    return {render.task_name(plan, job, once=True).lower(): job for job in plan.jobs}
 
 
-def _is_once_task(name: str) -> bool:
-    return name.lower().endswith("-once")
+def _short(task: ScheduledTask) -> str:
+    return task.name.rsplit("\\", 1)[-1]
 
 
-def _is_own_at(plan: Plan, job: AtJob) -> bool:
-    return plan.scripts_dir.lower().rstrip("\\") + "\\" in job.command.lower()
+def _recorded_at_agrees(rec: RecordedAt, job: AtJob) -> bool:
+    """The record and the node agree on an AT job: same id, command line, time and days."""
+    if rec.id != job.job_id or rec.at != job.time or _norm_cmd(rec.run) != _norm_cmd(job.command):
+        return False
+    if rec.recurring:
+        return job.recurring and set(rec.days) == set(job.days)
+    return not job.recurring
+
+
+@dataclass
+class Ownership:
+    """Who owns what on a node, for the plan (OWN-1).
+
+    ``tasks``/``at`` map each planned entry (by its index in ``art.schedules``) to the node's entry
+    that is clpbackup's for it (recorded and agreeing, or adopted as an exact match); ``stale_*``
+    are clpbackup's (recorded, agreeing) entries the plan no longer has; ``conflicts`` are foreign
+    tasks with a name the plan needs; ``foreign_*`` everything else on the node that is not
+    clpbackup's. One-shots are the entries with the exact one-shot name (schtasks) or the exact
+    one-shot definition (AT) the plan renders.
+    """
+
+    tasks: dict[int, ScheduledTask] = field(default_factory=dict)
+    adopted: set[str] = field(default_factory=set)
+    at: dict[int, AtJob] = field(default_factory=dict)
+    stale_tasks: list[ScheduledTask] = field(default_factory=list)
+    stale_at: list[AtJob] = field(default_factory=list)
+    conflicts: list[ScheduledTask] = field(default_factory=list)
+    once_tasks: list[tuple[ScheduledTask, str]] = field(default_factory=list)
+    once_at: list[tuple[AtJob, str]] = field(default_factory=list)
+    foreign_tasks: list[ScheduledTask] = field(default_factory=list)
+    foreign_at: list[AtJob] = field(default_factory=list)
+    duplicate_at: list[tuple[AtJob, int]] = field(default_factory=list)
+
+
+def ownership(
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, *, adopt: bool = False
+) -> Ownership:
+    """Sort the node's scheduled entries into clpbackup's (recorded and agreeing, or exactly what
+    the plan renders), stale (recorded, no longer planned), one-shots and foreign (OWN-1).
+
+    ``adopt`` also takes over a task with a planned name whose definition differs and that the
+    record does not list (the upgrade from a clpbackup without a record; never the default).
+    """
+    own = Ownership()
+    rec = state.record
+    planned_names = {
+        e.name.lower(): i for i, e in enumerate(art.schedules) if e.scheduler == "schtasks"
+    }
+    once = _once_names(plan)
+    for task in state.tasks or []:
+        short = _short(task)
+        low = short.lower()
+        if "\\" in task.name.strip("\\") or _is_at_task(short):
+            if "\\" in task.name.strip("\\"):
+                own.foreign_tasks.append(task)
+            continue
+        recorded = rec.task(short) is not None
+        if low in planned_names:
+            i = planned_names[low]
+            exact = _task_matches(task, art.schedules[i]) is None
+            if recorded or exact or adopt:
+                own.tasks[i] = task
+                if not recorded:
+                    own.adopted.add(short)
+            else:
+                own.conflicts.append(task)
+        elif low in once:
+            own.once_tasks.append((task, once[low]))
+        elif recorded:
+            own.stale_tasks.append(task)
+        else:
+            own.foreign_tasks.append(task)
+    jobs = list(state.at_jobs or [])
+    taken: set[int] = set()
+    at_entries = [(i, e) for i, e in enumerate(art.schedules) if e.scheduler == "at"]
+    recorded_ids = {r.id for j in jobs for r in rec.at_jobs if _recorded_at_agrees(r, j)}
+    # recorded and agreeing first, then exact matches (adopted)
+    for pass_recorded in (True, False):
+        for i, entry in at_entries:
+            if i in own.at:
+                continue
+            for j in jobs:
+                if j.job_id in taken or not _at_matches(j, entry):
+                    continue
+                if (j.job_id in recorded_ids) != pass_recorded:
+                    continue
+                own.at[i] = j
+                taken.add(j.job_id)
+                break
+    fb_once = _planned_at_once(plan, node)
+    for j in jobs:
+        if j.job_id in taken:
+            continue
+        if j.job_id in recorded_ids:
+            same = [i for i, e in at_entries if _at_matches(j, e)]
+            if same:
+                own.duplicate_at.append((j, same[0]))
+            own.stale_at.append(j)
+        elif fb_once is not None and _at_matches(j, fb_once[1]):
+            own.once_at.append((j, fb_once[0]))
+        else:
+            own.foreign_at.append(j)
+    return own
+
+
+def _planned_at_once(plan: Plan, node: Node) -> tuple[str, ScheduleEntry] | None:
+    """The AT one-shot that failover.bat creates (FO-2), when the plan has one (job, entry)."""
+    fb = plan.failover_backup
+    if fb is None or fb.at == "now" or scheduler_for(plan, node) != "at":
+        return None
+    run = render.failover_run(plan, node)
+    batch = run.batch if run is not None else render.job_script_path(plan, fb.job)
+    return fb.job, render.once_schedule(plan, node, fb.job, fb.at, batch=batch)
 
 
 def _task_matches(task: ScheduledTask, entry: ScheduleEntry) -> str | None:
@@ -417,23 +560,37 @@ def _at_matches(job: AtJob, entry: ScheduleEntry) -> bool:
     return not job.recurring
 
 
+@dataclass
+class ScheduleDiff:
+    """The schedule part of a deploy: the diff, the commands (deletions first) and the record lines
+    of the entries (``ran:i``/``notran:i`` refer to ``commands``), plus the foreign tasks whose names
+    the plan needs (deploy refuses the node: OWN-1)."""
+
+    changes: list[Change]
+    commands: list[Command]
+    record: list[RecordLine]
+    conflicts: list[str]
+
+
 def schedule_changes(
-    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState
-) -> tuple[list[Change], list[Command]]:
+    plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, *, adopt: bool = False
+) -> ScheduleDiff:
     """The schedule part of a deploy diff and the commands that make it so (deletions first).
 
     schtasks entries are compared by their definition (command, time, kind, user) and created with
-    ``/F``; AT jobs by command line, time and days, never added twice (IDEM-1). clpbackup's own
-    entries that the plan no longer has are removed; one-shot entries (failover, failback) are left
-    to run.
+    ``/F`` — only where the name is free or clpbackup's (OWN-1); AT jobs by command line, time and
+    days, never added twice (IDEM-1). clpbackup's own entries (recorded, agreeing with the node) that
+    the plan no longer has are removed; one-shot entries (failover, failback) are left to run;
+    foreign entries are never touched.
     """
     platform = get_platform(node.os)
     changes: list[Change] = []
-    deletes: list[Command] = []
-    creates: list[Command] = []
+    deletes: list[tuple[Command, RecordLine]] = []
+    creates: list[tuple[Command, RecordLine]] = []
+    keep: list[RecordLine] = []
     expected = list(art.schedules)
-    schtasks_entries = [e for e in expected if e.scheduler == "schtasks"]
-    at_entries = [e for e in expected if e.scheduler == "at"]
+    schtasks_entries = [(i, e) for i, e in enumerate(expected) if e.scheduler == "schtasks"]
+    at_entries = [(i, e) for i, e in enumerate(expected) if e.scheduler == "at"]
 
     if state.tasks is None and (schtasks_entries or not at_entries):
         raise ClpBackupError(
@@ -441,68 +598,99 @@ def schedule_changes(
             node=node.name,
             hint="check that schtasks.exe works for the connecting account",
         )
-    for entry in schtasks_entries:
-        task = state.task(entry.name)
-        if task is None:
-            changes.append(
-                Change("schedule", entry.name, "create", after=f"{entry.kind} {entry.at} {entry.run}")
-            )
-            creates.append(Command(entry.argv, node.os, field=f"jobs.{entry.job}"))
+    if at_entries and state.at_jobs is None:
+        raise ClpBackupError(
+            "cannot read the node's AT jobs: " + state.errors.get("at", "no answer"),
+            node=node.name,
+            hint="SCH-4: AT needs the Schedule service running",
+        )
+    if "record" in state.errors:
+        raise ClpBackupError(
+            "OWN-1: clpbackup's record on the node cannot be read: " + state.errors["record"],
+            node=node.name,
+            hint=f"look at {render.record_path(plan)}; nothing was changed",
+        )
+    own = ownership(plan, node, art, state, adopt=adopt)
+    conflicts: list[str] = []
+    for task in own.conflicts:
+        conflicts.append(
+            f"the task {_short(task)} exists, runs {task.task_to_run!r}, is not in clpbackup's record "
+            "and is not what the plan renders"
+        )
+    for i, entry in schtasks_entries:
+        after = f"{entry.kind} {entry.at} {entry.run}"
+        line = task_line(entry.name, entry.run, entry.at, entry.kind)
+        mine = own.tasks.get(i)
+        if mine is None:
+            if any(_short(t).lower() == entry.name.lower() for t in own.conflicts):
+                before = task_before(state, entry.name)
+                changes.append(Change("schedule", entry.name, "conflict", before=before))
+                continue
+            changes.append(Change("schedule", entry.name, "create", after=after))
+            creates.append((Command(entry.argv, node.os, field=f"jobs.{entry.job}"), line))
             continue
-        why = _task_matches(task, entry)
+        why = _task_matches(mine, entry)
         if why is None:
-            changes.append(Change("schedule", entry.name, "unchanged"))
-        else:
             changes.append(
-                Change(
-                    "schedule", entry.name, "update", before=why, after=f"{entry.kind} {entry.at} {entry.run}"
-                )
+                Change("schedule", entry.name, "adopt" if _short(mine) in own.adopted else "unchanged")
             )
-            creates.append(Command(entry.argv, node.os, field=f"jobs.{entry.job}"))
-    wanted = {e.name.lower() for e in schtasks_entries}
-    for task in state.tasks or []:
-        short = task.name.rsplit("\\", 1)[-1]
-        if _is_own_task(plan, task) and short.lower() not in wanted and not _is_once_task(short):
-            changes.append(Change("schedule", short, "delete", before=task.task_to_run))
-            deletes.append(platform.schtasks_delete(short))
+            keep.append(line)
+        else:
+            changes.append(Change("schedule", entry.name, "update", before=why, after=after))
+            creates.append((Command(entry.argv, node.os, field=f"jobs.{entry.job}"), line))
+    for task in own.stale_tasks:
+        short = _short(task)
+        changes.append(Change("schedule", short, "delete", before=task.task_to_run))
+        rt = state.record.task(short)
+        assert rt is not None
+        deletes.append((platform.schtasks_delete(short), task_line(rt.name, rt.run, rt.at, rt.kind)))
 
-    if at_entries:
-        if state.at_jobs is None:
-            raise ClpBackupError(
-                "cannot read the node's AT jobs: " + state.errors.get("at", "no answer"),
-                node=node.name,
-                hint="SCH-4: AT needs the Schedule service running",
-            )
-        own = [j for j in state.at_jobs if _is_own_at(plan, j)]
-        kept: set[int] = set()
-        for entry in at_entries:
-            label = f"AT {entry.at} {entry.run}"
-            matches = [j for j in own if _at_matches(j, entry) and j.job_id not in kept]
-            if matches:
-                kept.add(matches[0].job_id)
-                changes.append(Change("schedule", label, "unchanged"))
-            else:
-                changes.append(
-                    Change("schedule", label, "create", after=f"{entry.kind} {entry.at} {entry.run}")
-                )
-                creates.append(
+    for i, entry in at_entries:
+        label = f"AT {entry.at} {entry.run}"
+        j = own.at.get(i)
+        if j is not None:
+            known = any(_recorded_at_agrees(r, j) for r in state.record.at_jobs)
+            changes.append(Change("schedule", label, "unchanged" if known else "adopt"))
+            keep.append(at_line(j.job_id, j.command, j.time, entry.days))
+        else:
+            changes.append(Change("schedule", label, "create", after=f"{entry.kind} {entry.at} {entry.run}"))
+            creates.append(
+                (
                     Command(
                         entry.argv, node.os, field=f"jobs.{entry.job}", raw_tail=" ".join(_at_tail(entry))
-                    )
-                )
-        for j in own:
-            if j.job_id in kept or not j.recurring:
-                continue
-            changes.append(
-                Change(
-                    "schedule",
-                    f"AT #{j.job_id} {j.time} {j.command}",
-                    "delete",
-                    before=f"{j.schedule} {j.time} {j.command}",
+                    ),
+                    at_line(None, entry.run, entry.at, entry.days),
                 )
             )
-            deletes.append(platform.at_delete(j.job_id))
-    return changes, deletes + creates
+    for j in own.stale_at:
+        why = "a second copy of a planned AT job (IDEM-1)" if any(d is j for d, _ in own.duplicate_at) else (
+            "not in the plan"
+        )
+        changes.append(
+            Change(
+                "schedule",
+                f"AT #{j.job_id} {j.time} {j.command}",
+                "delete",
+                before=f"{j.schedule} {j.time} {j.command} ({why})",
+            )
+        )
+        deletes.append((platform.at_delete(j.job_id), at_line(j.job_id, j.command, j.time, j.days)))
+
+    commands: list[Command] = []
+    record: list[RecordLine] = list(keep)
+    for cmd, gone in deletes:
+        record.append(RecordLine(gone.text, f"notran:{len(commands)}"))
+        commands.append(cmd)
+    for cmd, made in creates:
+        record.append(RecordLine(made.text, f"ran:{len(commands)}"))
+        commands.append(cmd)
+    return ScheduleDiff(changes, commands, record, conflicts)
+
+
+def task_before(state: NodeState, name: str) -> str | None:
+    """What the node's task called ``name`` runs (for a diff)."""
+    task = state.task(name)
+    return task.task_to_run if task is not None else None
 
 
 def _at_tail(entry: ScheduleEntry) -> list[str]:
@@ -512,20 +700,45 @@ def _at_tail(entry: ScheduleEntry) -> list[str]:
     return [line.split(" ", 1)[1]] if " " in line else []
 
 
+def _resembles(plan: Plan, name: str, run: str | None) -> bool:
+    """A foreign entry worth showing: named like clpbackup's or mentioning the scripts folder (the
+    node has many other tasks; these are the ones an operator could take for clpbackup's)."""
+    folder = plan.scripts_dir.lower().rstrip("\\") + "\\"
+    return name.lower().startswith("clpbackup-") or folder in (run or "").lower()
+
+
 def schedule_status(
     plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, owner: bool | None
 ) -> list[ScheduleStatus]:
-    """Each expected schedule: matching / different / missing, its last run and a verdict.
+    """Each expected schedule: matching / different / missing, its last run and a verdict; then
+    clpbackup's one-shots, its ``stale`` entries (recorded, no longer planned: deploy removes them)
+    and ``foreign`` entries that look like clpbackup's but are not (OWN-1: never touched).
 
     The switchover job failing on the node without the partition is "expected (JOB-3)", not a
     failure.
     """
     out: list[ScheduleStatus] = []
-    for entry in art.schedules:
+    own = ownership(plan, node, art, state)
+    conflicts = {_short(t).lower() for t in own.conflicts}
+    for i, entry in enumerate(art.schedules):
         job = plan.jobs[entry.job]
         if entry.scheduler == "schtasks":
-            task = state.task(entry.name)
+            task = own.tasks.get(i)
             if task is None:
+                if entry.name.lower() in conflicts:
+                    out.append(
+                        ScheduleStatus(
+                            entry.name,
+                            entry.job,
+                            entry.kind,
+                            "foreign",
+                            "schtasks",
+                            entry.at,
+                            verdict="OWN-1: a task of this name exists and is not clpbackup's; "
+                            "deploy refuses to replace it",
+                        )
+                    )
+                    continue
                 out.append(
                     ScheduleStatus(
                         entry.name,
@@ -552,9 +765,9 @@ def schedule_status(
                 verdict=why or "",
             )
         else:
-            matches = [j for j in state.at_jobs or [] if _at_matches(j, entry)]
             label = f"AT {entry.at} {entry.job}"
-            if not matches:
+            j = own.at.get(i)
+            if j is None:
                 out.append(
                     ScheduleStatus(
                         label, entry.job, entry.kind, "missing", "at", entry.at, verdict="missing: run deploy"
@@ -562,56 +775,102 @@ def schedule_status(
                 )
                 continue
             s = ScheduleStatus(label, entry.job, entry.kind, "matching", "at", entry.at)
-            task = state.task(f"At{matches[0].job_id}")
+            task = state.task(f"At{j.job_id}")
             if task is not None:
                 s.last_run, s.last_result, s.next_run = (
                     _fmt(task.last_run),
                     task.last_result,
                     _fmt(task.next_run),
                 )
-            if len(matches) > 1:
-                s.verdict = f"{len(matches)} identical AT jobs (IDEM-1): deploy removes the extras"
+            extra = [d for d, k in own.duplicate_at if k == i]
+            if extra:
+                s.verdict = f"{len(extra) + 1} identical AT jobs (IDEM-1): deploy removes the extras"
         if not s.verdict:
             s.verdict = _run_verdict(s.last_result, job.scope, owner, state.logs.get(entry.job))
         out.append(s)
-    prefix = _own_prefix(plan)
-    for task in state.tasks or []:
-        short = task.name.rsplit("\\", 1)[-1]
-        if not _is_own_task(plan, task) or any(e.name.lower() == short.lower() for e in art.schedules):
-            continue
-        if _is_once_task(short):
-            # clpbackup's own one-shot (FO-2 / FB-1 / run-now): reported with its job and outcome
-            job_name = short[len(prefix) : -len("-once")]
-            spec = plan.jobs.get(job_name)
-            verdict = "one-shot backup (FO-2/FB-1): " + (
-                _run_verdict(task.last_result, spec.scope, owner, state.logs.get(job_name))
-                if spec is not None
-                else "its job is not in the plan"
+    for task, job_name in own.once_tasks:
+        # clpbackup's own one-shot (FO-2 / FB-1 / run-now): reported with its job and outcome
+        spec = plan.jobs[job_name]
+        out.append(
+            ScheduleStatus(
+                _short(task),
+                job_name,
+                "once",
+                "one-shot",
+                "schtasks",
+                last_run=_fmt(task.last_run),
+                last_result=task.last_result,
+                next_run=_fmt(task.next_run),
+                verdict="one-shot backup (FO-2/FB-1): "
+                + _run_verdict(task.last_result, spec.scope, owner, state.logs.get(job_name)),
             )
+        )
+    for j, job_name in own.once_at:
+        out.append(
+            ScheduleStatus(
+                f"AT #{j.job_id} {j.time} {job_name}",
+                job_name,
+                "once",
+                "one-shot",
+                "at",
+                j.time,
+                verdict="one-shot backup (FO-2)",
+            )
+        )
+    for task in own.stale_tasks:
+        out.append(
+            ScheduleStatus(
+                _short(task),
+                None,
+                "daily",
+                "stale",
+                "schtasks",
+                last_run=_fmt(task.last_run),
+                last_result=task.last_result,
+                verdict="clpbackup's, not in the plan: deploy removes it",
+            )
+        )
+    duplicates = {d.job_id for d, _ in own.duplicate_at}
+    for j in own.stale_at:
+        if j.job_id in duplicates:
+            continue  # told with the entry it duplicates
+        out.append(
+            ScheduleStatus(
+                f"AT #{j.job_id} {j.time} {j.command}",
+                None,
+                "daily" if j.recurring else "once",
+                "stale",
+                "at",
+                j.time,
+                verdict="clpbackup's, not in the plan: deploy removes it",
+            )
+        )
+    for task in own.foreign_tasks:
+        if _resembles(plan, _short(task), task.task_to_run):
             out.append(
                 ScheduleStatus(
-                    short,
-                    job_name if spec else None,
-                    "once",
-                    "one-shot",
+                    _short(task),
+                    None,
+                    "other",
+                    "foreign",
                     "schtasks",
                     last_run=_fmt(task.last_run),
                     last_result=task.last_result,
-                    next_run=_fmt(task.next_run),
-                    verdict=verdict,
+                    verdict="not clpbackup's (OWN-1: not in its record): never touched; "
+                    f"runs {task.task_to_run}",
                 )
             )
-        else:
+    for j in own.foreign_at:
+        if _resembles(plan, "", j.command):
             out.append(
                 ScheduleStatus(
-                    short,
+                    f"AT #{j.job_id} {j.time} {j.command}",
                     None,
-                    "daily",
-                    "stale",
-                    "schtasks",
-                    last_run=_fmt(task.last_run),
-                    last_result=task.last_result,
-                    verdict="not in the plan: deploy removes it",
+                    "daily" if j.recurring else "once",
+                    "foreign",
+                    "at",
+                    j.time,
+                    verdict="not clpbackup's (OWN-1: not in its record): never touched",
                 )
             )
     return out
@@ -685,11 +944,11 @@ def drift(plan: Plan, statuses: Mapping[str, StatusResult]) -> list[Problem]:
     (a, sa), (b, sb) = list(statuses.items())[:2]
 
     def deployed(s: StatusResult) -> dict[str, bool]:
-        # the expected (daily) entries only: a one-shot or stale entry says nothing about JOB-1
+        # the expected (daily) entries only: a one-shot, stale or foreign entry says nothing about JOB-1
         return {
             x.job: x.state == "matching"
             for x in s.schedules
-            if x.job and x.state in ("matching", "different", "missing")
+            if x.job and x.kind != "once" and x.state in ("matching", "different", "missing", "foreign")
         }
 
     da, db = deployed(sa), deployed(sb)

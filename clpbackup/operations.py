@@ -26,6 +26,7 @@ from clpbackup.errors import (
     AuthenticationFailed,
     ClpBackupError,
     ConnectionFailed,
+    NodeBusy,
     NodeTimeout,
     OwnerUnknown,
     PlanError,
@@ -36,6 +37,7 @@ from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
 from clpbackup.platforms import get_platform
+from clpbackup.record import RecordLine, block_line, file_line, header_line
 from clpbackup.results import (
     Change,
     ClusterResult,
@@ -47,14 +49,17 @@ from clpbackup.results import (
     ScheduleResult,
     StatusResult,
 )
-from clpbackup.startscript import StartScriptError, block_state, splice
+from clpbackup.startscript import StartScriptError, block_state, find_block, splice, split_lines
 from clpbackup.transport.types import (
     ApplyRequest,
     ApplyResult,
     CommandSpec,
     FileWrite,
+    Guard,
     InspectResult,
     NodeFacts,
+    NodeLock,
+    RecordWrite,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,6 +73,10 @@ V = TypeVar("V")
 E = TypeVar("E", bound=ClpBackupError)
 SessionFactory = Callable[[Plan, str], "Session"]
 Progress = Callable[[str, str], None]
+
+_STALE_RETRIES = 3
+"""LOCK-1: how many times deploy reads and decides again when the node changed before its lock."""
+
 
 @dataclass
 class _NodeRead:
@@ -113,6 +122,10 @@ class ClusterBackup:
     :func:`clpbackup.transport.open_session`). Sessions are opened lazily and reused until
     :meth:`close`. ``install_features`` lets deploy install Windows Server Backup (OS-3);
     ``fix_schedule_service`` lets it set the Schedule service to automatic and start it (SCH-4).
+    ``lock_wait`` is how many seconds a deploy waits for another one's node lock (LOCK-1) before it
+    fails naming the holder. ``adopt`` lets deploy take over files at the planned paths and tasks with
+    the planned names that its record does not list (a node deployed by a clpbackup without a record;
+    OWN-1) — never AT jobs, which are adopted only when they are exactly what the plan renders.
     """
 
     def __init__(
@@ -126,6 +139,8 @@ class ClusterBackup:
         progress: Progress | None = None,
         poll_initial: float = 2.0,
         poll_max: float = 60.0,
+        lock_wait: float = 60.0,
+        adopt: bool = False,
     ) -> None:
         plan.check()  # PlanError with the findings: an invalid plan never reaches a node
         self.plan = plan
@@ -136,6 +151,9 @@ class ClusterBackup:
         self.progress = progress
         self.poll_initial = poll_initial
         self.poll_max = poll_max
+        self.lock_wait = max(0, int(lock_wait))
+        self.adopt = adopt
+        self._lock_owner = _lock_owner()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.artifacts: dict[str, NodeArtifacts] = plan.render()
@@ -341,25 +359,65 @@ class ClusterBackup:
             # AT entry would be created once deploy has started the service.
             read.state.at_jobs = []
             problems.append(Problem("SCH-4", "the Schedule service is stopped; deploy starts it first", name))
-        changes, request = self._diff(read)
+        changes, request, conflicts = self._diff(read)
         res = DeployResult(name, check=check, changes=changes, problems=problems)
+        if conflicts:
+            if check:
+                res.problems += [Problem("OWN-1", c, name) for c in conflicts]
+                return res
+            raise PreflightFailed(
+                "; ".join(conflicts) + "; nothing was changed on this node",
+                node=name,
+                rule="OWN-1",
+                hint="clpbackup replaces only what its record lists: rename or delete that entry, or "
+                "deploy with adopt=True (CLI --adopt) if it is an earlier clpbackup's",
+            )
         if check or request is None:
             return res
-        try:
-            applied = self._session(name).apply(request)
-        except (ConnectionFailed, NodeTimeout):
-            # The write may have taken effect in part. Never retry it blindly: read the node
-            # again, diff again, and apply only what is still missing (IDEM-1).
-            self._drop_session(name)
-            read = self._read(name)
-            _, request2 = self._diff(read)
-            if request2 is None:
-                res.changed = True
-                return res
-            applied = self._session(name).apply(request2)
+        applied = self._apply_locked(name, request)
         self._check_applied(name, applied)
         res.changed = applied.changed
         return res
+
+    def _apply_locked(self, name: str, request: ApplyRequest) -> ApplyResult:
+        """Apply a deploy's changes under the node lock (LOCK-1), re-deciding when the node changed.
+
+        The apply checks its guards (the record's hash, the AT listing) under the lock; when another
+        writer came first nothing is done and the node is read and diffed again — AT ids are never
+        deleted on the strength of a read made before the lock. A lost answer (connection failed,
+        deadline) is never retried blindly either: read again, diff again, apply what is missing
+        (IDEM-1).
+        """
+        for _attempt in range(_STALE_RETRIES):
+            try:
+                applied = self._session(name).apply(request)
+            except (ConnectionFailed, NodeTimeout):
+                self._drop_session(name)
+                applied = None
+            if applied is not None and applied.lock_holder is not None:
+                raise NodeBusy(
+                    f"another clpbackup holds the node lock ({_holder(applied.lock_holder)}); "
+                    f"waited {self.lock_wait} s and changed nothing",
+                    node=name,
+                    hint="wait for it to finish, then run again; a holder that crashed releases "
+                    "the lock when its process ends",
+                )
+            if applied is not None and not applied.stale:
+                return applied
+            read = self._read(name)
+            self._preflight(read, for_write=True)
+            _, again, conflicts = self._diff(read)
+            if conflicts:
+                raise PreflightFailed("; ".join(conflicts), node=name, rule="OWN-1")
+            if again is None:
+                return applied if applied is not None else ApplyResult()
+            request = again
+        raise NodeBusy(
+            f"the node changed under every one of {_STALE_RETRIES} attempts to apply "
+            f"({', '.join(applied.stale) if applied else 'no answer'}); nothing more was changed",
+            node=name,
+            hint="another tool is changing the scheduled jobs; run deploy again when it is done",
+        )
 
     def _prelude_commands(self, read: _NodeRead) -> list[list[str]]:
         node, facts = read.node, read.facts
@@ -375,34 +433,99 @@ class ClusterBackup:
             cmds.append(install)
         return cmds
 
-    def _diff(self, read: _NodeRead) -> tuple[list[Change], ApplyRequest | None]:
+    def _diff(self, read: _NodeRead) -> tuple[list[Change], ApplyRequest | None, list[str]]:
+        """The deploy diff of a node, the apply that makes it so (``None``: nothing to do) and the
+        foreign entries that stand in the way (OWN-1: the node is refused)."""
         name = read.node.name
         art = self.artifacts[name]
+        state = read.state
         changes: list[Change] = []
         writes: list[FileWrite] = []
+        lines: list[RecordLine] = [header_line(self.plan.cluster.name)]
+        conflicts: list[str] = []
         start_script = self.plan.cluster.start_script
+        planned = set()
         for f in art.files:
             if f.role == "start-fragment" and start_script:
                 continue
+            planned.add(f.path.lower())
             current = read.result.files.get(f.path)
             have = current.sha256 if current else None
             if have == f.sha256:
                 changes.append(Change("file", f.path, "unchanged"))
+                lines.append(file_line(f.path, f.sha256))
+                continue
+            recorded = state.record.file(f.path)
+            if have is not None and not self.adopt and (recorded is None or recorded.sha256 != have):
+                why = (
+                    "is not in clpbackup's record"
+                    if recorded is None
+                    else "was changed since clpbackup wrote it"
+                )
+                changes.append(Change("file", f.path, "conflict", before=have, after=f.sha256))
+                conflicts.append(f"{f.path} exists, {why}, and differs from what the plan renders")
                 continue
             changes.append(
                 Change("file", f.path, "create" if have is None else "update", before=have, after=f.sha256)
             )
+            lines.append(file_line(f.path, f.sha256, f"wrote:{len(writes)}"))
             writes.append(FileWrite(f.path, f.content))
+        deletes: list[str] = []
+        for old in state.record.files:
+            if old.path.lower() in planned:
+                continue
+            now = read.result.files.get(old.path)
+            if now is not None and now.sha256 == old.sha256:
+                changes.append(Change("file", old.path, "delete", before=old.sha256))
+                deletes.append(old.path)
         if start_script:
             changes_ss, write_ss = self._start_script_change(read)
             changes += changes_ss
+            if write_ss:
+                block = _block_hash(write_ss[0].content)
+                lines.append(block_line(start_script, block, f"wrote:{len(writes)}"))
+            else:
+                current = read.result.files.get(start_script)
+                if current is not None and current.content is not None:
+                    lines.append(block_line(start_script, _block_hash(current.content)))
             writes += write_ss
-        sched_changes, commands = nodestate.schedule_changes(self.plan, read.node, art, read.state)
-        changes += sched_changes
-        all_commands: list[CommandSpec] = [*self._prelude_commands(read), *commands]
-        if not writes and not all_commands:
-            return changes, None
-        return changes, ApplyRequest(writes=writes, commands=all_commands, stop_on_error=True)
+        sched = nodestate.schedule_changes(self.plan, read.node, art, state, adopt=self.adopt)
+        changes += sched.changes
+        conflicts += sched.conflicts
+        prelude = self._prelude_commands(read)
+        all_commands: list[CommandSpec] = [*prelude, *sched.commands]
+        for line in sched.record:
+            lines.append(_shift(line, len(prelude)))
+        record = RecordWrite(
+            render.record_path(self.plan), [x.text for x in lines], [x.when for x in lines]
+        )
+        unchanged_record = not writes and not all_commands and not deletes and _record_bytes(lines) == (
+            _record_on_node(read, self.plan)
+        )
+        if unchanged_record:
+            return changes, None, conflicts
+        if not writes and not all_commands and not deletes:
+            changes.append(Change("record", render.record_path(self.plan), "update"))
+        guards: list[Guard] = [Guard(path=render.record_path(self.plan), sha256=state.record_sha256)]
+        if state.at_listing is not None:
+            guards.append(Guard(command=get_platform(read.node.os).at_query(), stdout=state.at_listing))
+        return (
+            changes,
+            ApplyRequest(
+                writes=writes,
+                deletes=deletes,
+                commands=all_commands,
+                stop_on_error=True,
+                lock=self._node_lock(),
+                guards=guards,
+                record=record,
+            ),
+            conflicts,
+        )
+
+    def _node_lock(self) -> NodeLock:
+        lease = int(self.plan.connection.deadline) + 60
+        return NodeLock(render.lock_path(self.plan), self._lock_owner, lease, int(self.lock_wait))
 
     def _start_script_change(self, read: _NodeRead) -> tuple[list[Change], list[FileWrite]]:
         path = self.plan.cluster.start_script
@@ -817,6 +940,64 @@ class ClusterBackup:
         decision = self._decide(reads)
         states = {n: r.state for n, r in _values(reads).items()}
         return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
+
+
+def _lock_owner() -> str:
+    """Who takes the node lock: user, client host and process (shown to a second caller)."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment: the process id still tells
+        user = "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()} (clpbackup)"
+
+
+def _holder(text: str) -> str:
+    """The lock file's ``owner=…``, ``taken=…``, ``expires=…`` lines as one phrase."""
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if not fields:
+        return text.strip() or "holder unknown"
+    return (
+        f"held by {fields.get('owner', '?')} since {fields.get('taken', '?')}, "
+        f"lease until {fields.get('expires', '?')}"
+    )
+
+
+def _shift(line: RecordLine, offset: int) -> RecordLine:
+    """A record line whose ``ran:i``/``notran:i`` refers to command ``i + offset``."""
+    kind, _, number = line.when.partition(":")
+    if kind in ("ran", "notran"):
+        return RecordLine(line.text, f"{kind}:{int(number) + offset}")
+    return line
+
+
+def _record_bytes(lines: Sequence[RecordLine]) -> bytes | None:
+    """The record when every line is kept whatever happens (``None`` otherwise)."""
+    if any(x.when for x in lines):
+        return None
+    return "".join(x.text + "\r\n" for x in lines).encode("ascii")
+
+
+def _record_on_node(read: _NodeRead, plan: Plan) -> bytes | None:
+    f = read.result.files.get(render.record_path(plan))
+    return f.content if f is not None else None
+
+
+def _block_hash(content: bytes) -> str:
+    """SHA-256 of clpbackup's block in a start script (its lines, as bytes); ``""`` without one."""
+    import hashlib
+
+    lines = split_lines(content)
+    try:
+        block = find_block(lines)
+    except StartScriptError:
+        block = None
+    if block is None:
+        return ""
+    return hashlib.sha256(b"".join(lines[block[0] : block[1] + 1])).hexdigest()
 
 
 def _may_have_started(exc: E, what: str) -> E:

@@ -442,6 +442,37 @@ class FailoverBackup(_Model):
         return value
 
 
+# What clpbackup derives from a job name on the node (docs/design.md "Names on the node"); ``{}``
+# is the job. Windows compares file and task names without case.
+_DERIVED = (
+    ("task", "clpbackup-<cluster>-{}"),
+    ("one-shot task", "clpbackup-<cluster>-{}-once"),
+    ("backup script", "{}.bat"),
+    ("failover run script", "{}-failover.bat"),
+    ("NTBackup selection", "{}.bks"),
+    ("log", "logs\\{}.log"),
+)
+_FIXED = {"failover.bat": "the failover script", "start-fragment.bat": "the start-script fragment"}
+
+
+def _derived_names_are_distinct(jobs: list[str]) -> None:
+    """OWN-1: two things clpbackup creates must never get the same name (a job ``x-once`` would
+    share its task name with job ``x``'s one-shot, and a failover one-shot would replace a daily
+    task). Raises naming both jobs and what collides."""
+    seen: dict[str, tuple[str, str]] = {k: ("", v) for k, v in _FIXED.items()}
+    for job in jobs:
+        for what, pattern in _DERIVED:
+            name = pattern.format(job).lower()
+            if name in seen:
+                other, other_what = seen[name]
+                theirs = f"the {other_what} of job {other!r}" if other else other_what
+                raise ValueError(
+                    f"OWN-1: job {job!r} and {theirs} would share the name {pattern.format(job)!r} "
+                    f"on the node (its {what}); rename job {job!r}"
+                )
+            seen[name] = (job, what)
+
+
 class Plan(_Model):
     """A backup plan for one two-node CLUSTERPRO cluster."""
 
@@ -478,6 +509,7 @@ class Plan(_Model):
         for name in value:
             if not _JOB_NAME.match(name):
                 raise ValueError(f"job name {name!r}: use letters, digits, - and _ (at most 40)")
+        _derived_names_are_distinct(list(value))
         return value
 
     @field_validator("scripts_dir")

@@ -38,6 +38,7 @@ from clpbackup.errors import PlanError
 from clpbackup.plan import Job, Node, Plan
 from clpbackup.platforms import AT_EVERY_DAY, Platform, get_platform, run_batch
 from clpbackup.platforms.win2003 import bks_line
+from clpbackup.record import LOCK_NAME, RECORD_NAME
 from clpbackup.rules import ntbackup_media, scheduler_for, standby_start
 from clpbackup.startscript import BEGIN, END
 from clpbackup.winquote import batch_line, batch_path, batch_rem, check_codepage, check_value, cmd_c_path
@@ -54,9 +55,11 @@ __all__ = [
     "fragment_path",
     "job_script_path",
     "job_target",
+    "lock_path",
     "log_dir",
     "log_path",
     "once_schedule",
+    "record_path",
     "render_node",
     "render_plan",
     "selection_path",
@@ -151,6 +154,16 @@ def fragment_path(plan: Plan) -> str:
 def failover_path(plan: Plan) -> str:
     """``<scripts_dir>\\failover.bat``."""
     return f"{_dir(plan)}\\failover.bat"
+
+
+def record_path(plan: Plan) -> str:
+    """``<scripts_dir>\\clpbackup-record.jsonl``: what clpbackup created on the node (OWN-1)."""
+    return f"{_dir(plan)}\\{RECORD_NAME}"
+
+
+def lock_path(plan: Plan) -> str:
+    """``<scripts_dir>\\clpbackup.lock``: the node lock of the write phase (LOCK-1)."""
+    return f"{_dir(plan)}\\{LOCK_NAME}"
 
 
 def task_name(plan: Plan, job: str, *, once: bool = False) -> str:

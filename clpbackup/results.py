@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from clpbackup.errors import ClpBackupError, describe
 
-Action = Literal["create", "update", "delete", "unchanged"]
+Action = Literal["create", "update", "delete", "unchanged", "adopt", "conflict"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,11 @@ class Problem:
 
 @dataclass(frozen=True)
 class Change:
-    """One item of a deploy diff: a file, a schedule or the start-script block."""
+    """One item of a deploy diff: a file, a schedule, the start-script block or clpbackup's record
+    on the node (OWN-1). ``adopt``: an entry exactly as the plan renders it, taken into the record;
+    ``conflict``: a foreign entry where the plan needs one (deploy refuses the node)."""
 
-    kind: Literal["file", "schedule", "start-script"]
+    kind: Literal["file", "schedule", "start-script", "record"]
     name: str
     action: Action
     before: str | None = None
@@ -101,12 +103,13 @@ class DeployResult(NodeOutcome):
 @dataclass
 class ScheduleStatus:
     """One schedule entry on a node: an expected one (matching / different / missing), clpbackup's
-    own one-shot (``one-shot``), or an entry of clpbackup's the plan no longer has (``stale``)."""
+    own one-shot (``one-shot``), an entry of clpbackup's the plan no longer has (``stale``), or an
+    entry that looks like clpbackup's but is not in its record (``foreign``: never touched, OWN-1)."""
 
     name: str
     job: str | None
     kind: str
-    state: Literal["matching", "different", "missing", "one-shot", "stale"]
+    state: Literal["matching", "different", "missing", "one-shot", "stale", "foreign"]
     scheduler: str
     at: str | None = None
     last_run: str | None = None

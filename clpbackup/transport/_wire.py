@@ -103,7 +103,24 @@ def sha256_hex(data: bytes) -> str:
 def apply_parameters(req: ApplyRequest, *, codepage: int, command_timeout: int) -> dict[str, Any]:
     """The pipeline parameters of ``apply`` v1 for ``req``."""
     programs, arguments = _commands(req.commands)
+    guard_files = [g for g in req.guards if g.command is None]
+    guard_commands = [g for g in req.guards if g.command is not None]
+    guard_programs, guard_arguments = _commands([g.command for g in guard_commands if g.command is not None])
+    lock = req.lock
+    record = req.record
     return {
+        "LockPath": lock.path if lock else "",
+        "LockOwner": lock.owner if lock else "",
+        "LockSeconds": int(lock.lease_seconds) if lock else 0,
+        "LockWaitSeconds": int(lock.wait_seconds) if lock else 0,
+        "GuardPaths": [str(g.path) for g in guard_files],
+        "GuardHashes": [g.sha256 or "" for g in guard_files],
+        "GuardPrograms": guard_programs,
+        "GuardArguments": guard_arguments,
+        "GuardOutputs": [g.stdout for g in guard_commands],
+        "RecordPath": record.path if record else "",
+        "RecordLines": list(record.lines) if record else [],
+        "RecordWhen": list(record.when) if record else [],
         "WritePaths": [w.path for w in req.writes],
         "WriteContents": [base64.b64encode(w.content).decode("ascii") for w in req.writes],
         "WriteHashes": [sha256_hex(w.content) for w in req.writes],
@@ -307,6 +324,25 @@ def parse_apply(data: Mapping[str, Any], req: ApplyRequest, *, node: str) -> App
     """The :class:`ApplyResult` of an ``apply`` v1 Hashtable answering ``req``."""
     r = _Reader("apply", node, data)
     _check_header(r, "apply")
+    lock_holder = None
+    stale: tuple[str, ...] = ()
+    raw_lock = r._get("lock", False)
+    if raw_lock is not None:
+        lk = r.sub(raw_lock, "lock")
+        if lk.bool_("busy", optional=True):
+            lock_holder = lk.text("holder") or "an unknown holder"
+    raw_guard = r._get("stale", False)
+    if raw_guard is not None:
+        stale = tuple(str(x) for x in r.list_("stale", required=False))
+    if lock_holder is not None or stale:
+        # nothing ran: the node answers with empty lists
+        return ApplyResult(
+            commands=[
+                CommandResult(argv=argv_of(s), rc=None, stdout="", stderr="", ran=False) for s in req.commands
+            ],
+            lock_holder=lock_holder,
+            stale=stale,
+        )
     items = r.list_("files")
     if len(items) != len(req.writes):
         raise r.error(f"{len(items)} file results for {len(req.writes)} writes")
@@ -336,6 +372,18 @@ def parse_apply(data: Mapping[str, Any], req: ApplyRequest, *, node: str) -> App
         path = d.str_("path")
         assert path is not None
         delete_errors[path] = d.text("error")
+    record_sha = None
+    record_error = None
+    raw_record = r._get("record", False)
+    if raw_record is not None:
+        rr = r.sub(raw_record, "record")
+        record_sha = rr.str_("sha256", optional=True, required=False)
+        record_error = rr.str_("error", optional=True, required=False)
     return ApplyResult(
-        files=files, deleted=deleted, commands=_commands_result(r, req.commands), delete_errors=delete_errors
+        files=files,
+        deleted=deleted,
+        commands=_commands_result(r, req.commands),
+        delete_errors=delete_errors,
+        record_sha256=record_sha.lower() if record_sha else None,
+        record_error=record_error,
     )

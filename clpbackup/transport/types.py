@@ -138,6 +138,46 @@ class InspectResult:
 
 
 @dataclass(frozen=True)
+class NodeLock:
+    """LOCK-1: the lease ``apply`` takes on the node for its write phase.
+
+    ``path`` is the lock file (``<scripts_dir>\\clpbackup.lock``); ``owner`` says who holds it (user,
+    client host, process); ``lease_seconds`` how long the holder may keep it (written into the file with
+    the time it was taken); ``wait_seconds`` how long a second caller waits for it before giving up.
+    """
+
+    path: str
+    owner: str
+    lease_seconds: int = 600
+    wait_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A read the apply's decisions rest on, checked again under the lock (LOCK-1).
+
+    Either a file (``path``; ``sha256`` ``None`` = the file must not exist) or a read-only native
+    command (``command``) whose standard output must still be ``stdout`` exactly.
+    """
+
+    path: str | None = None
+    sha256: str | None = None
+    command: CommandSpec | None = None
+    stdout: str = ""
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """The record (OWN-1) ``apply`` writes after its commands: ``lines`` with when each is kept
+    (``when``: ``""`` always, ``ran:i`` if command i ran with rc 0 — an AT id token is replaced by
+    the id it printed —, ``notran:i`` unless command i ran with rc 0, ``wrote:i`` if write i succeeded)."""
+
+    path: str
+    lines: Sequence[str]
+    when: Sequence[str]
+
+
+@dataclass(frozen=True)
 class ApplyRequest:
     """Every change to make on a node in one pipeline: files first, then deletions, then commands.
 
@@ -151,6 +191,12 @@ class ApplyRequest:
     stop_on_error: bool = True
     command_timeout: int | None = None
     """Seconds each native command may run on the node (default: the connection's deadline)."""
+    lock: NodeLock | None = None
+    """Take this lock before anything else and hold it to the end (LOCK-1)."""
+    guards: Sequence[Guard] = ()
+    """Checked under the lock; when one no longer holds nothing is written (``ApplyResult.stale``)."""
+    record: RecordWrite | None = None
+    """The record to write after the commands (OWN-1)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +208,14 @@ class ApplyResult:
     commands: list[CommandResult] = field(default_factory=list)
     delete_errors: dict[str, str] = field(default_factory=dict)
     """Files that could not be deleted, with the reason."""
+    lock_holder: str | None = None
+    """Set when the lock could not be taken within its wait: what the holder wrote (nothing was done)."""
+    stale: tuple[str, ...] = ()
+    """The guards that no longer held under the lock (nothing was done): read again and diff again."""
+    record_sha256: str | None = None
+    """SHA-256 of the record written (``None``: none was asked for, or writing it failed)."""
+    record_error: str | None = None
+    """Why the record could not be written."""
 
     @property
     def changed(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from clpbackup.parsers.at import AtJob
 from clpbackup.parsers.schtasks import ScheduledTask, TaskTrigger
 from clpbackup.parsers.wbadmin import BackupVersion
 from clpbackup.plan import Plan
+from clpbackup.record import Record, RecordedAt, RecordedTask
 from clpbackup.transport.types import CommandResult, InspectResult
 from tests.helpers.parsers import fixture_text
 
@@ -59,6 +62,15 @@ def plan2008() -> Plan:
     return Plan.from_file(EXAMPLES / "ws2008r2-wsb.yaml")
 
 
+def recorded(tasks: Sequence[ScheduledTask] = (), at_jobs: Sequence[AtJob] = ()) -> Record:
+    """A record listing these tasks and AT jobs (as deploy writes it)."""
+    return Record(
+        present=True,
+        tasks=[RecordedTask(t.name, t.task_to_run or "", "00:00") for t in tasks],
+        at_jobs=[RecordedAt(j.job_id, j.command, j.time, j.days if j.recurring else ()) for j in at_jobs],
+    )
+
+
 def deployed_tasks(plan: Plan, node: str) -> list[ScheduledTask]:
     art = plan.render()[node]
     return [task(e.name, e.run, e.at) for e in art.schedules]
@@ -67,7 +79,8 @@ def deployed_tasks(plan: Plan, node: str) -> list[ScheduledTask]:
 def test_empty_node_gets_every_daily_task_created(plan2012: Plan) -> None:
     node = plan2012.home_node
     art = plan2012.render()[node.name]
-    changes, commands = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=[]))
+    diff = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=[]))
+    changes, commands = diff.changes, diff.commands
     assert {c.action for c in changes} == {"create"}
     assert [c.argv for c in commands] == [e.argv for e in art.schedules]
     assert all("/RP" not in c.argv for c in commands)  # SEC-1
@@ -79,9 +92,32 @@ def test_deployed_node_needs_nothing(plan2012: Plan) -> None:
     state = nodestate.NodeState(
         tasks=[*deployed_tasks(plan2012, node.name), task("Foreign", "x.exe", "02:00")]
     )
-    changes, commands = nodestate.schedule_changes(plan2012, node, art, state)
-    assert commands == []
-    assert {c.action for c in changes} == {"unchanged"}
+    state.record = recorded(tasks=deployed_tasks(plan2012, node.name))
+    diff = nodestate.schedule_changes(plan2012, node, art, state)
+    assert diff.commands == []
+    assert {c.action for c in diff.changes} == {"unchanged"}
+
+
+def test_exact_matches_without_a_record_are_adopted_and_recorded(plan2012: Plan) -> None:
+    node = plan2012.standby_node
+    art = plan2012.render()[node.name]
+    diff = nodestate.schedule_changes(
+        plan2012, node, art, nodestate.NodeState(tasks=deployed_tasks(plan2012, node.name))
+    )
+    assert diff.commands == [] and {c.action for c in diff.changes} == {"adopt"}
+    assert [json.loads(x.text)["name"] for x in diff.record] == [e.name for e in art.schedules]
+
+
+def test_a_foreign_task_with_a_planned_name_is_a_conflict_not_replaced(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    mine = art.schedules[0]
+    theirs = task(mine.name, r"C:\tools\export.cmd", "06:00")
+    diff = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=[theirs]))
+    assert diff.conflicts and mine.name in diff.conflicts[0]
+    assert all(mine.name not in c.argv for c in diff.commands)
+    adopted = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=[theirs]), adopt=True)
+    assert not adopted.conflicts and any(mine.name in c.argv for c in adopted.commands)
 
 
 def test_changed_time_updates_and_stale_own_task_is_removed_but_not_one_shots(plan2012: Plan) -> None:
@@ -93,12 +129,16 @@ def test_changed_time_updates_and_stale_own_task_is_removed_but_not_one_shots(pl
     tasks.append(
         task("clpbackup-prod-db-shared-daily-once", r'cmd /c "C:\clpbackup\shared-daily.bat"', "06:00")
     )
-    changes, commands = nodestate.schedule_changes(plan2012, node, art, nodestate.NodeState(tasks=tasks))
-    actions = {c.name: c.action for c in changes}
+    tasks.append(task("clpbackup-prod-db-manual-export", r"C:\tools\export.cmd", "06:00"))
+    state = nodestate.NodeState(tasks=tasks, record=recorded(tasks=tasks[:-2]))
+    diff = nodestate.schedule_changes(plan2012, node, art, state)
+    actions = {c.name: c.action for c in diff.changes}
     assert actions[tasks[0].name] == "update"
-    assert actions["clpbackup-prod-db-old-job"] == "delete"
+    assert actions["clpbackup-prod-db-old-job"] == "delete"  # recorded, no longer planned: stale
     assert "clpbackup-prod-db-shared-daily-once" not in actions
-    assert commands[0].argv[:2] == ("schtasks", "/Delete")  # deletions first
+    assert "clpbackup-prod-db-manual-export" not in actions  # OWN-1: not recorded, never touched
+    assert diff.commands[0].argv[:2] == ("schtasks", "/Delete")  # deletions first
+    assert [c.argv[:2] for c in diff.commands].count(("schtasks", "/Delete")) == 1
 
 
 def test_task_running_as_a_user_is_different_sec1(plan2012: Plan) -> None:
@@ -130,16 +170,32 @@ def test_at_jobs_are_never_added_twice_idem1(plan2008: Plan) -> None:
     art = plan2008.render()[node.name]
     assert all(e.scheduler == "at" for e in art.schedules)
     state = nodestate.NodeState(tasks=[], at_jobs=at_jobs_for(plan2008, node.name))
-    _changes, commands = nodestate.schedule_changes(plan2008, node, art, state)
-    assert commands == []
-    # a duplicate left by a manual run is removed, the original kept
+    assert nodestate.schedule_changes(plan2008, node, art, state).commands == []
+    # a recorded duplicate (a concurrent deploy of an older clpbackup) is removed, the original kept
     dup = state.at_jobs[0]
-    state2 = nodestate.NodeState(
-        tasks=[],
-        at_jobs=[*state.at_jobs, AtJob(99, None, dup.schedule, "each", dup.days, dup.time, dup.command)],
-    )
-    _, commands2 = nodestate.schedule_changes(plan2008, node, art, state2)
-    assert [c.argv for c in commands2] == [("at", "99", "/delete", "/yes")]
+    extra = AtJob(99, None, dup.schedule, "each", dup.days, dup.time, dup.command)
+    jobs = [*state.at_jobs, extra]
+    state2 = nodestate.NodeState(tasks=[], at_jobs=jobs, record=recorded(at_jobs=jobs))
+    diff = nodestate.schedule_changes(plan2008, node, art, state2)
+    assert [c.argv for c in diff.commands] == [("at", "99", "/delete", "/yes")]
+    # an unrecorded one is not clpbackup's to delete (OWN-1): left alone
+    state3 = nodestate.NodeState(tasks=[], at_jobs=jobs, record=recorded(at_jobs=state.at_jobs))
+    assert nodestate.schedule_changes(plan2008, node, art, state3).commands == []
+
+
+def test_an_at_job_is_clpbackups_only_when_id_command_and_time_agree_with_the_record(plan2008: Plan) -> None:
+    node = plan2008.home_node
+    art = plan2008.render()[node.name]
+    ours = AtJob(7, None, "Each M", "each", ("M",), "04:00", r'cmd /c "C:\clpbackup\old-job.bat"')
+    theirs = AtJob(8, None, "Each M", "each", ("M",), "05:00", r'cmd /c "copy C:\clpbackup\logs\*.log x"')
+    jobs = [*at_jobs_for(plan2008, node.name), ours, theirs]
+    # the record says id 7 ran another command: the node and the record disagree, so 7 is foreign
+    wrong = RecordedAt(7, r'cmd /c "C:\clpbackup\other.bat"', "04:00", ("M",))
+    state = nodestate.NodeState(tasks=[], at_jobs=jobs, record=Record(present=True, at_jobs=[wrong]))
+    assert nodestate.schedule_changes(plan2008, node, art, state).commands == []
+    state.record = recorded(at_jobs=[ours])
+    diff = nodestate.schedule_changes(plan2008, node, art, state)
+    assert [c.argv for c in diff.commands] == [("at", "7", "/delete", "/yes")]
 
 
 def test_at_one_shot_jobs_are_left_alone(plan2008: Plan) -> None:
@@ -147,10 +203,10 @@ def test_at_one_shot_jobs_are_left_alone(plan2008: Plan) -> None:
     art = plan2008.render()[node.name]
     jobs = at_jobs_for(plan2008, node.name)
     once = AtJob(50, None, "Tomorrow", "tomorrow", (), "06:00", jobs[0].command)
-    _, commands = nodestate.schedule_changes(
+    diff = nodestate.schedule_changes(
         plan2008, node, art, nodestate.NodeState(tasks=[], at_jobs=[*jobs, once])
     )
-    assert commands == []
+    assert diff.commands == []
 
 
 def test_missing_at_listing_is_an_error_not_a_guess(plan2008: Plan) -> None:

@@ -450,3 +450,23 @@ def test_packaged_examples_are_copies_of_examples_plans() -> None:
     assert sorted(packaged) == sorted(source), "copy examples/plans/*.yaml to clpbackup/examples/"
     for name, content in source.items():
         assert packaged[name] == content, f"clpbackup/examples/{name} differs from examples/plans/{name}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "clash"),
+    [
+        ("local-daily-once", "one-shot task of job 'local-daily'"),
+        ("LOCAL-DAILY", "task of job 'local-daily'"),
+        ("local-daily-failover", "failover run script of job 'local-daily'"),
+        ("failover", "the failover script"),
+        ("start-fragment", "the start-script fragment"),
+    ],
+)
+def test_names_derived_from_the_plan_must_not_collide_own1(extra: str, clash: str) -> None:
+    # a job named x-once shared its task name with job x's one-shot: a failover one-shot then
+    # replaced a daily task (issue #10). Refused at load, naming both jobs.
+    data = yaml.safe_load((ROOT / "examples" / "plans" / "ws2012-wsb.yaml").read_text(encoding="utf-8"))
+    data["jobs"][extra] = dict(data["jobs"]["local-daily"])
+    with pytest.raises(PlanError, match="OWN-1") as info:
+        Plan.from_dict(data)
+    assert info.value.field == "jobs" and extra in str(info.value) and clash in str(info.value)

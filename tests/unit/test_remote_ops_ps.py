@@ -200,7 +200,10 @@ EXPECTED_PARAMETERS = {
     "inspect": {"$WantFacts", "$HashPaths", "$ReadPaths", "$Programs", "$Arguments", "$ProbeVolumes",
                 "$ScriptsDir", "$Clpstat", "$CodePage", "$CommandTimeoutSeconds"},
     "apply": {"$WritePaths", "$WriteContents", "$WriteHashes", "$DeletePaths", "$Programs", "$Arguments",
-              "$StopOnError", "$CodePage", "$CommandTimeoutSeconds"},
+              "$StopOnError", "$CodePage", "$CommandTimeoutSeconds",
+              "$LockPath", "$LockOwner", "$LockSeconds", "$LockWaitSeconds",
+              "$GuardPaths", "$GuardHashes", "$GuardPrograms", "$GuardArguments", "$GuardOutputs",
+              "$RecordPath", "$RecordLines", "$RecordWhen"},
 }
 
 

@@ -265,6 +265,10 @@ class SimulatedWindows:
         self.scheduler = TaskScheduler(self)
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
+        #: Files another process holds open without write sharing (lower-case path → nothing); an
+        #: open of such a file for writing fails with a sharing violation (LOCK-1 tests put a live
+        #: holder here; a crashed holder is a lock file that is not in this set).
+        self.open_handles: set[str] = set()
         self.batches_run: list[str] = []
         #: processes that never exited (a ``cmd /K`` left by ``start "" "x.bat"``), oldest first
         self.processes: list[ProgramRun] = []

@@ -108,6 +108,18 @@ def _param_case(params: dict[str, Any]) -> dict[str, Any]:
         "WriteHashes",
         "DeletePaths",
         "StopOnError",
+        "LockPath",
+        "LockOwner",
+        "LockSeconds",
+        "LockWaitSeconds",
+        "GuardPaths",
+        "GuardHashes",
+        "GuardPrograms",
+        "GuardArguments",
+        "GuardOutputs",
+        "RecordPath",
+        "RecordLines",
+        "RecordWhen",
     ]
     by_lower = {c.lower(): c for c in canonical}
     return {by_lower.get(k.lower(), k): v for k, v in params.items()}
@@ -348,6 +360,26 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         )
     codepage = _int(params, "CodePage", 0)
     stop_on_error = _bool(params, "StopOnError", True)
+    empty: dict[str, Any] = {
+        "op": "apply",
+        "version": 1,
+        "files": [],
+        "deleted": [],
+        "delete_errors": [],
+        "commands": [],
+    }
+    lock_path = str(params.get("LockPath") or "")
+    if lock_path:
+        held = _take_lock(node, proc, lock_path, params)
+        if held is not None:
+            busy = {"acquired": False, "busy": True, "holder": held}
+            return ScriptOutcome(output=[{**empty, "lock": busy}], errors=[])
+    stale = _stale_guards(node, proc, params, codepage)
+    if stale:
+        return ScriptOutcome(
+            output=[{**empty, "lock": {"acquired": bool(lock_path), "busy": False}, "stale": stale}],
+            errors=[],
+        )
     failed = False
     files = []
     for i, path in enumerate(paths):
@@ -387,11 +419,22 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         if run["rc"] != 0:
             failed = True
         commands.append(run)
+    record = None
+    record_path = str(params.get("RecordPath") or "")
+    if record_path:
+        data = _record_text(params, files, commands).encode("ascii")
+        written = _write_one(
+            node, proc, record_path, base64.b64encode(data).decode("ascii"), _sha256(data)
+        )
+        record = {"path": record_path, "sha256": written["sha256"], "error": written["error"]}
     return ScriptOutcome(
         output=[
             {
                 "op": "apply",
                 "version": 1,
+                "lock": {"acquired": bool(lock_path), "busy": False, "holder": None},
+                "stale": [],
+                "record": record,
                 "files": files,
                 "deleted": deleted,
                 "delete_errors": delete_errors,
@@ -400,3 +443,82 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         ],
         errors=[],
     )
+
+
+# -- LOCK-1 and OWN-1 parts of apply.ps1 ----------------------------------------------------------------
+def _take_lock(node: SimulatedWindows, proc: Proc, path: str, params: dict[str, Any]) -> str | None:
+    """``Enter-NodeLock``: ``None`` when taken, else what the holder wrote. The whole operation runs
+    under the model's lock, so the only holder there can be is one a test put into
+    ``node.open_handles`` (a live process); it is reported at once instead of after the wait (the
+    simulator does not sleep). A lock file nobody holds open is a crashed holder's: taken over."""
+    if path.lower() in node.open_handles:
+        try:
+            return node.fs.read_bytes(path, proc.cwd).decode("utf-8", "replace").strip()
+        except FsError:
+            return ""
+    folder = path.replace("/", "\\").rpartition("\\")[0]
+    if folder and not node.fs.is_dir(folder, proc.cwd):
+        node.fs.mkdir(folder, proc.cwd)
+    now = node.clock.now()
+    seconds = _int(params, "LockSeconds", 0)
+    from datetime import timedelta
+
+    text = (
+        f"owner={params.get('LockOwner') or ''}\r\n"
+        f"taken={now.strftime('%Y-%m-%dT%H:%M:%SZ')}\r\n"
+        f"expires={(now + timedelta(seconds=seconds)).strftime('%Y-%m-%dT%H:%M:%SZ')}\r\n"
+    )
+    node.fs.write_bytes(path, text.encode("utf-8"), proc.cwd, mtime=now)
+    return None
+
+
+def _stale_guards(node: SimulatedWindows, proc: Proc, params: dict[str, Any], codepage: int) -> list[str]:
+    """``Get-StaleGuards``."""
+    stale: list[str] = []
+    hashes = _strings(params, "GuardHashes")
+    for i, path in enumerate(_strings(params, "GuardPaths")):
+        now = ""
+        if node.fs.is_file(path, proc.cwd):
+            now = _sha256(node.fs.read_bytes(path, proc.cwd))
+        if now != (hashes[i] if i < len(hashes) else "").lower():
+            stale.append(path)
+    programs = _strings(params, "GuardPrograms")
+    arguments = _strings(params, "GuardArguments")
+    outputs = _strings(params, "GuardOutputs")
+    for i, program in enumerate(programs):
+        text = arguments[i] if i < len(arguments) else ""
+        run = invoke_native(node, proc, program, text, i, codepage)
+        if run["rc"] != 0 or run["stdout"] != (outputs[i] if i < len(outputs) else ""):
+            stale.append(f"{program} {text}".strip())
+    return stale
+
+
+_AT_ID = re.compile(r"\bID\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def _record_text(params: dict[str, Any], files: list[dict[str, Any]], commands: list[dict[str, Any]]) -> str:
+    """``Get-RecordText``."""
+    whens = _strings(params, "RecordWhen")
+    kept: list[str] = []
+    for i, line in enumerate(_strings(params, "RecordLines")):
+        when = whens[i] if i < len(whens) else ""
+        if when:
+            kind, _, number = when.partition(":")
+            k = int(number)
+            if kind == "wrote":
+                if k >= len(files) or files[k]["error"] is not None:
+                    continue
+            else:
+                ok = k < len(commands) and bool(commands[k]["ran"]) and commands[k]["rc"] == 0
+                if kind == "ran":
+                    if not ok:
+                        continue
+                    if '"@AT_ID@"' in line:
+                        found = _AT_ID.search(str(commands[k]["stdout"]))
+                        if found is None:
+                            continue
+                        line = line.replace('"@AT_ID@"', found.group(1))
+                elif ok:
+                    continue
+        kept.append(line)
+    return "".join(line + "\r\n" for line in kept)

@@ -1,13 +1,26 @@
 # clpbackup-op: apply v1
 #
-# Makes every change on a node in one pipeline: files written atomically (skipped when the hash is
-# already right), files deleted, then native commands run in order. Contract: docs/design.md,
-# "apply v1".
+# Makes every change on a node in one pipeline: under the node lock (LOCK-1) the reads the changes
+# rest on are checked again (guards), files are written atomically (skipped when the hash is already
+# right), files deleted, native commands run in order, and the record of what clpbackup owns there
+# (OWN-1) is written last. Contract: docs/design.md, "apply v1".
 #
 # PowerShell 2.0 code (.NET 2.0 APIs only): it runs unchanged on Windows Server 2003 with WMF 2.0,
 # 2008, 2008 R2 and 2012. Every value arrives as a parameter of the pipeline; nothing is spliced
 # into this text. The script emits exactly one Hashtable and nothing else.
 param(
+    [string]$LockPath = '',
+    [string]$LockOwner = '',
+    [int]$LockSeconds = 0,
+    [int]$LockWaitSeconds = 0,
+    [string[]]$GuardPaths = @(),
+    [string[]]$GuardHashes = @(),
+    [string[]]$GuardPrograms = @(),
+    [string[]]$GuardArguments = @(),
+    [string[]]$GuardOutputs = @(),
+    [string]$RecordPath = '',
+    [string[]]$RecordLines = @(),
+    [string[]]$RecordWhen = @(),
     [string[]]$WritePaths = @(),
     [string[]]$WriteContents = @(),
     [string[]]$WriteHashes = @(),
@@ -84,8 +97,161 @@ function Write-OneFile([string]$Path, [string]$ContentBase64, [string]$ExpectedH
     return $entry
 }
 
+function Enter-NodeLock {
+    # LOCK-1. The lease is a file held open without write sharing for the whole apply: a second
+    # opener gets a sharing violation until the holder's process closes it or ends (Windows closes
+    # the handles of a process that dies, so a crashed holder never blocks for good). The holder
+    # writes who it is, when it took the lease and until when it means to hold it; a waiter reads
+    # that to name the holder.
+    $folder = [IO.Path]::GetDirectoryName($LockPath)
+    if ($folder -and -not [IO.Directory]::Exists($folder)) {
+        $null = [IO.Directory]::CreateDirectory($folder)
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds($LockWaitSeconds)
+    while ($true) {
+        try {
+            $stream = [IO.File]::Open($LockPath, [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]::Read)
+        } catch {
+            $cause = $_.Exception
+            if ($cause.InnerException -ne $null) {
+                $cause = $cause.InnerException
+            }
+            if (-not ($cause -is [IO.IOException]) -or ($cause -is [IO.DirectoryNotFoundException])) {
+                throw
+            }
+            if ([DateTime]::UtcNow -ge $deadline) {
+                $holder = ''
+                try {
+                    $holder = [Text.Encoding]::UTF8.GetString((Read-SharedBytes $LockPath))
+                } catch {
+                    $holder = ''
+                }
+                $script:lockHolder = $holder.Trim()
+                return $null
+            }
+            Start-Sleep -Milliseconds 500
+            continue
+        }
+        $now = [DateTime]::UtcNow
+        $text = 'owner=' + $LockOwner + "`r`n" + 'taken=' + $now.ToString('yyyy-MM-ddTHH:mm:ssZ') + "`r`n" + 'expires=' + $now.AddSeconds($LockSeconds).ToString('yyyy-MM-ddTHH:mm:ssZ') + "`r`n"
+        $bytes = [Text.Encoding]::UTF8.GetBytes($text)
+        $stream.SetLength(0)
+        $stream.Write($bytes, 0, $bytes.Length)
+        $stream.Flush()
+        return $stream
+    }
+}
+
+function Get-StaleGuards {
+    # The reads the client's decisions rest on, made again under the lock: a file's hash ('' =
+    # absent) and read-only listings (at) whose output must be unchanged. Any difference means
+    # another writer came first: nothing is done, and the client reads and decides again.
+    $stale = @()
+    for ($i = 0; $i -lt $GuardPaths.Length; $i++) {
+        $now = ''
+        if ([IO.File]::Exists($GuardPaths[$i])) {
+            $now = Get-FileSha256 $GuardPaths[$i]
+        }
+        if ($now -ne $GuardHashes[$i].ToLower()) {
+            $stale += $GuardPaths[$i]
+        }
+    }
+    for ($i = 0; $i -lt $GuardPrograms.Length; $i++) {
+        $argumentText = ''
+        if (($i -lt $GuardArguments.Length) -and ($GuardArguments[$i] -ne $null)) {
+            $argumentText = $GuardArguments[$i]
+        }
+        $run = Invoke-Native $GuardPrograms[$i] $argumentText $i
+        if (($run.rc -ne 0) -or -not ($run.stdout -ceq $GuardOutputs[$i])) {
+            $stale += ($GuardPrograms[$i] + ' ' + $argumentText).Trim()
+        }
+    }
+    return ,$stale
+}
+
+function Get-RecordText($Files, $Commands) {
+    # OWN-1: the record lists what exists after this apply. A line is kept always, only if command
+    # i ran with exit code 0 ('ran:i'; the AT id that at.exe printed replaces the id token),
+    # unless command i did ('notran:i'), or only if write i succeeded ('wrote:i').
+    $kept = @()
+    for ($i = 0; $i -lt $RecordLines.Length; $i++) {
+        $line = $RecordLines[$i]
+        $when = ''
+        if ($i -lt $RecordWhen.Length -and $RecordWhen[$i] -ne $null) {
+            $when = $RecordWhen[$i]
+        }
+        if ($when -ne '') {
+            $parts = $when.Split(':')
+            $k = [int]$parts[1]
+            if ($parts[0] -eq 'wrote') {
+                if (($k -ge $Files.Length) -or ($Files[$k].error -ne $null)) {
+                    continue
+                }
+            } else {
+                $ok = ($k -lt $Commands.Length) -and $Commands[$k].ran -and ($Commands[$k].rc -eq 0)
+                if ($parts[0] -eq 'ran') {
+                    if (-not $ok) {
+                        continue
+                    }
+                    if ($line.Contains('"@AT_ID@"')) {
+                        $found = [regex]::Match([string]$Commands[$k].stdout, '\bID\s*=\s*(\d+)', [Text.RegularExpressions.RegexOptions]::IgnoreCase)
+                        if (-not $found.Success) {
+                            continue
+                        }
+                        $line = $line.Replace('"@AT_ID@"', $found.Groups[1].Value)
+                    }
+                } elseif ($ok) {
+                    continue
+                }
+            }
+        }
+        $kept += $line
+    }
+    $text = ''
+    foreach ($line in $kept) {
+        $text += $line + "`r`n"
+    }
+    return $text
+}
+
 if (($WriteContents.Length -ne $WritePaths.Length) -or ($WriteHashes.Length -ne $WritePaths.Length)) {
     throw 'apply: WritePaths, WriteContents and WriteHashes must have the same length'
+}
+if (($GuardHashes.Length -ne $GuardPaths.Length) -or ($GuardOutputs.Length -ne $GuardPrograms.Length)) {
+    throw 'apply: GuardPaths/GuardHashes and GuardPrograms/GuardOutputs must have the same length'
+}
+
+$script:lockHolder = $null
+$lock = $null
+if ($LockPath) {
+    $lock = Enter-NodeLock
+    if ($lock -eq $null) {
+        @{
+            op = 'apply'
+            version = 1
+            lock = @{ acquired = $false; busy = $true; holder = $script:lockHolder }
+            files = @()
+            deleted = @()
+            delete_errors = @()
+            commands = @()
+        }
+        return
+    }
+}
+try {
+$stale = Get-StaleGuards
+if ($stale.Length -gt 0) {
+    @{
+        op = 'apply'
+        version = 1
+        lock = @{ acquired = ($lock -ne $null); busy = $false; holder = $null }
+        stale = $stale
+        files = @()
+        deleted = @()
+        delete_errors = @()
+        commands = @()
+    }
+    return
 }
 
 $files = @()
@@ -131,11 +297,28 @@ for ($i = 0; $i -lt $Programs.Length; $i++) {
     }
 }
 
+$record = $null
+if ($RecordPath) {
+    $recordBytes = [Text.Encoding]::ASCII.GetBytes((Get-RecordText $files $commands))
+    $sha = New-Object System.Security.Cryptography.SHA256Managed
+    $recordHash = ConvertTo-Hex ($sha.ComputeHash($recordBytes))
+    $written = Write-OneFile $RecordPath ([Convert]::ToBase64String($recordBytes)) $recordHash
+    $record = @{ path = $RecordPath; sha256 = $written.sha256; error = $written.error }
+}
+
 @{
     op = 'apply'
     version = 1
+    lock = @{ acquired = ($lock -ne $null); busy = $false; holder = $null }
+    stale = @()
+    record = $record
     files = $files
     deleted = $deleted
     delete_errors = $deleteErrors
     commands = $commands
+}
+} finally {
+    if ($lock -ne $null) {
+        $lock.Close()
+    }
 }

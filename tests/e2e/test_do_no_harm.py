@@ -1,0 +1,169 @@
+"""Do no harm on a node (#10): clpbackup touches only what its record says it created.
+
+End to end through real pypsrp against ``clpbackup.testing``. The operator's own entries below were
+the reproductions of issue #10: they resemble clpbackup's (an AT job whose command mentions the
+scripts folder, a task whose name starts with ``clpbackup-<cluster>-``) and were deleted by deploy.
+Assertions look at the simulated nodes' own state.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clpbackup import ClusterBackup, Plan
+from clpbackup.results import DeployResult, StatusResult
+from clpbackup.testing import SimulatedCluster
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
+PLANS = {
+    "2003-ntbackup-at": "ws2003-ntbackup.yaml",
+    "2008r2-wsb-at": "ws2008r2-wsb.yaml",
+    "2012-wsb-schtasks": "ws2012-wsb.yaml",
+}
+AT_PLANS = ["2003-ntbackup-at", "2008r2-wsb-at"]
+PASSWORD = "Pl4n-Passw0rd!"
+EVERY_DAY = "/every:M,T,W,Th,F,S,Su"
+
+
+def load(name: str, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> Plan:
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    plan = Plan.from_file(EXAMPLES / PLANS[name])
+    if not changes:
+        return plan
+    data = plan.model_dump(mode="json", exclude_none=True)
+    for dotted, value in changes.items():
+        where = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            where = where[p]
+        where[last] = value
+    return Plan.from_dict(data)
+
+
+def run(sim: SimulatedCluster, node: str, line: str) -> str:
+    rc, out, err = sim.node(node).model.run_command_line(line)
+    assert rc == 0, (line, out, err)
+    return out.decode("ascii", "replace")
+
+
+def operator_at_jobs(sim: SimulatedCluster, node: str, scripts_dir: str) -> list[str]:
+    """The operator's own AT jobs of the issue: they mention the scripts folder, nothing more."""
+    run(sim, node, f'at 04:00 {EVERY_DAY} cmd /c "copy {scripts_dir}\\logs\\*.log \\\\nas\\archive"')
+    run(sim, node, f"at 05:00 {EVERY_DAY} C:\\tools\\rotate.cmd {scripts_dir}\\logs")
+    return at_entries(sim, node)
+
+
+def at_entries(sim: SimulatedCluster, node: str) -> list[str]:
+    return [f"{j.at_id} {j.run}" for j in sim.node(node).at_jobs]
+
+
+@pytest.mark.parametrize("name", AT_PLANS)
+def test_deploy_leaves_the_operators_at_jobs_that_mention_the_scripts_folder(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        theirs = {n.name: operator_at_jobs(sim, n.name, plan.scripts_dir) for n in plan.nodes}
+        result = cb.deploy()
+        assert result.ok, result
+        for n in plan.nodes:
+            now = at_entries(sim, n.name)
+            assert set(theirs[n.name]) <= set(now), (n.name, theirs[n.name], now)
+        # and they stay through a second deploy and a status, which shows them as foreign
+        assert cb.deploy().ok
+        status = cb.status()
+        for n in plan.nodes:
+            assert set(theirs[n.name]) <= set(at_entries(sim, n.name))
+            value = status[n.name]
+            assert isinstance(value, StatusResult)
+            foreign = [s for s in value.schedules if s.state == "foreign"]
+            assert len(foreign) == 2, value.schedules
+
+
+@pytest.mark.parametrize("name", list(PLANS))
+def test_deploy_leaves_the_operators_task_named_like_clpbackups(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    task = f"clpbackup-{plan.cluster.name}-manual-export"
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        for n in plan.nodes:
+            start = "06:00:00" if n.os == "2003" else "06:00"
+            run(
+                sim,
+                n.name,
+                f'schtasks /Create /TN {task} /TR "C:\\tools\\export.cmd" /SC DAILY /ST {start} '
+                "/RU SYSTEM /F",
+            )
+        assert cb.deploy().ok
+        assert cb.deploy().ok
+        for n in plan.nodes:
+            assert task in sim.node(n.name).tasks, sorted(sim.node(n.name).tasks)
+        status = cb.status()
+        for n in plan.nodes:
+            value = status[n.name]
+            assert isinstance(value, StatusResult)
+            assert [s.state for s in value.schedules if s.name == task] == ["foreign"]
+
+
+def test_renaming_the_cluster_leaves_no_second_task_running_the_same_batch_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = load("2012-wsb-schtasks", monkeypatch)
+    new = load("2012-wsb-schtasks", monkeypatch, **{"cluster.name": "prod-db2"})
+    with SimulatedCluster.from_plan(old) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.deploy().ok
+        renamed = sim.plan.model_copy(update={"cluster": new.cluster})
+        with ClusterBackup(renamed) as cb:
+            assert cb.deploy().ok
+            before = {n.name: len(sim.node(n.name).model.runs_of("wbadmin")) for n in old.nodes}
+            sim.advance(hours=24)
+            # the owner runs each of its daily jobs once (the standby's switchover job stops at JOB-3)
+            owner = sim.owner
+            runs = len(sim.node(owner).model.runs_of("wbadmin")) - before[owner]
+            assert runs == len(cb.artifacts[owner].schedules), (runs, sorted(sim.node(owner).tasks))
+            for n in old.nodes:
+                tasks = sorted(sim.node(n.name).tasks)
+                assert not any(t.startswith(f"clpbackup-{old.cluster.name}-") for t in tasks), tasks
+
+
+@pytest.mark.parametrize("name", AT_PLANS)
+def test_two_deploys_that_read_before_either_writes_add_each_entry_once(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    node = plan.home_node.name
+    with SimulatedCluster.from_plan(plan) as sim:
+        both_read = threading.Barrier(2, timeout=60)
+        original = ClusterBackup._read
+
+        def read_then_wait(self: ClusterBackup, name: str, **kw: Any) -> Any:
+            value = original(self, name, **kw)
+            if not getattr(self, "_read_once", False):
+                self._read_once = True  # type: ignore[attr-defined]
+                both_read.wait()
+            return value
+
+        monkeypatch.setattr(ClusterBackup, "_read", read_then_wait)
+        results: list[Any] = [None, None]
+
+        def deploy(i: int) -> None:
+            with ClusterBackup(sim.plan) as cb:
+                results[i] = cb.deploy(node=node)
+
+        threads = [threading.Thread(target=deploy, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for r in results:
+            assert r is not None and isinstance(r[node], DeployResult), results
+        wanted = len(ClusterBackup(plan).artifacts[node].schedules)
+        assert len(sim.node(node).at_jobs) == wanted, at_entries(sim, node)
