@@ -36,9 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.render import NodeArtifacts
     from clpbackup.rules import Findings
 
-OsVersion = Literal["2003", "2008", "2008R2", "2012"]
-"""Windows Server versions clpbackup supports (2012 R2 nodes are planned as ``2012``): the keys of
-:data:`clpbackup.platforms.PLATFORMS` (the platform contract tests check that they agree)."""
+OsVersion = Literal["2003", "2008", "2008R2", "2012", "2012R2", "2016", "2019", "2022"]
+"""Windows Server versions clpbackup supports: the keys of :data:`clpbackup.platforms.PLATFORMS`
+(the platform contract tests check that they agree)."""
 
 OS_VERSIONS: tuple[str, ...] = get_args(OsVersion)
 
@@ -248,7 +248,9 @@ class Node(_Model):
 
     name: str = Field(description="Node (server) name as CLUSTERPRO knows it; also used in {node}.")
     host: str = Field(description="Address or DNS name clpbackup connects to.")
-    os: OsVersion = Field(description="Windows Server version: 2003, 2008, 2008R2 or 2012.")
+    os: OsVersion = Field(
+        description="Windows Server version: 2003, 2008, 2008R2, 2012, 2012R2, 2016, 2019 or 2022."
+    )
     home: bool = Field(default=False, description="The node that normally runs the failover group.")
     connection: ConnectionOverride | None = Field(default=None, description="Overrides of the defaults.")
 
@@ -258,8 +260,8 @@ class Node(_Model):
         if isinstance(value, int):
             value = str(value)
         if isinstance(value, str):
-            # the platforms know the spellings ("2008 R2", "2012R2" planned as 2012); imported
-            # here because they import this module
+            # the platforms know the spellings ("2008 R2", "2012-R2"); imported here because
+            # they import this module
             from clpbackup.platforms import canonical_os
 
             return canonical_os(value) or value

@@ -482,7 +482,15 @@ def _os_rules(plan: Plan, out: _Collector) -> None:
     if plan.scheduler == "at":
         for n in plan.nodes:
             p = _platform(n)
-            if p.at_deprecated:
+            if not p.at_available:
+                out.add(
+                    "OS-1", "error",
+                    f"AT creates no jobs on {p.display_name}: at.exe is deprecated since Windows "
+                    "Server 2012 and refuses new jobs from Windows Server 2016 on",
+                    node=n.name, field="scheduler",
+                    hint=f"use scheduler: auto ({p.default_scheduler} on {p.os}) or schtasks",
+                )
+            elif p.at_deprecated:
                 out.add(
                     "OS-1", "warning",
                     f"AT is deprecated on {p.display_name} (it prints a deprecation notice and "

@@ -108,9 +108,13 @@ class Platform(ABC):
     backup_tool: ClassVar[BackupTool]
     #: ``"at"`` or ``"schtasks"``: the scheduler NEC's guide uses on this OS (``scheduler: auto``).
     default_scheduler: ClassVar[Scheduler]
-    #: ``True`` where at.exe is deprecated (2012: it prints a notice but still creates the job);
-    #: rules warn about a plan that asks for AT there (OS-1).
+    #: ``True`` where at.exe is deprecated but still creates the job after printing a notice (2012,
+    #: 2012 R2); rules warn about a plan that asks for AT there (OS-1).
     at_deprecated: ClassVar[bool]
+    #: ``False`` where at.exe refuses new jobs (2016 on, unless the ``EnableAt`` registry value is
+    #: set, which clpbackup does not touch): the scheduler must be schtasks there, rules refuse a
+    #: plan that asks for AT (OS-1) and the AT builders below raise ``UnsupportedError``.
+    at_available: ClassVar[bool]
     #: ``True`` where the backup tool selects folders and files and excludes paths, ``False`` where
     #: it backs up whole volumes only (wbadmin on 2008 RTM, OS-1).
     file_level: ClassVar[bool]
@@ -309,7 +313,16 @@ class Platform(ABC):
         _time(hhmm, field)
         return hhmm
 
+    def _need_at(self, field: str) -> None:
+        if not self.at_available:
+            raise UnsupportedError(
+                f"{field}: OS-1: at.exe creates no jobs on {self.display_name} (deprecated since "
+                "Windows Server 2012, refused from 2016 on)",
+                hint="use scheduler: auto or schtasks",
+            )
+
     def _at(self, at: str, switches: Sequence[str], batch: str, field: str) -> Command:
+        self._need_at(field)
         run = run_batch(batch, field=field)
         time = self.at_time(at, field=field)
         # at.exe takes the rest of its command line as the job's command, so it is passed as text
@@ -327,12 +340,14 @@ class Platform(ABC):
 
     def at_delete(self, job_id: int) -> Command:
         """``at <id> /delete /yes``."""
+        self._need_at("at")
         if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1:
             raise PlanError(f"{job_id!r} is not an AT job ID", field="at")
         return Command(("at", str(job_id), "/delete", "/yes"), self.os)
 
     def at_query(self) -> Command:
         """``at`` (lists the AT jobs)."""
+        self._need_at("scheduler")
         return Command(("at",), self.os)
 
     # -- restore -----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class Win2003(Platform):
     backup_tool: ClassVar[BackupTool] = "ntbackup"
     default_scheduler: ClassVar[Scheduler] = "at"
     at_deprecated: ClassVar[bool] = False
+    at_available: ClassVar[bool] = True
     #: the .bks selection names folders and files, with ``/exclude`` lines
     file_level: ClassVar[bool] = True
     kernel_versions: ClassVar[Mapping[str, str]] = {"5.2": "Windows Server 2003"}

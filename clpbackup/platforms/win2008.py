@@ -61,6 +61,7 @@ class WbadminPlatform(Platform):
     #: file/folder include, -exclude, -nonRecurse*, -vssCopy
     file_level: ClassVar[bool] = True
     at_deprecated: ClassVar[bool] = False
+    at_available: ClassVar[bool] = True
 
     # -- wbadmin start backup -------------------------------------------------------------------------
 

@@ -95,7 +95,7 @@ def test_yaml_json_and_dict_give_the_same_plan(tmp_path: Path) -> None:
 def test_values_are_normalized() -> None:
     plan = Plan.from_yaml(PLAN_YAML)
     assert plan.cluster.switchover_volumes == ["E:"]
-    assert plan.node("node-b").os == "2012"  # 2012 R2 nodes are planned as 2012
+    assert plan.node("node-b").os == "2012R2"  # "2012 R2" is spelled as the platforms spell it
     assert plan.home_node.name == "node-a"
     assert plan.standby_node.name == "node-b"
     assert plan.node("NODE-B") is plan.nodes[1]
@@ -147,10 +147,10 @@ def test_an_unknown_key_is_named() -> None:
 
 
 def test_a_list_item_is_named_with_its_index() -> None:
-    text = PLAN_YAML.replace("os: 2012 R2", "os: '2016'")
+    text = PLAN_YAML.replace("os: 2012 R2", "os: '2025'")
     err = load_error(text)
     assert err.field == "nodes[1].os"
-    assert err.line == line_of(text, "'2016'")
+    assert err.line == line_of(text, "'2025'")
 
 
 def test_model_level_error_names_failover_backup_job_and_its_line() -> None:

@@ -70,6 +70,7 @@ FACTS: dict[str, Any] = {
     "backup_tool": lambda v, _: v in get_args(BackupTool),
     "default_scheduler": lambda v, _: v in get_args(Scheduler),
     "at_deprecated": lambda v, _: isinstance(v, bool),
+    "at_available": lambda v, _: isinstance(v, bool),
     "file_level": lambda v, _: isinstance(v, bool),
     "kernel_versions": _is_kernel_table,
 }
@@ -134,7 +135,7 @@ def test_a_platform_without_an_answer_fails_the_contract() -> None:
         default_scheduler: ClassVar[Scheduler] = "schtasks"
 
     missing = unanswered(Half)
-    assert {"at_deprecated", "file_level", "kernel_versions", "feature_install_hint",
+    assert {"at_deprecated", "at_available", "file_level", "kernel_versions", "feature_install_hint",
             "backup_commands", "script_rules"} <= set(missing)
 
     class WrongShape(Win2012):
@@ -249,8 +250,23 @@ class TestPlatformContract:
         ]
         assert _commands(made, platform) and {c.program for c in made} == {"schtasks"}
 
+    def test_at_facts_agree(self, platform: Platform) -> None:
+        # deprecated means "still creates jobs"; where AT creates none the guide's scheduler is schtasks
+        assert not (platform.at_deprecated and not platform.at_available)
+        assert platform.at_available or platform.default_scheduler == "schtasks"
+
     def test_at(self, platform: Platform) -> None:
         assert isinstance(platform.at_time("22:00", field="f"), str)
+        if not platform.at_available:
+            for build in (
+                lambda: platform.at_daily("22:00", "C:\\clp\\data.bat", field="scheduler"),
+                lambda: platform.at_once("22:00", "C:\\clp\\data.bat", field="scheduler"),
+                lambda: platform.at_delete(3),
+                platform.at_query,
+            ):
+                with pytest.raises(UnsupportedError, match="OS-1"):
+                    build()
+            return
         made = [
             platform.at_daily("22:00", "C:\\clp\\data.bat", field="f"),
             platform.at_once("22:00", "C:\\clp\\data.bat", field="f"),

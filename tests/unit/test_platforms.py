@@ -15,7 +15,12 @@ from clpbackup.platforms import (
     Win2008,
     Win2008R2,
     Win2012,
+    Win2012R2,
+    Win2016,
+    Win2019,
+    Win2022,
     get_platform,
+    os_for_kernel,
     run_batch,
 )
 from tests.helpers.argv import command_line_to_argv
@@ -49,17 +54,62 @@ def job(**kw: Any) -> Job:
         ("2008R2", Win2008R2),
         ("2008 R2", Win2008R2),
         ("2012", Win2012),
-        ("2012 R2", Win2012),
+        ("2012 R2", Win2012R2),
+        ("2012R2", Win2012R2),
+        ("2012-R2", Win2012R2),
+        ("2016", Win2016),
+        ("2019", Win2019),
+        ("2022", Win2022),
     ],
 )
 def test_get_platform(os: str, cls: type) -> None:
     assert type(get_platform(os)) is cls
 
 
-@pytest.mark.parametrize("os", ["2016", "2000", "XP", ""])
+@pytest.mark.parametrize("os", ["2025", "2000", "XP", "", "10"])
 def test_unknown_os_is_refused_naming_os1(os: str) -> None:
-    with pytest.raises(UnsupportedError, match="OS-1"):
+    with pytest.raises(UnsupportedError, match="OS-1") as err:
         get_platform(os)
+    assert "2003, 2008, 2008 R2, 2012, 2012 R2, 2016, 2019 and 2022" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("version", "os"),
+    [
+        # ver / Win32_OperatingSystem.Version of each release (docs/windows-facts.md, "Newer Windows")
+        ("5.2.3790", "2003"),
+        ("6.0.6002", "2008"),
+        ("6.1.7601", "2008R2"),
+        ("6.2.9200", "2012"),
+        ("6.3.9600", "2012R2"),
+        ("10.0.14393", "2016"),
+        ("10.0.17763", "2019"),
+        ("10.0.17763.1234", "2019"),
+        ("10.0.20348", "2022"),
+        ("10.0.19045", None),  # Windows 10 22H2, a client
+        ("10.0.26100", None),  # Windows Server 2025: not (yet) a platform
+        ("10.0", None),
+    ],
+)
+def test_kernel_versions_name_the_release(version: str, os: str | None) -> None:
+    assert os_for_kernel(version) == os
+
+
+def test_the_2012_family_builds_the_same_commands() -> None:
+    j = job()
+    daily = [c.argv for c in W2012.backup_commands("data", j, node="n1")]
+    for p in (Win2012R2(), Win2016(), Win2019(), Win2022()):
+        assert [c.argv for c in p.backup_commands("data", j, node="n1")] == daily
+        assert p.feature_install_hint() == W2012.feature_install_hint()
+        assert p.default_scheduler == "schtasks"
+
+
+def test_at_on_2016_and_later_is_refused_os1() -> None:
+    assert Win2012R2().at_deprecated and Win2012R2().at_available
+    for p in (Win2016(), Win2019(), Win2022()):
+        assert not p.at_available
+        with pytest.raises(UnsupportedError, match=r"OS-1: at\.exe creates no jobs on Windows Server 20"):
+            p.at_daily("22:00", "C:\\clp\\data.bat", field="scheduler")
 
 
 def test_default_scheduler_and_tool_per_os() -> None:

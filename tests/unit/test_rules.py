@@ -490,6 +490,34 @@ def test_os1_at_on_2012_is_a_warning() -> None:
     assert all("deprecated" in f.message for f in got)
 
 
+@pytest.mark.parametrize("os", ["2016", "2019", "2022"])
+def test_os1_at_on_2016_and_later_is_refused(os: str) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["scheduler"] = "at"
+        for n in d["nodes"]:
+            n["os"] = os
+
+    plan = make(change)
+    got = find(check(plan), "OS-1", "error")
+    assert {f.node for f in got} == {"node-a", "node-b"}
+    assert all(f"AT creates no jobs on Windows Server {os}" in f.message for f in got)
+    assert all(f.field == "scheduler" for f in got)
+    # scheduler: auto is schtasks there, and nothing is reported
+    plan = make(lambda d: [n.__setitem__("os", os) for n in d["nodes"]])
+    assert problems(check(plan)) == []
+    assert scheduler_for(plan, plan.nodes[0]) == "schtasks"
+
+
+def test_os1_at_on_2012r2_is_a_warning() -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["scheduler"] = "at"
+        for n in d["nodes"]:
+            n["os"] = "2012R2"
+
+    got = fires(change, "OS-1", "warning")
+    assert all("AT is deprecated on Windows Server 2012 R2" in f.message for f in got)
+
+
 def test_schtasks_forced_on_2003_is_fine() -> None:
     def change(d: dict[str, Any]) -> None:
         d["scheduler"] = "schtasks"
