@@ -91,6 +91,7 @@ _VERSIONS = {
     "2.0": ("6.1.7601.17514", "2.0.50727.5420", "2.0"),
     "3.0": ("6.2.9200.16398", "4.0.30319.18010", "3.0"),
     "4.0": ("6.3.9600.16394", "4.0.30319.34014", "3.0"),
+    "5.1": ("10.0.14393.0", "4.0.30319.42000", "3.0"),
 }
 
 
@@ -99,6 +100,8 @@ def application_private_data(ps_version: str, protocol_version: str) -> dict[str
     build, clr, wsman_stack = _VERSIONS.get(ps_version, ("10.0.14393.0", "4.0.30319.42000", "3.0"))
     major = int(ps_version.split(".")[0]) if ps_version[:1].isdigit() else 2
     compatible = [PSVersion(f"{v}.0") for v in range(1, major + 1)]
+    if not ps_version.endswith(".0"):
+        compatible.append(PSVersion(ps_version))  # 5.1 lists 1.0 … 5.0 and 5.1
     table: dict[str, Any] = {
         "PSVersion": PSVersion(ps_version),
         "PSCompatibleVersions": compatible,

@@ -157,6 +157,23 @@ def test_at_on_2012_prints_the_deprecation_banner() -> None:
     assert at_parser.parse_at_created(out) == 1
 
 
+@pytest.mark.parametrize("os", ["2016", "2019", "2022"])
+def test_at_on_2016_and_later_is_refused_by_the_node(os: str) -> None:
+    node = make(os)
+    for line in ('at 05:00 cmd /c "C:\\clp\\job.bat"', "at"):
+        rc, out, err = run(node, line)
+        assert rc == 1
+        assert out == "The AT command has been deprecated. Please use schtasks.exe instead.\r\n\r\n"
+        assert err == "The request is not supported.\r\n"
+    assert not node.scheduler.tasks  # nothing was created
+
+
+def test_at_on_2012r2_still_creates_the_job() -> None:
+    node = make("2012R2")
+    _rc, out, _ = run(node, 'at 05:00 cmd /c "C:\\clp\\job.bat"')
+    assert at_parser.parse_at_created(out) == 1
+
+
 def test_stopped_schedule_service_runs_nothing() -> None:
     node = make("2003", 932)
     node.schedule_state = "Stopped"

@@ -2,8 +2,8 @@
 
 Jobs have numeric ids (1, 2, …), run as SYSTEM, need the Schedule service running (else the real
 "The service has not been started." error), and live in the node's Task Scheduler store as ``At<N>``
-tasks, so ``schtasks /Query`` lists them too. On 2012 every invocation first prints the deprecation
-banner and still works.
+tasks, so ``schtasks /Query`` lists them too. On 2012 and 2012 R2 every invocation first prints the
+deprecation banner and still works; from 2016 on it prints the banner and refuses the request.
 
 Forms: ``at`` (list), ``at <id>`` (one job), ``at <id> /delete [/yes]``, ``at /delete /yes`` (all),
 ``at [\\\\computer] <time> [/interactive] [/every:<days> | /next:<days>] <command>``.
@@ -58,7 +58,11 @@ def _parse_time(text: str) -> tuple[int, int] | None:
 
 def at_command(node: SimulatedWindows, proc: Proc, tail: str) -> ToolResult:
     """Run ``at`` with the raw argument text ``tail``."""
-    banner = lines(node.texts.t("at.deprecated"), "") if node.os == "2012" else ""
+    banner = lines(node.texts.t("at.deprecated"), "") if node.family == "2012" else ""
+    if node.personality.at_refuses:
+        # 2016 on: the notice, then every request is refused (unless EnableAt is set, which the
+        # model does not offer); nothing is created (docs/windows-facts.md, "Newer Windows")
+        return ToolResult(1, banner, lines(node.texts.t("at.not_supported")))
     result = _at(node, proc, tail)
     return ToolResult(result.rc, banner + result.out, result.err)
 

@@ -7,9 +7,11 @@ files and volumes (:mod:`.fs`), Task Scheduler and AT (:mod:`.taskscheduler`, :m
 Server Backup (:mod:`.wbadmin`), NTBackup and Removable Storage (:mod:`.ntbackup`, :mod:`.rsm`), the
 Schedule service, and a batch-file interpreter (:mod:`.batch`).
 
-Personalities by OS (``2003``, ``2008``, ``2008R2``, ``2012``) and locale (code page 932 → ja-JP,
-otherwise en-US) decide which tools exist and how they print. All state changes take the cluster's
-lock, so the two WinRM servers' threads and the test thread may call in at any time.
+Personalities by OS (``2003``, ``2008``, ``2008R2``, ``2012``, and the 2012 family ``2012R2``,
+``2016``, ``2019``, ``2022``) and locale (code page 932 → ja-JP, otherwise en-US) decide which tools
+exist and how they print (docs/windows-facts.md, "Newer Windows", lists what differs and why). All
+state changes take the cluster's lock, so the two WinRM servers' threads and the test thread may
+call in at any time.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def redact(text: str) -> str:
 
 @dataclass(frozen=True)
 class OsPersonality:
-    """What a Windows Server version looks like from the outside."""
+    """What a Windows Server version looks like from the outside.
+
+    ``family`` is the version whose tools it shares (``2012`` for 2012 R2 … 2022: schtasks ``/NP``,
+    the task XML's ``URI``, wbadmin's ``Backup location`` label, ``Install-WindowsFeature``).
+    ``at_refuses``: at.exe prints its deprecation notice and refuses every request (2016 on).
+    """
 
     os: str
     version: str
@@ -54,6 +61,8 @@ class OsPersonality:
     windir: str
     profiles: str
     server_assigned_ids: bool
+    family: str = ""
+    at_refuses: bool = False
 
 
 PERSONALITIES: dict[str, OsPersonality] = {
@@ -96,6 +105,53 @@ PERSONALITIES: dict[str, OsPersonality] = {
         "C:\\Windows",
         "C:\\Users",
         False,
+    ),
+    "2012R2": OsPersonality(
+        "2012R2",
+        "6.3.9600",
+        "Microsoft Windows Server 2012 R2 Standard",
+        "4.0",
+        "2.3",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+        family="2012",
+    ),
+    "2016": OsPersonality(
+        "2016",
+        "10.0.14393",
+        "Microsoft Windows Server 2016 Standard",
+        "5.1",
+        "2.3",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+        family="2012",
+        at_refuses=True,
+    ),
+    "2019": OsPersonality(
+        "2019",
+        "10.0.17763",
+        "Microsoft Windows Server 2019 Standard",
+        "5.1",
+        "2.3",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+        family="2012",
+        at_refuses=True,
+    ),
+    "2022": OsPersonality(
+        "2022",
+        "10.0.20348",
+        "Microsoft Windows Server 2022 Standard",
+        "5.1",
+        "2.3",
+        "C:\\Windows",
+        "C:\\Users",
+        False,
+        family="2012",
+        at_refuses=True,
     ),
 }
 
@@ -247,7 +303,12 @@ class SimulatedWindows:
         self.codepage = 932 if codepage == 932 else 437
         self.texts = Texts("ja-JP" if self.codepage == 932 else "en-US")
         self.protocol_version = protocol_version or self.personality.protocol_version
-        self.ps_version = PS_FOR_PROTOCOL.get(self.protocol_version, self.personality.ps_version)
+        # an overridden PSRP version brings the PowerShell that speaks it; else the OS's own
+        self.ps_version = (
+            PS_FOR_PROTOCOL.get(protocol_version, self.personality.ps_version)
+            if protocol_version
+            else self.personality.ps_version
+        )
         self.clock = clock or SimClock()
         self.time = NodeTime(self.clock, tz)
         self.lock: threading.RLock = lock or threading.RLock()
@@ -311,6 +372,11 @@ class SimulatedWindows:
     @property
     def os_version(self) -> str:
         return self.personality.version
+
+    @property
+    def family(self) -> str:
+        """The version whose tools this node's OS shares (``2012`` for 2012 R2 … 2022)."""
+        return self.personality.family or self.os
 
     @property
     def server_assigned_ids(self) -> bool:

@@ -127,7 +127,7 @@ def _execute_ps_twin(script: str) -> Callable[[SimulatedWindows], list[Any]] | N
 
 
 def _wsb_installed(node: SimulatedWindows) -> list[Any]:
-    if node.os != "2012":
+    if node.family != "2012":
         # Server 2008 R2 needs Import-Module ServerManager first; 2003 and 2008 have no such cmdlet.
         raise NotSimulated(
             node.record_not_simulated(f"Get-WindowsFeature on Windows Server {node.os}"), node=node.name

@@ -351,7 +351,7 @@ def servermanagercmd(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
 
 def powershell(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
     """``powershell -NoProfile -Command <feature install>`` (2008 R2 / 2012, OS-3) only."""
-    script = _WSB_INSTALL_SCRIPTS.get(node.os)
+    script = _WSB_INSTALL_SCRIPTS.get(node.family)
     if (
         script is None
         or [a.lower() for a in argv[:2]] != ["-noprofile", "-command"]

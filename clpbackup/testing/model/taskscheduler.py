@@ -240,7 +240,7 @@ class TaskScheduler:
         flags = {"/F", "/Z", "/IT", "/K"}
         if modern:
             values |= {"/RL", "/XML", "/DELAY", "/EC"}
-            flags |= {"/V1", "/HRESULT"} | ({"/NP"} if node.os == "2012" else set())
+            flags |= {"/V1", "/HRESULT"} | ({"/NP"} if node.family == "2012" else set())
         opts = self._options(argv, "/CREATE", values, flags)
         if isinstance(opts, ToolResult):
             return opts
@@ -483,7 +483,7 @@ class TaskScheduler:
         else:
             status = t.t("val.could_not_start") if task.last_result == COULD_NOT_START else ""
         if task.last_run is None:
-            if node.os == "2012":
+            if node.family == "2012":
                 last_run = t.datetime_long(datetime(1999, 11, 30, 0, 0, 0))
             else:
                 last_run = t.t("val.na") if modern else t.t("val.never")
@@ -693,7 +693,7 @@ class TaskScheduler:
         level = "HighestAvailable" if task.run_level == "HIGHEST" else "LeastPrivilege"
         command, arguments = _split_tr(task.run)
         args_xml = f"      <Arguments>{escape(arguments)}</Arguments>\n" if arguments else ""
-        uri = f"    <URI>\\{escape(task.name)}</URI>\n" if self.node.os == "2012" else ""
+        uri = f"    <URI>\\{escape(task.name)}</URI>\n" if self.node.family == "2012" else ""
         text = (
             ('<?xml version="1.0" encoding="UTF-16"?>\n' if decl else "")
             + '<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">\n'

@@ -1,4 +1,4 @@
-"""Windows Server Backup's command line (``wbadmin``) on a simulated 2008 / 2008 R2 / 2012 node.
+"""Windows Server Backup's command line (``wbadmin``) on a simulated 2008 … 2022 node.
 
 * ``start backup -backupTarget:<volume|UNC> -include:<items> [-vssFull|-vssCopy] [-quiet] …`` makes a
   version on the target, identified ``MM/DD/YYYY-HH:MM`` in UTC from the clock. A UNC target keeps
@@ -14,7 +14,9 @@
   [-overwrite:…] -quiet`` restores them and is recorded in ``SimulatedWindows.restores``.
 
 2008 / 2008 R2 print the 6.1-era summary (success line before the summary, "successfully
-completed"), 2012 the later one. 2008 RTM backs up whole volumes only.
+completed"), the 2012 family (2012 … 2022) the later one, as in the 2019 captures of
+``shared/reference/outputs`` (share note, "(Selected Files)", file scan lines). 2008 RTM backs up
+whole volumes only.
 """
 
 from __future__ import annotations
@@ -260,7 +262,7 @@ def _start_backup(node: SimulatedWindows, proc: Proc, argv: list[str]) -> ToolRe
         parents=True,
         mtime=now,
     )
-    if node.os == "2012":
+    if node.family == "2012":
         out += lines(t.t("wb.summary"), "------------------", "", t.t("wb.ok"))
         out += lines(*[t.t("wb.vol_ok", vol=vol_names[v]) for v in volumes])
     else:
@@ -347,7 +349,7 @@ def _get_versions(node: SimulatedWindows, argv: list[str]) -> ToolResult:
         else:
             vol = node.fs.volume(v.target_text)
             loc = t.t("wb.v_disk", label=vol.display_name if vol else f"({v.target_text})")
-        location_key = "wb.v_location" if node.os == "2012" else "wb.v_target"
+        location_key = "wb.v_location" if node.family == "2012" else "wb.v_target"
         out += [
             t.t("wb.v_time", value=when),
             t.t(location_key, value=loc),
