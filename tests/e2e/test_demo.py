@@ -35,7 +35,10 @@ def test_demo_on_the_default_plan() -> None:
     assert "[FAILED]" not in out
 
 
-@pytest.mark.parametrize("plan", ["ws2003-ntbackup.yaml", "ws2008r2-wsb.yaml", "ws2012-ja.yaml"])
+@pytest.mark.parametrize(
+    "plan",
+    ["ws2003-ntbackup.yaml", "ws2008r2-wsb.yaml", "ws2012-ja.yaml", "ws2019-wsb.yaml", "ws2016-ja.yaml"],
+)
 def test_demo_on_the_other_examples(plan: str) -> None:
     proc = run("--plan", str(EXAMPLES / plan))
     assert proc.returncode == 0, proc.stdout + proc.stderr

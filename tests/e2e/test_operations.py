@@ -24,6 +24,8 @@ PLANS = {
     "2008r2-wsb-at": "ws2008r2-wsb.yaml",
     "2012-wsb-schtasks": "ws2012-wsb.yaml",
     "2012-ja-JP": "ws2012-ja.yaml",
+    "2019-wsb-schtasks": "ws2019-wsb.yaml",
+    "2016-ja-JP": "ws2016-ja.yaml",
 }
 PASSWORD = "Pl4n-Passw0rd!"
 

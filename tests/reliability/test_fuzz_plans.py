@@ -63,9 +63,10 @@ _DURATIONS = {"30m": 30, "1h": 60, "90m": 90}
 @st.composite
 def base_plans(draw: st.DrawFn) -> dict[str, Any]:
     """A plan (as the dict an operator's YAML gives) that loads and has no error finding."""
-    os_a = draw(st.sampled_from(["2003", "2008", "2008R2", "2012"]))
+    os_a = draw(st.sampled_from(["2003", "2008", "2008R2", "2012", "2012R2", "2016", "2019", "2022"]))
     # OS-2 (a warning): a mixed pair is allowed between the wbadmin versions
-    os_b = os_a if os_a == "2003" else draw(st.sampled_from([os_a, os_a, "2008R2", "2012"]))
+    os_b = os_a if os_a == "2003" else draw(st.sampled_from([os_a, os_a, "2008R2", "2012", "2019"]))
+    no_at = {"2016", "2019", "2022"} & {os_a, os_b}  # OS-1: at.exe creates no jobs there
     ntbackup = os_a == "2003"
     codepage = draw(st.sampled_from([437, 932]))
     volumes = draw(st.sampled_from([["E:"], ["E:", "F:"]]))
@@ -138,7 +139,7 @@ def base_plans(draw: st.DrawFn) -> dict[str, Any]:
             "codepage": codepage,
         },
         "scripts_dir": draw(st.sampled_from(["C:\\clpbackup", "C:\\ops\\clp backup"])),
-        "scheduler": draw(st.sampled_from(["auto", "auto", "at", "schtasks"])),
+        "scheduler": draw(st.sampled_from(["auto", "auto", "schtasks"] + ([] if no_at else ["at"]))),
         "jobs": jobs,
     }
     if draw(st.booleans()):
