@@ -118,6 +118,16 @@ def test_list_and_csv_give_the_same_tasks(where: str) -> None:
     assert listed  # not vacuous
 
 
+def test_list_2019_en_in_the_captured_format() -> None:
+    # the layout of a real 2019 capture (shared/reference/outputs): same fields as 2008 R2 / 2012
+    (task,) = parse_query_list(fixture_text("schtasks", "2019-en-US", "query-list-v.txt"))
+    assert task.name == "clpbackup-prod-db-local-daily" and task.host == "NODE-A"
+    assert task.state == "ready" and task.enabled is True and task.last_result == 0
+    assert task.last_run == datetime(2026, 3, 31, 1, 0) and task.next_run == datetime(2026, 4, 1, 1, 0)
+    assert task.task_to_run == 'cmd /c "C:\\clpbackup\\local-daily.bat"' and task.run_as_user == "SYSTEM"
+    assert task.kind == "daily" and task.triggers[0].start_date == date(2026, 3, 31)
+
+
 def test_list_2012_ja_padded_by_display_width() -> None:
     tasks = _by_name(parse_query_list(fixture_text("schtasks", "2012-ja-JP", "query-list-v.txt")))
     shared = tasks["clpbackup-prod-db-shared-daily"]
@@ -344,7 +354,9 @@ MESSAGE_FIXTURES = [f for f in all_fixtures("schtasks", "*.txt") if not f[1].sta
 
 def test_fixture_sets_cover_oses_and_locales() -> None:
     wheres = {w for w, _ in QUERY_FIXTURES}
-    assert wheres == {"2003-en-US", "2003-ja-JP", "2008r2-en-US", "2008r2-ja-JP", "2012-en-US", "2012-ja-JP"}
+    assert wheres == {
+        "2003-en-US", "2003-ja-JP", "2008r2-en-US", "2008r2-ja-JP", "2012-en-US", "2012-ja-JP", "2019-en-US"
+    }
     assert len(XML_FIXTURES) == 3 and len(MESSAGE_FIXTURES) >= 15
 
 

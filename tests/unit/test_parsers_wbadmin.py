@@ -119,6 +119,27 @@ def test_summary_2012_en_share_success() -> None:
     assert summary.log_path == "C:\\Windows\\Logs\\WindowsServerBackup\\Backup-07-03-2013_11-00-07.log"
 
 
+def test_versions_2019_share_without_snapshot_id() -> None:
+    # the format of a real 2019 capture (shared/reference/outputs): a share version has no Snapshot ID
+    (version,) = parse_versions(fixture_text("wbadmin", "2019-en-US", "get-versions_share.txt"))
+    assert version.version_id == "04/01/2026-04:00"
+    assert version.time_utc == datetime(2026, 4, 1, 4, 0, tzinfo=timezone.utc)
+    assert version.backup_time_text == "3/31/2026 9:00 PM"  # local time, kept as text
+    assert version.target == "\\\\nas01\\backup\\node-a\\"
+    assert version.can_recover == ("Volume(s)", "File(s)")
+
+
+def test_summary_2019_share_with_note_and_selected_files() -> None:
+    # 2019: the share note before "Retrieving volume information...", "(Selected Files)", repeated
+    # identify/scan lines; none of them is failure evidence
+    summary = _summary("2019-en-US", "start-backup_share-success.txt")
+    assert summary.outcome == "success" and summary.succeeded
+    assert summary.target == "\\\\nas01\\backup\\node-a\\"
+    assert [(v.volume, v.label, v.succeeded) for v in summary.volumes] == [("C:", None, True)]
+    assert summary.errors == () and summary.error_codes == ()
+    assert summary.log_path == "C:\\Windows\\Logs\\WindowsServerBackup\\Backup-01-04-2026_04-00-12.log"
+
+
 def test_summary_2008r2_en_vss_failure() -> None:
     summary = _summary("2008r2-en-US", "start-backup_vss-failure.txt")
     assert summary.outcome == "failure" and not summary.succeeded
@@ -189,8 +210,9 @@ BACKUP_FIXTURES = all_fixtures("wbadmin", "start-backup_*")
 
 
 def test_fixture_sets_cover_both_locales_and_oses() -> None:
-    assert {w for w, _ in VERSION_FIXTURES} == {"2008r2-en-US", "2008r2-ja-JP", "2012-en-US", "2012-ja-JP"}
-    assert {w for w, _ in BACKUP_FIXTURES} == {"2008r2-en-US", "2008r2-ja-JP", "2012-en-US", "2012-ja-JP"}
+    oses = {"2008r2-en-US", "2008r2-ja-JP", "2012-en-US", "2012-ja-JP", "2019-en-US"}
+    assert {w for w, _ in VERSION_FIXTURES} == oses
+    assert {w for w, _ in BACKUP_FIXTURES} == oses
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
