@@ -158,6 +158,26 @@ def test_share_versions_are_read_without_a_second_hop(plan2012: Plan) -> None:
             assert runs and {r.user for r in runs} == {"SYSTEM"}, [(r.user, r.arguments) for r in runs]
 
 
+def test_a_share_that_refuses_the_computer_account_is_a_clear_problem(plan2012: Plan) -> None:
+    """The jobs run as SYSTEM, which reaches the share as the computer account: a share that does not
+    grant it fails the backup and the recorded versions read; status names node, target and the fix."""
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.shares.deny_computer_accounts.add("nas01")
+        sim.advance(hours=24)
+        status = cb.status()
+        assert not status.ok
+        home = status["node-a"]
+        assert isinstance(home, StatusResult) and home.versions["local-daily"] is None
+        wsb3 = [p for p in home.problems if p.rule == "WSB-3"]
+        assert wsb3 and all(p.node == "node-a" for p in wsb3), home.problems
+        text = next(p.message for p in wsb3 if "local-daily" in p.message)
+        assert "\\\\nas01\\backup\\node-a" in text and "Access is denied." in text and "NODE-A$" in text
+        assert any(p.rule == "BACKUP" and "Access is denied." in p.message for p in home.problems)
+        source = cb.restore_source("E:")
+        assert not source.ok and any(p.rule == "RS-1" for p in source.problems), source
+
+
 def test_status_reports_drift_and_missing_schedules(plan2012: Plan) -> None:
     with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
         cb.deploy(node="node-a")

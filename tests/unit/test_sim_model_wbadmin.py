@@ -160,3 +160,13 @@ def test_without_quiet_nobody_answers_the_prompt(pair: tuple[SimulatedWindows, S
     rc, out, _ = run(a, "wbadmin start backup -include:E: -backupTarget:G:")
     assert rc != 0 and "[Y] Yes [N] No" in out
     assert a.not_simulated
+
+
+def test_a_share_can_refuse_the_computer_account(pair: tuple[SimulatedWindows, SimulatedWindows]) -> None:
+    """SYSTEM reaches shares as the computer account; a share that does not grant it refuses SYSTEM."""
+    a, _ = pair
+    a.fs.shares.deny_computer_accounts.add("NAS01")
+    backup = "wbadmin start backup -include:E: -quiet -backupTarget:\\\\{}\\backup\\node-a"
+    rc, out, _ = run_system(a, backup.format("nas01"))
+    assert rc != 0 and "ERROR - Access is denied." in out
+    assert run_system(a, backup.format("nas02"))[0] == 0

@@ -39,13 +39,16 @@ ERROR_ALREADY_EXISTS = 183
 # shares. The model keeps "may this process authenticate to a share?" in a context variable that
 # the node sets while a process runs (SimulatedWindows.process_scope); the default (test code,
 # outside any process) is yes.
-_NETWORK_CREDENTIALS: ContextVar[bool] = ContextVar("sim_network_credentials", default=True)
+_NETWORK_CREDENTIALS: ContextVar[tuple[bool, bool]] = ContextVar(
+    "sim_network_credentials", default=(True, False)
+)
 
 
 @contextmanager
-def network_credentials(available: bool) -> Iterator[None]:
-    """While inside, UNC paths are reachable (``True``) or answer Access is denied (``False``)."""
-    token = _NETWORK_CREDENTIALS.set(available)
+def network_credentials(available: bool, *, computer: bool = False) -> Iterator[None]:
+    """While inside, UNC paths are reachable (``True``) or answer Access is denied (``False``);
+    ``computer``: the process authenticates as the computer account (SYSTEM)."""
+    token = _NETWORK_CREDENTIALS.set((available, computer))
     try:
         yield
     finally:
@@ -54,7 +57,12 @@ def network_credentials(available: bool) -> Iterator[None]:
 
 def has_network_credentials() -> bool:
     """True when the running process can authenticate to a network share (see above)."""
-    return _NETWORK_CREDENTIALS.get()
+    return _NETWORK_CREDENTIALS.get()[0]
+
+
+def as_computer_account() -> bool:
+    """True when the running process reaches shares as the computer account (SYSTEM)."""
+    return _NETWORK_CREDENTIALS.get()[1]
 
 
 class FsError(OSError):
@@ -132,13 +140,16 @@ class ShareStore:
     """The network shares every node of the cluster sees (``\\\\server\\share``).
 
     A share comes to exist the first time it is used (``auto_create``); a server named in
-    ``unreachable`` answers "The network path was not found." on every node.
+    ``unreachable`` answers "The network path was not found." on every node; a server named in
+    ``deny_computer_accounts`` grants the nodes' computer accounts nothing, so processes running as
+    SYSTEM (the scheduled backups) get "Access is denied." there.
     """
 
     def __init__(self, *, auto_create: bool = True) -> None:
         self.shares: dict[str, Store] = {}
         self.auto_create = auto_create
         self.unreachable: set[str] = set()
+        self.deny_computer_accounts: set[str] = set()
         self.lock = threading.RLock()
 
     def share(self, server: str, name: str, *, create: bool | None = None) -> Store:
@@ -146,7 +157,9 @@ class ShareStore:
         running process has no credentials for it: the second hop)."""
         if server.lower() in self.unreachable:
             raise FsError(ERROR_BAD_NETPATH, f"\\\\{server}\\{name}")
-        if not has_network_credentials():
+        if not has_network_credentials() or (
+            as_computer_account() and server.lower() in {s.lower() for s in self.deny_computer_accounts}
+        ):
             raise FsError(ERROR_ACCESS_DENIED, f"\\\\{server}\\{name}")
         key = f"\\\\{server}\\{name}".lower()
         store = self.shares.get(key)

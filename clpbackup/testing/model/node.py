@@ -510,7 +510,8 @@ class SimulatedWindows:
     @contextmanager
     def process_scope(self, proc: Proc) -> Iterator[None]:
         """While ``proc`` runs: file access to ``\\\\server\\share`` as its logon allows."""
-        with network_credentials(not proc.network_logon):
+        system = proc.user.rpartition("\\")[2].upper() == "SYSTEM"
+        with network_credentials(not proc.network_logon, computer=system):
             yield
 
     def toplevel(self, fn: Callable[[], Any]) -> Any:
