@@ -12,6 +12,7 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -197,15 +198,28 @@ def _failover_steps(
 
     at = plan.failover_backup.at
     story.step(f"failover backup (FO-2): one full backup of {job} on the new owner, at {at}")
+    clock = sim.node(standby).model.time
+    now = clock.to_local(sim.clock.now()).replace(second=0, microsecond=0)
     result = cb.failover_backup()
     story.say(_indent(result))
     story.expect(result.ok, "scheduled on the owner only")
-    sim.advance(hours=24 if at != "now" else 0, minutes=1)
+    # Up to just after the one-shot's own time: a set at or after it is the one-shot's run, not
+    # an earlier daily run (FO-2; on 2003 AT deletes the one-shot once it has run).
+    due = now
+    if at != "now":
+        due = now.replace(hour=int(at[:2]), minute=int(at[3:5]))
+        due = due if due > now else due + timedelta(days=1)
+    sim.advance(minutes=int((due - now).total_seconds() // 60) + 1)
     status = cb.status()
     new = status[standby]
     version = new.versions.get(job) if isinstance(new, StatusResult) else None
     story.say(f"{standby}: newest backup of {job}: {version}")
-    story.expect(bool(version), f"the failover backup ran on {standby}")
+    when = _version_time(version, clock.to_local)
+    story.expect(
+        when is not None and when >= due,
+        f"the failover backup ran on {standby} at {due:%Y-%m-%d %H:%M} "
+        "(a set at or after the one-shot's time)",
+    )
 
     story.step(f"restore source (RS-1): where to restore {volume} from")
     source = cb.restore_source(volume)
@@ -221,6 +235,21 @@ def _failover_steps(
     hm = status[home]
     story.expect(back.ok and back.changed and sim.owner == home, f"started once on {home}")
     story.expect(isinstance(hm, StatusResult) and hm.owner is True, f"{home} owns {volume} again")
+
+
+def _version_time(version: str | None, to_local: Callable[[datetime], datetime]) -> datetime | None:
+    """Node-local time of a newest-backup value: NTBackup's ``YYYY-MM-DD HH:MM`` (local) or a
+    wbadmin version identifier ``MM/DD/YYYY-HH:MM`` (UTC)."""
+    if not version:
+        return None
+    try:
+        return datetime.strptime(version, "%Y-%m-%d %H:%M")
+    except ValueError:
+        pass
+    try:
+        return to_local(datetime.strptime(version, "%m/%d/%Y-%H:%M").replace(tzinfo=timezone.utc))
+    except ValueError:
+        return None
 
 
 def main(

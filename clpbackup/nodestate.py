@@ -27,6 +27,7 @@ from clpbackup.errors import ClpBackupError, ParseError, PlanError
 from clpbackup.ownership import OwnerDecision
 from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
+from clpbackup.parsers.ntbackup import NtbackupLog, parse_log
 from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
 from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions, reported_error
 from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
@@ -60,6 +61,8 @@ class NodeState:
     versions: dict[str, list[BackupVersion] | None] = field(default_factory=dict)
     logs: dict[str, str | None] = field(default_factory=dict)
     clpstat_current: str | None = None
+    tool_logs: list[NtbackupLog] | None = None
+    """NTBackup's own logs of the SYSTEM account (2003; read with ``logs=True``), parsed."""
     folders: dict[str, bool] = field(default_factory=dict)
     """Per probed ``.bks`` item (its plan field): whether it is a folder on the node."""
     notes: list[str] = field(default_factory=list)
@@ -293,6 +296,7 @@ def build_inspect(
     read_paths.append(render.record_path(plan))
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
+        read_paths += list(platform.tool_logs)  # NTBackup's verdict is its own log (NT-2)
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
     read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
@@ -357,6 +361,17 @@ def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: Ins
         except ParseError as exc:
             state.errors["record"] = str(exc)
             state.record = Record(present=True)
+    tool_logs = get_platform(node.os).tool_logs
+    if tool_logs and any(p in result.files for p in tool_logs):
+        state.tool_logs = []
+        for path in tool_logs:
+            f = result.files.get(path)
+            if f is None or f.content is None:
+                continue
+            try:
+                state.tool_logs.append(parse_log(f.content))
+            except ParseError as exc:
+                state.notes.append(f"{path} is not an NTBackup log clpbackup can read: {exc}")
     facts = result.facts
     if facts is not None and facts.clpstat:
         state.clpstat_current = _clpstat_current(facts.clpstat, plan.cluster.failover_group)
@@ -787,10 +802,12 @@ def schedule_status(
                 s.verdict = f"{len(extra) + 1} identical AT jobs (IDEM-1): deploy removes the extras"
         if not s.verdict:
             s.verdict = _run_verdict(s.last_result, job.scope, owner, state.logs.get(entry.job))
+            if s.last_result == 0 and task is not None:
+                why = tool_verdict(plan, state, entry.job, task.last_run)
+                s.verdict = f"failed: {why}" if why else s.verdict
         out.append(s)
     for task, job_name in own.once_tasks:
         # clpbackup's own one-shot (FO-2 / FB-1 / run-now): reported with its job and outcome
-        spec = plan.jobs[job_name]
         out.append(
             ScheduleStatus(
                 _short(task),
@@ -801,8 +818,7 @@ def schedule_status(
                 last_run=_fmt(task.last_run),
                 last_result=task.last_result,
                 next_run=_fmt(task.next_run),
-                verdict="one-shot backup (FO-2/FB-1): "
-                + _run_verdict(task.last_result, spec.scope, owner, state.logs.get(job_name)),
+                verdict="one-shot backup (FO-2/FB-1): " + _once_verdict(plan, state, task, job_name, owner),
             )
         )
     for j, job_name in own.once_at:
@@ -880,6 +896,13 @@ def _fmt(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M") if value else None
 
 
+def _once_verdict(plan: Plan, state: NodeState, task: ScheduledTask, job: str, owner: bool | None) -> str:
+    why = tool_verdict(plan, state, job, task.last_run) if task.last_result == 0 else None
+    if why:
+        return f"failed: {why}"
+    return _run_verdict(task.last_result, plan.jobs[job].scope, owner, state.logs.get(job))
+
+
 def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: str | None) -> str:
     if last_result is None or last_result == _NOT_YET_RUN:
         return "not run yet"
@@ -903,19 +926,70 @@ def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: s
     return f"failed with {last_result}{detail}"
 
 
-def last_success(plan: Plan, state: NodeState, job: str) -> datetime | None:
-    """When a task that runs ``job``'s script last ended with 0 (node-local time), or ``None``.
+@dataclass(frozen=True)
+class ToolRun:
+    """One run of an NTBackup job as NTBackup's own log records it (node-local time)."""
 
-    NTBackup has no version list like wbadmin's: its newest backup is the last successful run of
-    any task (daily, ``At<id>``, one-shot) that runs the job's batch file.
+    job: str
+    started: datetime | None
+    ok: bool
+    detail: str = ""
+
+
+def tool_runs(plan: Plan, state: NodeState, job: str) -> list[ToolRun]:
+    """The runs of ``job`` in NTBackup's logs, oldest first.
+
+    A log belongs to ``job`` when one of its backup sets carries the job's description (``/D``:
+    ``ntbackup.description``, else the job name). A run is good when the whole log is
+    (:attr:`~clpbackup.parsers.ntbackup.NtbackupLog.ok`: every set completed, no error line). A log
+    without any set (nothing selected, the shadow copy failed) names no job: it shows up as the
+    *absence* of a good run (:func:`tool_verdict`).
     """
-    scripts = {render.job_script_path(plan, job).lower(), render.failover_script_path(plan, job).lower()}
-    best: datetime | None = None
-    for t in state.tasks or []:
-        run = (t.task_to_run or "").lower()
-        if t.last_result == 0 and t.last_run and any(p in run for p in scripts):
-            best = t.last_run if best is None or t.last_run > best else best
-    return best
+    spec = plan.jobs[job]
+    if spec.ntbackup is None or not state.tool_logs:
+        return []
+    key = spec.ntbackup.description or job
+    runs: list[ToolRun] = []
+    for log in state.tool_logs:
+        sets = [x for x in log.backup_sets if x.description == key]
+        if not sets:
+            continue
+        times = [x.started for x in sets if x.started is not None]
+        ok = log.ok and all(x.finished for x in sets)
+        detail = "" if ok else (log.errors[0] if log.errors else "a backup set did not complete")
+        runs.append(ToolRun(job, min(times) if times else None, ok, detail))
+    runs.sort(key=lambda r: r.started or datetime.min)
+    return runs
+
+
+def tool_verdict(plan: Plan, state: NodeState, job: str, since: datetime | None) -> str | None:
+    """Why a run of ``job`` that the scheduler reports as exit code 0 failed after all, by
+    NTBackup's own log (NT-2: its exit code is not trusted), or ``None`` when a good run of the job
+    started at or after ``since`` (the task's last run, node-local) — or when there is nothing to
+    judge by (not an NTBackup job, logs not read)."""
+    if plan.jobs[job].ntbackup is None or state.tool_logs is None or since is None:
+        return None
+    start = since.replace(second=0, microsecond=0)
+    recent = [r for r in tool_runs(plan, state, job) if r.started is not None and r.started >= start]
+    if any(r.ok for r in recent):
+        return None
+    if recent:
+        return f"exit code 0, but NTBackup's log says: {recent[-1].detail} (NT-2)"
+    return (
+        f"exit code 0, but NTBackup's log has no completed backup of {job} since "
+        f"{_fmt(since)} (NT-2: nothing selected, or the run stopped before its first set)"
+    )
+
+
+def last_success(plan: Plan, state: NodeState, job: str) -> datetime | None:
+    """When ``job`` last backed up successfully (node-local time), or ``None``.
+
+    NTBackup has no version list like wbadmin's: its newest backup is the newest good run in
+    NTBackup's own logs (:func:`tool_runs`) — whichever task started it (daily, ``At<id>``, the
+    failover one-shot that AT deletes once it has run) and whatever its exit code said.
+    """
+    good = [r.started for r in tool_runs(plan, state, job) if r.ok and r.started is not None]
+    return max(good) if good else None
 
 
 def newest_versions(plan: Plan, node: Node, state: NodeState) -> dict[str, str | None]:
@@ -1087,7 +1161,14 @@ def run_result(
     if versions:
         res.version = max(versions, key=lambda v: v.time_utc).version_id
     log = state.logs.get(job)
-    if task.last_result == 0:
+    why = tool_verdict(plan, state, job, task.last_run) if task.last_result == 0 else None
+    if plan.jobs[job].ntbackup is not None:
+        res.version = _fmt(last_success(plan, state, job))
+    if why:
+        res.outcome = "failed"
+        res.detail = why
+        res.problems.append(Problem("BACKUP", f"{job} failed ({why}); see NTBackup's log", node.name))
+    elif task.last_result == 0:
         res.outcome = "success"
     elif task.last_result == render.NOT_ATTACHED_RC and plan.jobs[job].scope == "switchover":
         res.outcome = "expected-failure"
@@ -1271,5 +1352,7 @@ __all__ = [
     "schedule_changes",
     "schedule_status",
     "selection_problems",
+    "tool_runs",
+    "tool_verdict",
     "version_problems",
 ]

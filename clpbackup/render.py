@@ -221,10 +221,12 @@ class _Batch:
     def path(self, path: str, field: str = _SCRIPTS_FIELD) -> str:
         return batch_path(path, field=field, codepage=self.codepage)
 
-    def command(self, cmd: Command, *, log: str | None = None, prefix: str = "") -> None:
+    def command(
+        self, cmd: Command, *, log: str | None = None, prefix: str = "", append: bool = False
+    ) -> None:
         line = prefix + batch_line(cmd, self.codepage)
         if log is not None:
-            line += f" > {self.path(log)} 2>&1"
+            line += f" {'>>' if append else '>'} {self.path(log)} 2>&1"
         self.lines.append(line)
 
     def exit_with_rc(self) -> None:
@@ -293,6 +295,15 @@ def _backup_script(
             wait = job.ntbackup.refresh_wait if job.ntbackup is not None else 0
             if wait > 0:
                 b.fixed(f"ping -n {wait + 1} 127.0.0.1 > nul")
+        elif platform.tool_logs:
+            # NT-2: ntbackup.exe is a windowed program, so "> log" captures nothing from it; the
+            # log says where its real report is (clpbackup reads that one: nodestate.tool_runs).
+            where = platform.tool_logs[0].rpartition("\\")[0]
+            b.fixed(
+                f"echo {cmd.program} writes no console output; its report is backupNN.log in {where} "
+                f"of the account that runs this job, SYSTEM when scheduled > {b.path(log)}"
+            )
+            b.command(cmd, log=log, append=True)
         else:
             b.command(cmd, log=log)
     record = versions_record(plan, node, name)

@@ -389,6 +389,27 @@ def _job2_job4(plan: Plan, out: _Collector) -> None:
         )
 
 
+def _ntbackup_descriptions(plan: Plan, out: _Collector) -> None:
+    """NT-2: every NTBackup job's sets carry a description of their own (``/D``: the
+    ``ntbackup.description``, else the job name): status and RS-1 tell the jobs' runs apart by it
+    in NTBackup's log (docs/windows-facts.md, "NTBackup (2003)")."""
+    seen: dict[str, str] = {}
+    for name, job in plan.jobs.items():
+        if job.ntbackup is None:
+            continue
+        key = job.ntbackup.description or name
+        if key in seen:
+            out.add(
+                "NT-2", "error",
+                f"jobs {seen[key]} and {name} describe their backup sets the same way ({key!r}): "
+                "their runs could not be told apart in NTBackup's log",
+                job=name, field=f"jobs.{name}.ntbackup.description",
+                hint="give each NTBackup job its own ntbackup.description (or leave it out: the job name)",
+            )
+        else:
+            seen[key] = name
+
+
 def _systemstate(plan: Plan, out: _Collector) -> None:
     """NTBackup ``systemstate`` caveats (JOB-4 / NT-2); WSB has no system state under CLUSTERPRO (WSB-1)."""
     for name, job in plan.jobs.items():
@@ -975,6 +996,7 @@ def _explain(plan: Plan, out: _Collector) -> None:
 _RULES = (
     _job2_job4,
     _systemstate,
+    _ntbackup_descriptions,
     _os_rules,
     _wsb_rules,
     _nt_rules,

@@ -122,6 +122,11 @@ class Platform(ABC):
     #: as ``"major.minor"`` (or longer, e.g. with the build), each with the product name Windows
     #: shows for it: ``{"6.2": "Windows Server 2012", "6.3": "Windows Server 2012 R2"}``; non-empty.
     kernel_versions: ClassVar[Mapping[str, str]]
+    #: The files in which the backup tool itself records each run of a scheduled job (run as
+    #: SYSTEM), newest not first: NTBackup's ``backup01.log`` … ``backup10.log`` in SYSTEM's
+    #: profile on 2003, read to judge a run (its exit code is not trusted, NT-2); ``()`` where the
+    #: tool's record is read otherwise (wbadmin: ``get versions``).
+    tool_logs: ClassVar[tuple[str, ...]]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.display_name}>"

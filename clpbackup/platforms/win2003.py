@@ -18,6 +18,14 @@ from clpbackup.winquote import argument_string, check_value
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.plan import Job
 
+#: Where NTBackup writes its logs when a scheduled job runs it as SYSTEM: SYSTEM's profile
+#: (``%SystemRoot%\system32\config\systemprofile``, with Windows in its default ``C:\WINDOWS``),
+#: then ``Local Settings\Application Data\Microsoft\Windows NT\NTBackup\data``. The folder names
+#: are English on disk on en-US and ja-JP alike (docs/windows-facts.md, "NTBackup (2003)").
+NTBACKUP_LOG_DIR = (
+    "C:\\WINDOWS\\system32\\config\\systemprofile\\Local Settings\\Application Data"
+    "\\Microsoft\\Windows NT\\NTBackup\\data"
+)
 NTBACKUP_TYPES = ("normal", "copy", "differential", "incremental", "daily")
 NTBACKUP_LOG = ("f", "s", "n")
 
@@ -65,6 +73,9 @@ class Win2003(Platform):
     at_available: ClassVar[bool] = True
     #: the .bks selection names folders and files, with ``/exclude`` lines
     file_level: ClassVar[bool] = True
+    tool_logs: ClassVar[tuple[str, ...]] = tuple(
+        f"{NTBACKUP_LOG_DIR}\\backup{i:02d}.log" for i in range(1, 11)
+    )
     kernel_versions: ClassVar[Mapping[str, str]] = {"5.2": "Windows Server 2003"}
 
     def feature_install_hint(self) -> FeatureHint | None:
@@ -236,7 +247,8 @@ class Win2003(Platform):
                 tape=opts.tape,
                 file=file,
                 append=bool(want_append and opts.tape),
-                description=opts.description,
+                # /D names the job in every set NTBackup logs: how status tells its runs apart
+                description=opts.description or job_name,
                 verify=opts.verify,
                 restrict_access=opts.restrict_access,
                 log=opts.log,

@@ -62,6 +62,7 @@ class WbadminPlatform(Platform):
     file_level: ClassVar[bool] = True
     at_deprecated: ClassVar[bool] = False
     at_available: ClassVar[bool] = True
+    tool_logs: ClassVar[tuple[str, ...]] = ()
 
     # -- wbadmin start backup -------------------------------------------------------------------------
 

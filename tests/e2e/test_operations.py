@@ -478,6 +478,9 @@ def test_ntbackup_backs_up_what_the_plan_selects(plan2003: Plan) -> None:
         assert cb.deploy().ok
         sim.advance(hours=24)
         saved = _saved(sim, "fs-01")
+        # NT-2: ntbackup writes nothing to "> log": the job's log says where its report is
+        text = sim.node("fs-01").files.read_text("C:\\clpbackup\\logs\\local-daily.log")
+        assert "backupNN.log in C:\\WINDOWS\\system32\\config\\systemprofile\\Local Settings" in text
         assert {"C:\\data\\orders.db", "C:\\data\\sub\\x.txt", "E:\\shared\\doc.txt", "System State"} <= saved
 
 
@@ -518,3 +521,67 @@ def test_deploy_accepts_a_file_line_and_skips_the_absent_partition(plan2003: Pla
         sim.node("fs-01").files.write("E:\\shared\\doc.txt", b"payload")
         result = cb.deploy()
         assert result.ok, result  # E:\shared\ is judged on fs-01 only (fs-02 has no E:)
+
+
+# -- NTBackup's verdict is its own log, never its exit code (#17 item 1) ---------------------------------
+
+
+def _ntbackup_fault(sim: SimulatedCluster, node: str) -> None:
+    """The next ntbackup run on ``node`` stops after its set started, and still exits 0."""
+    from clpbackup.testing.model.ntbackup import state
+
+    state(sim.node(node).model).faults.append("ended-exit-0")
+
+
+def test_status_fails_an_ntbackup_run_whose_log_failed_despite_exit_0(plan2003: Plan) -> None:
+    # Before: status read only the task's Last Result (0) and said "last run succeeded".
+    with SimulatedCluster.from_plan(plan2003) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=22, minutes=59)
+        _ntbackup_fault(sim, "fs-01")
+        sim.advance(minutes=2)  # local-daily runs at 23:00 (fs-01: the fault)
+        status = cb.status()
+        a, b = status["fs-01"], status["fs-02"]
+        assert isinstance(a, StatusResult) and isinstance(b, StatusResult)
+        daily = next(s for s in a.schedules if s.job == "local-daily")
+        assert daily.last_result == 0
+        assert daily.verdict.startswith("failed") and "NTBackup's log" in daily.verdict, daily.verdict
+        assert any(p.rule == "BACKUP" and "local-daily" in p.message for p in a.problems)
+        assert a.versions["local-daily"] is None  # no good run: nothing to restore from
+        assert b.versions["local-daily"] is not None and not status.ok
+
+
+def test_run_backup_fails_an_ntbackup_run_whose_log_failed_despite_exit_0(plan2003: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2003) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        _ntbackup_fault(sim, "fs-01")
+        result = cb.run_backup("shared-daily", timeout=60)
+        run = result["fs-01"]  # type: ignore[index]
+        assert isinstance(run, RunResult) and run.last_result == 0
+        assert run.outcome == "failed" and "NTBackup's log" in (run.detail or ""), run
+        sim.advance(minutes=1)  # a new last-run minute for the second run
+        again = cb.run_backup("shared-daily", timeout=60)
+        ok = again["fs-01"]  # type: ignore[index]
+        assert isinstance(ok, RunResult) and ok.outcome == "success" and ok.version, ok
+
+
+def test_restore_source_names_the_failover_one_shot_of_at_not_the_older_daily_run(plan2003: Plan) -> None:
+    # Before: the AT one-shot (04:00) is gone once it ran, status read only task results, so the
+    # newest "version" on fs-02 was its daily run (02:15) and RS-1 named that older set.
+    with SimulatedCluster.from_plan(plan2003) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        sim.failover()
+        assert cb.failover_backup().ok
+        sim.advance(hours=4, minutes=1)  # 02:15 fs-02's daily shared run, 04:00 the one-shot
+        status = cb.status()
+        b = status["fs-02"]
+        assert isinstance(b, StatusResult)
+        assert b.versions["shared-daily"] == "2024-01-16 04:00", b.versions
+        source = cb.restore_source("E:")
+        assert source.node == "fs-02" and source.version == "2024-01-16 04:00", source
+        sim.advance(hours=22, minutes=13)
+        _ntbackup_fault(sim, "fs-02")
+        sim.advance(minutes=2)  # the daily run at 02:15 fails, exit code 0
+        source = cb.restore_source("E:")
+        assert source.version == "2024-01-16 04:00", source  # never the failed run

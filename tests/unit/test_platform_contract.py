@@ -73,6 +73,8 @@ FACTS: dict[str, Any] = {
     "at_available": lambda v, _: isinstance(v, bool),
     "file_level": lambda v, _: isinstance(v, bool),
     "kernel_versions": _is_kernel_table,
+    "tool_logs": lambda v, _: isinstance(v, tuple)
+    and all(isinstance(p, str) and p[1:3] == ":\\" and p.lower().endswith(".log") for p in v),
 }
 
 #: The public methods of ``Platform``, each checked by a test of ``TestPlatformContract``.

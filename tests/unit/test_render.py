@@ -183,6 +183,8 @@ SUBSET = [
         r'if not exist "[A-Z]:\\" goto not_attached',  # JOB-3 guard of switchover jobs
         r'echo JOB-3: [A-Z:, ]+ not attached to this node; the job runs here after a failover > "[^"]+"',
         r"exit /b 303",
+        # NT-2: ntbackup is a windowed program; the job's log says where its real report is
+        r'echo ntbackup writes no console output; its report is backupNN\.log in [^"<>|&]+ > "[^"]+"',
         r"start /wait (rsm|ntbackup|wbadmin) .+",
         r"(wbadmin|ntbackup|schtasks|at) .+",  # a Command's batch_line, optionally redirected
     )

@@ -788,3 +788,26 @@ def test_finding_json_and_text() -> None:
     }
     assert str(f) == "WSB-3 warning (node node-a, job local): the target is local — use a share"
     assert str(Finding("CAU-2", "info", None, None, "rehearse")) == "CAU-2 info: rehearse"
+
+
+def test_nt2_two_ntbackup_jobs_with_one_description_are_refused() -> None:
+    from clpbackup.rules import check
+
+    data = {
+        "cluster": {"name": "c", "failover_group": "g", "switchover_volumes": ["E:"]},
+        "nodes": [
+            {"name": "a", "host": "h1", "os": "2003", "home": True},
+            {"name": "b", "host": "h2", "os": "2003"},
+        ],
+        "connection": {"username": "u", "password": {"env": "X_PW"}},
+        "jobs": {
+            "one": {"scope": "local", "include": ["C:\\data\\"],
+                    "ntbackup": {"file": "D:\\1.bkf", "description": "d"}},
+            "two": {"scope": "local", "include": ["C:\\etc\\"],
+                    "ntbackup": {"file": "D:\\2.bkf", "description": "d"}},
+        },
+    }
+    found = [f for f in check(Plan.from_dict(data)) if f.rule == "NT-2" and f.severity == "error"]
+    assert found and found[0].field == "jobs.two.ntbackup.description"
+    data["jobs"]["two"]["ntbackup"].pop("description")  # type: ignore[index]
+    assert not [f for f in check(Plan.from_dict(data)) if f.rule == "NT-2" and f.severity == "error"]

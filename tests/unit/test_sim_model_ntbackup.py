@@ -125,3 +125,27 @@ def test_rsm_refresh_is_case_sensitive() -> None:
     assert node.run_command_line('rsm refresh /LF"tape library"')[0] == 1
     assert node.run_command_line("wbadmin get versions")[0] == 9009  # OS-1: no wbadmin on 2003
     assert SimulatedWindows("x", "2012").run_command_line("ntbackup backup C:")[0] == 9009
+
+
+def test_application_event_log_entries_of_source_ntbackup() -> None:
+    node = make()
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 0
+    assert {e.source for e in state(node).events} == {"NTBackup"}
+    events = [(e.event_id, e.entry_type) for e in state(node).events]
+    assert events == [(8000, "Information"), (8001, "Information"), (8019, "Information")]
+    node.fs.detach("E:")
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM') == 1
+    assert (state(node).events[-1].event_id, state(node).events[-1].entry_type) == (8019, "Error")
+
+
+@pytest.mark.parametrize("codepage", [437, 932])
+def test_fault_ended_exits_0_with_a_failed_log(codepage: int) -> None:
+    node = make(codepage)
+    state(node).faults.append("ended-exit-0")
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM /D "shared"') == 0  # the exit code says "fine"
+    parsed = parse_log(log(node))
+    assert not parsed.ok and parsed.backup_sets[0].description == "shared"
+    assert not parsed.backup_sets[0].finished and parsed.errors
+    assert state(node).events[-1].entry_type == "Error" and not state(node).faults
+    assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM /D "shared"') == 0
+    assert parse_log(log(node, 2)).ok  # one-shot: the next run is good

@@ -459,6 +459,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "ボリューム シャドウ コピーの作成中にエラーが返されました: {code}",
     ),
     "ntb.aborting": ("Aborting Backup.", "バックアップを中止します。"),
+    "ntb.ended": ("The operation was ended.", "操作は終了されました。"),  # en assumed, ja assumed
     "ntb.not_complete": ("The operation did not successfully complete.", "操作は正常に完了しませんでした。"),
     "ntb.no_media": (
         'Error: No media is available in the media pool "{pool}".',

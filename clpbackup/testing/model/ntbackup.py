@@ -49,6 +49,20 @@ class BackupSet:
 
 
 @dataclass
+class AppEvent:
+    """An Application event log entry (source ``NTBackup``): event ID, type and local time.
+
+    NTBackup writes 8000 when the backup of a volume begins, 8001 when it ends (an error entry
+    when that volume failed) and 8019 when the operation ends (information when it succeeded);
+    the IDs do not depend on the language (docs/windows-facts.md)."""
+
+    event_id: int
+    entry_type: str  # "Information" | "Warning" | "Error"
+    when: datetime  # UTC
+    source: str = "NTBackup"
+
+
+@dataclass
 class Tape:
     """A tape (or a .bkf file's media): its name, pool, and the backup sets it holds."""
 
@@ -65,6 +79,12 @@ class NtBackupState:
     bkf: dict[str, Tape] = field(default_factory=dict)  # lower-case path → media of that file
     next_log: dict[str, int] = field(default_factory=dict)  # user → next log number (1..10)
     runs: list[dict[str, object]] = field(default_factory=list)
+    events: list[AppEvent] = field(default_factory=list)
+    """The Application event log entries of source NTBackup, oldest first."""
+    faults: list[str] = field(default_factory=list)
+    """One-shot faults, taken by the next run: ``"ended-exit-0"`` makes the backup stop after its
+    set started (the log says "The operation was ended."), yet ntbackup exits 0 — the case that
+    makes every real tool judge NTBackup by its log, not its exit code."""
 
     def pool(self, name: str) -> list[Tape]:
         return [t for t in self.tapes if t.pool == name]
@@ -272,6 +292,9 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
         return _write_log(node, proc, now, lines_out, 1)
     # -- one set per volume --------------------------------------------------------------------------------
     written: list[BackupSet] = []
+    ended = "ended-exit-0" in st.faults
+    if ended:
+        st.faults.remove("ended-exit-0")
     system_state = any(x.lower() == "systemstate" for x in items)
     for vol in volumes + (["SystemState"] if system_state else []):
         files: dict[str, bytes] = {}
@@ -284,6 +307,21 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
                 lines_out.append(t.t("ntb.skipped", path=item))
         number = len(tape.sets) + 1
         description = opts.get("/d") or t.t("ntb.set_created", when=_when(node, now))
+        if ended:
+            # the fault: the backup stops after its set started, and ntbackup still exits 0
+            lines_out += [
+                t.t("ntb.of_snap" if snap else "ntb.of", name=vol),
+                t.t("ntb.set_on_media", n=number),
+                t.t("ntb.description", text=description),
+                "",
+                t.t("ntb.started", when=_when(node, now)),
+                t.t("ntb.ended"),
+                "",
+                "----------------------",
+                "",
+            ]
+            st.runs.append({"when": now, "job": opts.get("/j", ""), "ok": False, "fault": "ended-exit-0"})
+            return _write_log(node, proc, now, lines_out, 0, volumes=1, ok=False)
         bset = BackupSet(number, opts.get("/j", ""), description, kind, now, list(items), files, node.name)
         tape.sets.append(bset)
         written.append(bset)
@@ -364,7 +402,7 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
             "append": append,
         }
     )
-    return _write_log(node, proc, now, lines_out, 0)
+    return _write_log(node, proc, now, lines_out, 0, volumes=len(written), ok=True)
 
 
 def _is_folder_line(line: str) -> bool:
@@ -404,9 +442,22 @@ def _path_ok(node: SimulatedWindows, proc: Proc, path: str) -> bool:
 
 
 def _write_log(
-    node: SimulatedWindows, proc: Proc, now: datetime, text_lines: list[str], rc: int
+    node: SimulatedWindows,
+    proc: Proc,
+    now: datetime,
+    text_lines: list[str],
+    rc: int,
+    *,
+    volumes: int = 0,
+    ok: bool | None = None,
 ) -> ToolResult:
     st = state(node)
+    good = rc == 0 if ok is None else ok
+    for i in range(volumes):
+        st.events.append(AppEvent(8000, "Information", now))
+        last = i == volumes - 1
+        st.events.append(AppEvent(8001, "Information" if good or not last else "Error", now))
+    st.events.append(AppEvent(8019, "Information" if good else "Error", now))
     user = proc.user
     key = user.lower()
     number = st.next_log.get(key, 1)
