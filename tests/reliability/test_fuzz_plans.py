@@ -350,6 +350,10 @@ _PATH_FORMS = [
     re.compile(
         rf"echo JOB-3: [A-Z:, ]+ not attached to this node; the job runs here after a failover > {_QUOTED}"
     ),
+    # NT-2: ntbackup writes no console output; the job's log says where its report is
+    re.compile(
+        rf"echo ntbackup writes no console output; its report is backupNN\.log in [^\"<>|&%]+ > {_QUOTED}"
+    ),
     re.compile(rf'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c {_QUOTED}'),
     re.compile(rf"call {_QUOTED}"),
 ]
@@ -403,7 +407,8 @@ def _argv_of_tool_line(line: str) -> tuple[tuple[str, ...], str | None]:
     red = split_redirection(body)
     command_line = batch_line_to_command_line(red.command)
     if red.target is not None:
-        assert red.stderr_to_stdout and not red.append, line
+        # ntbackup appends to the log that its note line started (NT-2: it writes nothing itself)
+        assert red.stderr_to_stdout and red.append == body.startswith("ntbackup "), line
     assert not start or red.target is None, line
     return tuple(command_line_to_argv(command_line)), red.target
 
