@@ -436,6 +436,10 @@ def _short(task: ScheduledTask) -> str:
     return task.name.rsplit("\\", 1)[-1]
 
 
+#: Verdict prefix of a one-shot that will never run (status reports it as an FO-2 problem).
+PASSED_ONE_SHOT = "FO-2: one-shot not run"
+
+
 def _recorded_at_agrees(rec: RecordedAt, job: AtJob) -> bool:
     """The record and the node agree on an AT job: same id, command line, time and days."""
     if rec.id != job.job_id or rec.at != job.time or _norm_cmd(rec.run) != _norm_cmd(job.command):
@@ -808,6 +812,15 @@ def schedule_status(
         out.append(s)
     for task, job_name in own.once_tasks:
         # clpbackup's own one-shot (FO-2 / FB-1 / run-now): reported with its job and outcome
+        verdict = "one-shot backup (FO-2/FB-1): " + _once_verdict(plan, state, task, job_name, owner)
+        if task.last_run is None and task.next_run is None and task.state != "running":
+            # a one-shot whose start time passed before it was created (schtasks /SC ONCE /ST
+            # without /SD is for today) never runs: Windows only warned when it was created
+            start = task.start_time.strftime("%H:%M") if task.start_time else "its time"
+            verdict = (
+                f"{PASSED_ONE_SHOT}: its start ({start}) passed without a run, and it never will; "
+                "schedule the backup again (failover_backup / failback_backup)"
+            )
         out.append(
             ScheduleStatus(
                 _short(task),
@@ -818,7 +831,7 @@ def schedule_status(
                 last_run=_fmt(task.last_run),
                 last_result=task.last_result,
                 next_run=_fmt(task.next_run),
-                verdict="one-shot backup (FO-2/FB-1): " + _once_verdict(plan, state, task, job_name, owner),
+                verdict=verdict,
             )
         )
     for j, job_name in own.once_at:
@@ -1084,7 +1097,12 @@ def one_shot_commands(
     entry = render.once_schedule(plan, node, job, at, batch=batch)
     if entry.scheduler == "schtasks":
         task = state.task(entry.name)
-        if task is not None and _task_matches(task, entry) is None and task.last_run is None:
+        if (
+            task is not None
+            and _task_matches(task, entry) is None
+            and task.last_run is None
+            and task.next_run is not None  # FO-2: a one-shot whose time passed never runs
+        ):
             return f"already scheduled at {at} ({entry.name})", []
         return f"scheduled at {at} ({entry.name})", [Command(entry.argv, node.os, field="at")]
     for j in state.at_jobs or []:
@@ -1333,6 +1351,7 @@ def benign_failure(result: CommandResult) -> bool:
 
 
 __all__ = [
+    "PASSED_ONE_SHOT",
     "NodeState",
     "Probe",
     "RunMarker",

@@ -663,6 +663,8 @@ class ClusterBackup:
                 res.problems.append(Problem("SCH-1", f"schedule {s.name} is {s.state}; run deploy", name))
             if s.verdict.startswith("failed"):
                 res.problems.append(Problem("BACKUP", f"{s.job}: {s.verdict}", name))
+            if s.verdict.startswith(nodestate.PASSED_ONE_SHOT):
+                res.problems.append(Problem("FO-2", f"{s.name}: {s.verdict}", name))
         res.versions = nodestate.newest_versions(self.plan, read.node, read.state)
         res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes

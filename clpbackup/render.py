@@ -398,7 +398,8 @@ def _schedule(
     if scheduler == "schtasks":
         # a /TR too long for schtasks comes from a long scripts_dir: name that field
         platform.check_task_run(run, field=_SCRIPTS_FIELD)
-        make = platform.schtasks_once if once else platform.schtasks_daily
+        # FO-2/FB-1: a one-shot runs at the next occurrence of its time, computed on the node
+        make = platform.schtasks_once_next if once else platform.schtasks_daily
         cmd = make(name, at, run, field=field)
         delete = platform.schtasks_delete(name, field=field)
         entry = ScheduleEntry(
@@ -543,12 +544,6 @@ def render_node(plan: Plan, node: Node | str) -> NodeArtifacts:
             _file(failover_path(plan), "failover-script", None, _failover_script(plan, n, platform, run))
         )
         files.append(_file(fragment_path(plan), "start-fragment", None, _start_fragment(plan, n)))
-        if fb.at != "now" and scheduler == "schtasks":
-            notes.append(
-                f"FO-2: after a failover, failover.bat creates a one-shot task for {fb.at} today "
-                "(schtasks /SC ONCE); a failover after that time gets no backup that day — use "
-                "failover_backup.at: now to back up at once"
-            )
     return NodeArtifacts(
         node=n.name,
         os=n.os,

@@ -10,11 +10,13 @@ from __future__ import annotations
 from clpbackup.errors import UnsupportedError
 from clpbackup.platforms.base import (
     AT_EVERY_DAY,
+    ONCE_SCRIPT_MARKER,
     TN_MAX,
     TR_MAX,
     FeatureHint,
     Platform,
     RestoreSteps,
+    once_script,
     run_batch,
     run_batch_command,
 )
@@ -25,6 +27,7 @@ from clpbackup.platforms.win2016 import Win2016, Win2019, Win2022
 
 __all__ = [
     "AT_EVERY_DAY",
+    "ONCE_SCRIPT_MARKER",
     "PLATFORMS",
     "TN_MAX",
     "TR_MAX",
@@ -42,6 +45,7 @@ __all__ = [
     "Win2022",
     "canonical_os",
     "get_platform",
+    "once_script",
     "os_for_kernel",
     "product_for_kernel",
     "run_batch",

@@ -10,6 +10,7 @@ line of defence behind :mod:`clpbackup.rules`. Pure: no I/O.
 
 from __future__ import annotations
 
+import base64
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from clpbackup.commands import Command
 from clpbackup.errors import PlanError, QuotingError, UnsupportedError
 from clpbackup.plan import parse_hhmm
-from clpbackup.winquote import check_value, cmd_c_path
+from clpbackup.winquote import check_value, cmd_c_path, ps_literal
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.plan import Job
@@ -81,6 +82,51 @@ def run_batch_command(path: str, os: str, *, field: str | None = "scripts_dir") 
     """A :class:`Command` that runs a batch file at once: ``cmd /c "<path>"``."""
     cmd_c_path(path, field=field)
     return Command(("cmd", "/c", path), os, field=field, raw_tail=f'/c "{path}"')
+
+
+#: First line of the script :meth:`Platform.schtasks_once_next` runs (the simulator knows it by this).
+ONCE_SCRIPT_MARKER = "# clpbackup-op: schedule-once v1"
+
+# PowerShell 2.0. Task Scheduler 2.0 takes the start as StartBoundary in ISO 8601 (locale-free);
+# schtasks /SD would need the node's short-date format, and /ST alone means today, which never runs
+# once that time has passed (schtasks only warns). Values are single-quoted literals (ps_literal).
+_ONCE_SCRIPT = """{marker}
+$ErrorActionPreference = 'Stop'
+trap {{ [Console]::Error.WriteLine('FO-2: ' + $_.Exception.Message); exit 1 }}
+$name = {name}
+$at = {at}
+$path = {path}
+$arguments = {arguments}
+$now = Get-Date
+$hm = $at.Split(':')
+$next = $now.Date.AddHours([int]$hm[0]).AddMinutes([int]$hm[1])
+if ($next -le $now) {{ $next = $next.AddDays(1) }}
+$service = New-Object -ComObject Schedule.Service
+$service.Connect()
+$task = $service.NewTask(0)
+$trigger = $task.Triggers.Create(1)
+$invariant = [Globalization.CultureInfo]::InvariantCulture
+$trigger.StartBoundary = $next.ToString('yyyy-MM-dd''T''HH:mm:ss', $invariant)
+$action = $task.Actions.Create(0)
+$action.Path = $path
+$action.Arguments = $arguments
+$null = $service.GetFolder('\').RegisterTaskDefinition($name, $task, 6, 'SYSTEM', $null, 5)
+[Console]::Out.WriteLine('SUCCESS: ' + $name + ' ' + $trigger.StartBoundary)
+exit 0
+"""
+
+
+def once_script(name: str, at: str, program: str, arguments: str) -> str:
+    """The PowerShell 2.0 text that registers task ``name`` (as SYSTEM) to run ``program arguments``
+    once, at the next ``at`` (``HH:MM``) on the node's clock: today if that is still ahead, else
+    tomorrow (FO-2, FB-1)."""
+    return _ONCE_SCRIPT.format(
+        marker=ONCE_SCRIPT_MARKER,
+        name=ps_literal(name),
+        at=ps_literal(at),
+        path=ps_literal(program),
+        arguments=ps_literal(arguments),
+    )
 
 
 def _time(value: str, field: str) -> int:
@@ -297,6 +343,24 @@ class Platform(ABC):
             self.os,
             field=field,
         )
+
+    def schtasks_once_next(self, name: str, at: str, run: str, *, field: str) -> Command:
+        """A one-shot task ``name`` that runs ``run`` as SYSTEM at the next ``at`` (FO-2, FB-1).
+
+        ``schtasks /SC ONCE /ST`` without ``/SD`` is for today, and a time already past never runs;
+        ``/SD`` follows the node's short-date format. So PowerShell computes the next occurrence
+        on the node and registers the task through Task Scheduler 2.0 with an ISO 8601
+        StartBoundary: ``powershell -NoProfile -NonInteractive -EncodedCommand <base64>`` (the
+        encoded form needs no quoting inside a batch file). The task looks as ``schtasks /Create
+        /TR run`` makes it: program ``cmd``, arguments ``/c "<batch>"``.
+        """
+        self._task_name(name, field)
+        self.schtasks_time(at, field=field)
+        program, _, arguments = self.check_task_run(run, field=field).partition(" ")
+        script = once_script(name, at, program, arguments)
+        encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+        argv = ("powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand", encoded)
+        return Command(argv, self.os, field=field)
 
     def schtasks_delete(self, name: str, *, field: str = "jobs") -> Command:
         """``schtasks /Delete /TN <name> /F``."""

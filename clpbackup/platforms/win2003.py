@@ -87,6 +87,16 @@ class Win2003(Platform):
         _time(hhmm, field)
         return hhmm + ":00"
 
+    def schtasks_once_next(self, name: str, at: str, run: str, *, field: str) -> Command:
+        """Refused (FO-2): Task Scheduler 1.0 has no locale-free start date (no Task Scheduler 2.0
+        API, no ``/XML``), ``/SD`` follows the node's short-date format and ``/ST`` alone is today,
+        which never runs once that time has passed. AT runs at the next occurrence."""
+        raise UnsupportedError(
+            f"FO-2 ({field}, scheduler): on {self.display_name} a one-shot at {at} cannot be given "
+            "the next date with schtasks (it would be for today, and never run after that time)",
+            hint="use scheduler: at (NEC's guide on 2003), or failover_backup.at: now",
+        )
+
     # -- tools ---------------------------------------------------------------------------------------
 
     def rsm_refresh(self, library: str, *, field: str) -> Command:

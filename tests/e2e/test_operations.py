@@ -7,6 +7,7 @@ locales (the Japanese 2012 pair, code page 932). Assertions look at the simulate
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -288,9 +289,9 @@ def test_start_script_block_is_managed_and_failover_runs_the_backup(monkeypatch:
         assert erp2.versions.get("erp-data"), erp2.versions
 
 
-def _ja_with_start_script(monkeypatch: pytest.MonkeyPatch) -> Plan:
+def _ja_with_start_script(monkeypatch: pytest.MonkeyPatch, plan_file: str = "ws2012-ja.yaml") -> Plan:
     monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
-    data = Plan.from_file(EXAMPLES / "ws2012-ja.yaml").model_dump(mode="json", exclude_none=True)
+    data = Plan.from_file(EXAMPLES / plan_file).model_dump(mode="json", exclude_none=True)
     data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
     data["cluster"]["start_script"] = "C:\\Program Files\\CLUSTERPRO\\scripts\\failover1\\script1\\start.bat"
     return Plan.from_dict(data)
@@ -337,6 +338,58 @@ def test_status_says_when_the_start_script_lacks_the_block(monkeypatch: pytest.M
         problems = [p for p in status.all_problems() if p.rule == "FO-1"]
         assert [p.node for p in problems] == [standby], status.all_problems()
         assert "no clpbackup block" in problems[0].message and script in problems[0].message
+
+
+@pytest.mark.parametrize("plan_file", ["ws2012-wsb.yaml", "ws2012-ja.yaml", "ws2003-ntbackup.yaml"])
+def test_a_failover_after_the_one_shot_time_backs_up_at_its_next_occurrence_fo2(
+    monkeypatch: pytest.MonkeyPatch, plan_file: str
+) -> None:
+    """FO-2: schtasks /SC ONCE /ST without /SD is for today; after that time it never runs (Windows
+    only warns). The failover backup must run at the next occurrence of failover_backup.at."""
+    plan = _ja_with_start_script(monkeypatch, plan_file)
+    fb = plan.failover_backup
+    assert fb is not None and fb.at != "now"
+    standby = plan.standby_node.name
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=12)  # 12:00 on the nodes' clock: after failover_backup.at
+        sim.failover()  # the start script runs failover.bat on the new owner (FO-1)
+        failed_over = sim.clock.now()
+        sim.advance(hours=24)
+        hour, minute = (int(x) for x in fb.at.split(":"))
+        due = (failed_over + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        model = sim.node(standby).model
+        ran = [r for r in model.history if r.program.startswith("(task)") and r.when == due]
+        assert ran, [(r.when, r.program, r.arguments) for r in model.history if r.when > failed_over]
+        assert ran[0].rc == 0, ran
+
+
+def test_status_reports_a_one_shot_whose_time_passed_without_a_run_fo2(plan2012: Plan) -> None:
+    """A one-shot made as clpbackup made it before (schtasks /SC ONCE /ST 06:00 at 12:00, no /SD):
+    Windows warns, exits 0 and never runs it. status says so (FO-2) instead of showing it pending."""
+    from clpbackup.render import once_schedule, task_name
+
+    home = plan2012.home_node.name
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        cb.deploy()
+        sim.advance(hours=12)
+        name = task_name(plan2012, "shared-daily", once=True)
+        run = once_schedule(plan2012, home, "shared-daily", "06:00").run
+        rc, out, _ = sim.node(home).model.run_command_line(
+            f'schtasks /Create /TN {name} /SC ONCE /ST 06:00 /TR "{run.replace(chr(34), chr(92) + chr(34))}" '
+            "/RU SYSTEM /F"
+        )
+        assert rc == 0 and b"WARNING: Task may not run because /ST is earlier than current time." in out
+        sim.advance(hours=1)
+        status = cb.status()
+        problems = [p for p in status.all_problems() if p.rule == "FO-2"]
+        assert [p.node for p in problems] == [home], status.all_problems()
+        assert name in problems[0].message and "06:00" in problems[0].message
+        # scheduling the failover backup again replaces it with one at the next 06:00
+        again = cb.failover_backup(at="06:00")
+        assert again.changed, again
+        sim.advance(hours=18)
+        assert [when.hour for when, _ in sim.node(home).tasks[name].runs] == [6]
 
 
 def test_wsb_missing_is_refused_with_the_install_command_os3(plan2012: Plan) -> None:

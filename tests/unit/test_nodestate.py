@@ -33,13 +33,14 @@ def task(
     last_run: datetime | None = None,
     user: str = "SYSTEM",
     state: str = "ready",
+    next_run: datetime | None = None,
 ) -> ScheduledTask:
     h, m = (int(x) for x in at.split(":"))
     trig = TaskTrigger(kind=kind, schedule_type=kind, start_time=time(h, m), start_date=None)  # type: ignore[arg-type]
     return ScheduledTask(
         name=name,
         host="X",
-        next_run=None,
+        next_run=next_run,
         status=None,
         state=state,  # type: ignore[arg-type]
         last_run=last_run,
@@ -244,11 +245,20 @@ def test_one_shot_is_idempotent(plan2012: Plan) -> None:
     _action, commands = nodestate.one_shot_commands(
         plan2012, node, art, nodestate.NodeState(tasks=[]), "shared-daily", "06:00"
     )
-    assert commands and commands[0].argv[:2] == ("schtasks", "/Create") and "ONCE" in commands[0].argv
+    # FO-2: registered for the next 06:00 on the node's clock (schtasks /ST alone would be today)
+    assert commands and commands[0].argv[0] == "powershell" and "-EncodedCommand" in commands[0].argv
     entry = nodestate.render.once_schedule(plan2012, node, "shared-daily", "06:00")
-    state = nodestate.NodeState(tasks=[task(entry.name, entry.run, "06:00", kind="once", last_result=None)])
+    tomorrow = datetime(2026, 12, 7, 6)
+    pending = task(entry.name, entry.run, "06:00", kind="once", last_result=None, next_run=tomorrow)
+    state = nodestate.NodeState(tasks=[pending])
     action2, commands2 = nodestate.one_shot_commands(plan2012, node, art, state, "shared-daily", "06:00")
     assert commands2 == [] and "already" in action2
+    # a one-shot whose time passed without a run (no next run) is not "already scheduled"
+    passed = task(entry.name, entry.run, "06:00", kind="once", last_result=None, next_run=None)
+    action3, commands3 = nodestate.one_shot_commands(
+        plan2012, node, art, nodestate.NodeState(tasks=[passed]), "shared-daily", "06:00"
+    )
+    assert commands3 == commands and "already" not in action3
 
 
 def test_restore_source_names_the_newest_version_and_the_owner(plan2012: Plan) -> None:

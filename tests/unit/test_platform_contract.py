@@ -82,7 +82,8 @@ METHODS = frozenset({
     "matches_kernel", "product_name",
     "feature_install_hint", "install_command",
     "backup_commands", "batch_values", "selection_file", "failover_commands", "script_rules",
-    "schtasks_time", "check_task_run", "schtasks_daily", "schtasks_once", "schtasks_delete",
+    "schtasks_time", "check_task_run", "schtasks_daily", "schtasks_once", "schtasks_once_next",
+    "schtasks_delete",
     "schtasks_query", "schtasks_run",
     "at_time", "at_daily", "at_once", "at_delete", "at_query",
     "get_versions", "start_recovery", "restore_steps",
@@ -256,6 +257,16 @@ class TestPlatformContract:
         # deprecated means "still creates jobs"; where AT creates none the guide's scheduler is schtasks
         assert not (platform.at_deprecated and not platform.at_available)
         assert platform.at_available or platform.default_scheduler == "schtasks"
+
+    def test_schtasks_once_next(self, platform: Platform) -> None:
+        """FO-2: the next occurrence, registered through Task Scheduler 2.0, or refused naming FO-2."""
+        run = 'cmd /c "C:\\clp\\data.bat"'
+        try:
+            made = platform.schtasks_once_next("clp-data-once", "22:00", run, field="f")
+        except UnsupportedError as exc:
+            assert "FO-2" in str(exc) and exc.hint
+            return
+        assert _commands([made], platform) and made.program == "powershell"
 
     def test_at(self, platform: Platform) -> None:
         assert isinstance(platform.at_time("22:00", field="f"), str)

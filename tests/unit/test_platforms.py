@@ -10,6 +10,7 @@ from clpbackup.commands import Command
 from clpbackup.errors import PlanError, QuotingError, UnsupportedError
 from clpbackup.plan import Job
 from clpbackup.platforms import (
+    ONCE_SCRIPT_MARKER,
     TR_MAX,
     Win2003,
     Win2008,
@@ -24,6 +25,7 @@ from clpbackup.platforms import (
     run_batch,
 )
 from tests.helpers.argv import command_line_to_argv
+from tests.helpers.treesitter import powershell_errors
 
 W2003, W2008, W2008R2, W2012 = Win2003(), Win2008(), Win2008R2(), Win2012()
 WSB = [W2008R2, W2012]
@@ -533,6 +535,29 @@ def test_schtasks_daily_and_once_exact() -> None:
         "/F",
     )
     assert "/RP" not in once.argv  # SEC-1
+
+
+@pytest.mark.parametrize("platform", [W2008, W2008R2, W2012])
+def test_schtasks_once_next_registers_the_next_occurrence_fo2(platform: Any) -> None:
+    """FO-2: no /ST-only schtasks (today, never run once past): PowerShell computes the next
+    occurrence on the node and registers it with an ISO 8601 StartBoundary (locale-free)."""
+    import base64
+
+    cmd = platform.schtasks_once_next("clpbackup-prod-shared-once", "05:00", RUN, field="failover_backup.at")
+    assert cmd.argv[:4] == ("powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand")
+    assert switches(cmd)[-1] == cmd.argv[-1].lower()  # one base64 token: nothing for cmd.exe to quote
+    script = base64.b64decode(cmd.argv[4]).decode("utf-16-le")
+    assert script.startswith(ONCE_SCRIPT_MARKER + "\n")
+    assert "$name = 'clpbackup-prod-shared-once'" in script and "$at = '05:00'" in script
+    assert "$path = 'cmd'" in script and "$arguments = '/c \"C:\\clpbackup\\daily.bat\"'" in script
+    assert "StartBoundary" in script and "/SD" not in script and "/RP" not in script  # SEC-1
+    assert powershell_errors(script) == []
+
+
+def test_schtasks_once_next_is_refused_on_2003_fo2() -> None:
+    with pytest.raises(UnsupportedError, match="FO-2") as info:
+        W2003.schtasks_once_next("clpbackup-prod-shared-once", "05:00", RUN, field="failover_backup.at")
+    assert "scheduler: at" in str(info.value)
 
 
 def test_doc_example_schtasks_once() -> None:

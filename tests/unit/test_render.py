@@ -187,6 +187,7 @@ SUBSET = [
         r'echo ntbackup writes no console output; its report is backupNN\.log in [^"<>|&]+ > "[^"]+"',
         r"start /wait (rsm|ntbackup|wbadmin) .+",
         r"(wbadmin|ntbackup|schtasks|at) .+",  # a Command's batch_line, optionally redirected
+        r"powershell -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/]+=*",  # FO-2 one-shot
     )
 ]
 
@@ -346,10 +347,15 @@ def test_2003_standby_runs_switchover_job_later_sch2() -> None:
 def test_2003_with_schtasks_uses_seconds() -> None:
     data = plan_2003().model_dump(mode="python", exclude_none=True)
     data["scheduler"] = "schtasks"
+    # FO-2: Task Scheduler 1.0 cannot be given the next date of a one-shot without the node's
+    # short-date format (/ST alone is today, never run once past): refused, AT or "now" offered
+    with pytest.raises(UnsupportedError, match=r"FO-2.*scheduler: at"):
+        render_plan(Plan.from_dict(data))
+    data["failover_backup"]["at"] = "now"
     art = render_plan(Plan.from_dict(data))["node-a"]
     assert "/ST 01:00:00" in art.schedule("shared").command_line
     fscript = "\r\n".join(lines(art.file("failover-script")))
-    assert "/SC ONCE /ST 04:00:00" in fscript and "/RU SYSTEM /F" in fscript and "/RP" not in fscript
+    assert "call " in fscript and "schtasks" not in fscript
 
 
 # -- 2008 R2: WSB + AT ---------------------------------------------------------------------------------
@@ -419,27 +425,27 @@ def test_2012_failover_now_calls_the_job_and_start_fragment_fo1() -> None:
     assert batch_errors(frag.text()) == []
 
 
-def test_2012_failover_at_a_time_uses_schtasks_once_as_system() -> None:
+def test_2012_failover_at_a_time_registers_the_next_occurrence_as_system() -> None:
+    """FO-2: not schtasks /SC ONCE /ST (today only: a failover after that time would never back up)
+    but the schedule-once script, which registers the next occurrence as SYSTEM (SEC-1)."""
+    import base64
+
     data = plan_2012().model_dump(mode="python", exclude_none=True)
     data["failover_backup"]["at"] = "05:00"
     plan = Plan.from_dict(data)
     art = plan.render()["node-b"]
     body = lines(art.file("failover-script"))
     entry = once_schedule(plan, "node-b", "shared", "05:00")
-    line = next(x for x in body if x.startswith("schtasks "))
+    line = next(x for x in body if x.startswith("powershell "))
     assert command_line_to_argv(batch_line_to_command_line(line)) == list(entry.argv)
-    assert entry.argv[:8] == (
-        "schtasks",
-        "/Create",
-        "/TN",
-        "clpbackup-prod-shared-once",
-        "/SC",
-        "ONCE",
-        "/ST",
-        "05:00",
+    assert entry.argv[:4] == ("powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand")
+    assert (entry.name, entry.kind, entry.at, entry.scheduler) == (
+        "clpbackup-prod-shared-once", "once", "05:00", "schtasks"
     )
-    assert "/RP" not in entry.argv and entry.argv[-3:] == ("/RU", "SYSTEM", "/F")  # SEC-1
-    assert any("SCHTASKS /SC ONCE".lower() in n.lower() for n in art.notes)
+    script = base64.b64decode(entry.argv[4]).decode("utf-16-le")
+    assert "$name = 'clpbackup-prod-shared-once'" in script and "'SYSTEM'" in script
+    assert "/RP" not in script and "password" not in script.lower()  # SEC-1
+    assert not any("today" in n for n in art.notes)
 
 
 def test_2012_with_at_when_the_plan_asks() -> None:

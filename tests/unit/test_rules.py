@@ -518,13 +518,21 @@ def test_os1_at_on_2012r2_is_a_warning() -> None:
     assert all("AT is deprecated on Windows Server 2012 R2" in f.message for f in got)
 
 
-def test_schtasks_forced_on_2003_is_fine() -> None:
+def test_schtasks_forced_on_2003_is_fine_but_not_for_a_one_shot_at_a_time_fo2() -> None:
     def change(d: dict[str, Any]) -> None:
         d["scheduler"] = "schtasks"
+        d["failover_backup"]["at"] = "now"
 
     plan = make(change, NT_BASE)
     assert problems(check(plan)) == []
     assert scheduler_for(plan, plan.nodes[0]) == "schtasks"
+
+    def at_a_time(d: dict[str, Any]) -> None:
+        d["scheduler"] = "schtasks"
+
+    found = problems(check(make(at_a_time, NT_BASE)))
+    assert [f.severity for f in found] == ["error"] and "FO-2" in found[0].message
+    assert "scheduler: at" in found[0].hint
 
 
 def test_os1_2008_rtm_backs_up_whole_volumes_only() -> None:

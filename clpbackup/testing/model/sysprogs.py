@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from clpbackup.testing.model.base import Proc, ToolResult, lines
@@ -349,8 +350,54 @@ def servermanagercmd(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
     )  # en assumed
 
 
+_ONCE_MARKER = "# clpbackup-op: schedule-once v1"
+_ENCODED = ["-noprofile", "-noninteractive", "-encodedcommand"]
+_PS_VALUE = re.compile(r"^\$(name|at|path|arguments) = '((?:[^']|'')*)'\r?$", re.MULTILINE)
+
+
+def _schedule_once(node: SimulatedWindows, proc: Proc, script: str) -> ToolResult:
+    """clpbackup's schedule-once script (platforms/base.py ``once_script``), by its marker: what it
+    asks of Task Scheduler 2.0 -- a task with one TimeTrigger at the next occurrence of ``$at`` on
+    the node's clock, registered as SYSTEM. Only the Windows side is modelled here; the script's
+    PowerShell 2.0 syntax is checked by the tests, not run."""
+    values = {k: v.replace("''", "'") for k, v in _PS_VALUE.findall(script)}
+    if set(values) != {"name", "at", "path", "arguments"}:
+        return node.not_simulated_result("powershell: a schedule-once script without its four values")
+    if node.os == "2003":
+        # Task Scheduler 1.0: the Schedule.Service COM class does not exist (REGDB_E_CLASSNOTREG)
+        return ToolResult(
+            1,
+            err=lines(
+                "FO-2: Retrieving the COM class factory for component with CLSID "
+                "{0F87369F-A4E5-4CFC-BD3E-73E6154572DD} failed due to the following error: 80040154."
+            ),
+        )  # en assumed
+    if not node.schedule_running:
+        stopped = "FO-2: The service has not been started. (Exception from HRESULT: 0x80070426)"
+        return ToolResult(1, err=lines(stopped))  # en assumed
+    hour, _, minute = values["at"].partition(":")
+    now = node.time.local()
+    start = now.replace(hour=int(hour), minute=int(minute), second=0, microsecond=0)
+    if start <= now:
+        start += timedelta(days=1)
+    node.scheduler.register_once(
+        values["name"], start, values["path"] + " " + values["arguments"], author=node.qualified(proc.user)
+    )
+    return ToolResult(0, lines(f"SUCCESS: {values['name']} {start.strftime('%Y-%m-%dT%H:%M:%S')}"))
+
+
 def powershell(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
-    """``powershell -NoProfile -Command <feature install>`` (2008 R2 / 2012, OS-3) only."""
+    """``powershell -NoProfile -Command <feature install>`` (2008 R2 / 2012, OS-3), and
+    ``powershell -NoProfile -NonInteractive -EncodedCommand <clpbackup's schedule-once script>``."""
+    if len(argv) == 4 and [a.lower() for a in argv[:3]] == _ENCODED:
+        try:
+            encoded = base64.b64decode(argv[3], validate=True).decode("utf-16-le")
+        except (binascii.Error, UnicodeDecodeError):
+            bad = "Cannot process the command because the value of -EncodedCommand is not base64."
+            return ToolResult(1, err=lines(bad))  # en assumed
+        if encoded.startswith(_ONCE_MARKER + "\n"):
+            return _schedule_once(node, proc, encoded)
+        return node.not_simulated_result("powershell -EncodedCommand (a script clpbackup does not send)")
     script = _WSB_INSTALL_SCRIPTS.get(node.family)
     if (
         script is None

@@ -162,6 +162,24 @@ class TaskScheduler:
             self.remove(task.name)
         return rc
 
+    def register_once(self, name: str, start: datetime, run: str, *, author: str) -> Task:
+        """Task Scheduler 2.0 ``RegisterTaskDefinition`` (TASK_CREATE_OR_UPDATE, as SYSTEM) of a task
+        with one TimeTrigger at ``start`` (local): it runs once, then, or never if that has passed."""
+        now = self.node.time.local()
+        task = Task(
+            name=name.lstrip("\\"),
+            run=run,
+            kind="ONCE",
+            start=start,
+            run_as="SYSTEM",
+            author=author,
+            registered=now,
+            fired_until=now,
+        )
+        self.remove(name)
+        self.add(task)
+        return task
+
     # -- schtasks ------------------------------------------------------------------------------
     def schtasks(self, proc: Proc, argv: list[str]) -> ToolResult:
         """``schtasks <verb> [options]``."""
