@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from clpbackup import nodestate, render
 from clpbackup.artifacts import NodeArtifacts
+from clpbackup.commands import Command
 from clpbackup.errors import (
     AuthenticationFailed,
     ClpBackupError,
@@ -113,6 +114,15 @@ class BackupHandle:
 
     def __repr__(self) -> str:
         return f"BackupHandle(job={self.job!r}, nodes={self.nodes!r})"
+
+
+def _shown(cmd: Command) -> str:
+    """A command line for a person: the base64 of an encoded PowerShell script is named, not shown."""
+    line = cmd.command_line()
+    if "-EncodedCommand" in cmd.argv[:-1]:
+        encoded = cmd.argv[cmd.argv.index("-EncodedCommand") + 1]
+        line = line.replace(encoded, "<clpbackup's schedule-once script, base64>")
+    return line
 
 
 class ClusterBackup:
@@ -760,7 +770,7 @@ class ClusterBackup:
             return res
         if check:
             res.action = "would be " + action
-            res.notes.append(f"{rule}: would run " + "; ".join(c.command_line() for c in commands))
+            res.notes.append(f"{rule}: would run " + "; ".join(_shown(c) for c in commands))
             return res
         once = render.task_name(self.plan, job, once=True)
         applied = self._apply_once(

@@ -416,7 +416,19 @@ def _schedule(
             delete_command_line=delete.command_line(),
         )
         return entry, cmd
-    cmd = platform.at_once(at, batch, field=field) if once else platform.at_daily(at, batch, field=field)
+    if once:
+        # An AT job has no name: the one-shot carries its task name as the batch file's %1, so the
+        # failover script can find it in at's listing (one pending one-shot at most, FO-2).
+        if name.lower() in batch.lower():
+            raise PlanError(
+                f"the path {batch} contains {name}, which marks clpbackup's AT one-shot",
+                field=_SCRIPTS_FIELD,
+                hint="choose another scripts_dir",
+            )
+        cmd = platform.at_once(at, batch, field=field, tag=name)
+        run = f"{run} {name}"
+    else:
+        cmd = platform.at_daily(at, batch, field=field)
     # AT jobs have no name and are deleted by ID, which only the node knows (IDEM-1: matched by
     # run, at and days).
     entry = ScheduleEntry(
@@ -473,6 +485,23 @@ def _failover_script(plan: Plan, node: Node, platform: Platform, run: FailoverRu
         entry, cmd = _once(plan, node, run.job, fb.at, run.batch)
         if scheduler == "schtasks":
             b.rem(f"SEC-1: the one-shot task runs as SYSTEM; no password is stored. Task {entry.name}.")
+            b.rem(f"FO-2: registered for the next {fb.at} on this node's clock, today or tomorrow.")
+        else:
+            # at.exe runs at the next HH:MM by itself; two failovers onto this node before then
+            # must not leave two pending one-shots (two backups at once): look for ours first.
+            listing = f"{log_dir(plan)}\\at-list.txt"
+            b.rem(f"FO-2: at most one pending one-shot: at lists it with its mark {entry.name}.")
+            b.fixed(f"if not exist {b.path(log_dir(plan) + chr(92))} mkdir {b.path(log_dir(plan))}")
+            b.fixed(f"at > {b.path(listing)} 2>&1")
+            b.fixed(f"find /i \"{entry.name}\" {b.path(listing)} > nul")
+            b.fixed("set RC=%ERRORLEVEL%")
+            b.fixed('if not "%RC%" == "0" goto schedule')
+            b.fixed(
+                f"echo FO-2: {entry.name} is already pending; no second one-shot "
+                f"> {b.path(log_path(plan, 'failover'))}"
+            )
+            b.fixed("exit /b 0")
+            b.fixed(":schedule")
         b.command(cmd)
     b.exit_with_rc()
     return b

@@ -390,22 +390,35 @@ class Platform(ABC):
                 hint="use scheduler: auto or schtasks",
             )
 
-    def _at(self, at: str, switches: Sequence[str], batch: str, field: str) -> Command:
+    def _at(
+        self, at: str, switches: Sequence[str], batch: str, field: str, tag: str | None = None
+    ) -> Command:
         self._need_at(field)
         run = run_batch(batch, field=field)
         time = self.at_time(at, field=field)
+        extra: tuple[str, ...] = ()
+        if tag is not None:
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", tag):
+                raise QuotingError(f"{tag!r} cannot mark an AT job (letters, digits, . _ -)", field=field)
+            extra = (tag,)
         # at.exe takes the rest of its command line as the job's command, so it is passed as text
         # (raw_tail); argv is what CommandLineToArgvW makes of it.
-        tail = " ".join([time, *switches, run])
-        return Command(("at", time, *switches, "cmd", "/c", batch), self.os, field=field, raw_tail=tail)
+        tail = " ".join([time, *switches, run, *extra])
+        return Command(
+            ("at", time, *switches, "cmd", "/c", batch, *extra), self.os, field=field, raw_tail=tail
+        )
 
     def at_daily(self, at: str, batch: str, *, field: str) -> Command:
         """``at HH:MM /every:M,T,W,Th,F,S,Su cmd /c "<batch>"``."""
         return self._at(at, ["/every:" + ",".join(AT_EVERY_DAY)], batch, field)
 
-    def at_once(self, at: str, batch: str, *, field: str) -> Command:
-        """``at HH:MM cmd /c "<batch>"`` (the next time the clock shows HH:MM)."""
-        return self._at(at, [], batch, field)
+    def at_once(self, at: str, batch: str, *, field: str, tag: str | None = None) -> Command:
+        """``at HH:MM cmd /c "<batch>" [<tag>]`` (the next time the clock shows HH:MM).
+
+        ``tag`` (letters, digits, ``. _ -``) is passed to the batch file as ``%1``, which ignores
+        it: it marks the job in ``at``'s listing, where an AT job has no name (FO-2: the failover
+        script looks for its own pending one-shot before it adds one)."""
+        return self._at(at, [], batch, field, tag)
 
     def at_delete(self, job_id: int) -> Command:
         """``at <id> /delete /yes``."""

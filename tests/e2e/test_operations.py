@@ -364,6 +364,36 @@ def test_a_failover_after_the_one_shot_time_backs_up_at_its_next_occurrence_fo2(
         assert ran[0].rc == 0, ran
 
 
+def test_two_failovers_before_the_one_shot_time_leave_one_pending_at_job_fo2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AT: failover.bat looks for its own pending one-shot (marked with its name) before adding one;
+    two failovers onto the same node before 04:00 must not make two tape backups at 04:00."""
+    plan = _ja_with_start_script(monkeypatch, "ws2003-ntbackup.yaml")
+    fb = plan.failover_backup
+    assert fb is not None and fb.at == "04:00"
+    standby = plan.standby_node.name
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=12)
+        sim.failover()
+        sim.advance(hours=1)
+        sim.failback()
+        sim.advance(hours=1)
+        sim.failover()  # onto the same node again, before 04:00
+        model = sim.node(standby).model
+        once = [j for j in sim.node(standby).at_jobs if j.once_times]
+        assert len(once) == 1, [(j.at_id, j.run) for j in sim.node(standby).at_jobs]
+        assert "already pending" in sim.node(standby).files.read_text(
+            plan.scripts_dir + "\\logs\\failover.log"
+        )
+        failed_over = sim.clock.now()
+        sim.advance(hours=24)
+        runs = [r for r in model.history if r.program == "ntbackup" and r.when > failed_over]
+        assert [r.when.hour for r in runs].count(4) == 1, [(r.when, r.arguments) for r in runs]
+        assert not model.not_simulated
+
+
 def test_status_reports_a_one_shot_whose_time_passed_without_a_run_fo2(plan2012: Plan) -> None:
     """A one-shot made as clpbackup made it before (schtasks /SC ONCE /ST 06:00 at 12:00, no /SD):
     Windows warns, exits 0 and never runs it. status says so (FO-2) instead of showing it pending."""

@@ -188,6 +188,11 @@ SUBSET = [
         r"start /wait (rsm|ntbackup|wbadmin) .+",
         r"(wbadmin|ntbackup|schtasks|at) .+",  # a Command's batch_line, optionally redirected
         r"powershell -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/]+=*",  # FO-2 one-shot
+        # FO-2 with AT: at most one pending one-shot (at's listing searched for its mark)
+        rf"at > {_PATH} 2>&1",
+        rf'find /i "[A-Za-z0-9._-]+" {_PATH} > nul',
+        rf"echo FO-2: [A-Za-z0-9._-]+ is already pending; no second one-shot > {_PATH}",
+        r"exit /b 0",
     )
 ]
 
@@ -281,9 +286,17 @@ def test_2003_failover_run_is_full_and_appends_to_the_shared_tape_nt3() -> None:
     assert "NT-3" in lines(fo)[1]
     daily = next(line for line in lines(art.file("backup-script", "shared")) if line.startswith("ntbackup "))
     assert "/A" not in daily.split() and "/M differential" in daily
-    # failover.bat schedules that batch file with AT (2003 default)
+    # failover.bat schedules that batch file with AT (2003 default), marked with the one-shot's name,
+    # unless at's listing already shows that mark (FO-2: one pending one-shot at most)
     fscript = lines(art.file("failover-script"))
-    assert 'at 04:00 cmd /c "C:\\clpbackup\\shared-failover.bat"' in fscript
+    mark = "clpbackup-prod-shared-once"
+    at_line = f'at 04:00 cmd /c "C:\\clpbackup\\shared-failover.bat" {mark}'
+    assert at_line in fscript
+    find = f'find /i "{mark}" "C:\\clpbackup\\logs\\at-list.txt" > nul'
+    assert fscript.index(find) < fscript.index(at_line)
+    entry = once_schedule(plan, "node-b", "shared", "04:00", batch=run.batch)
+    assert entry.run == f'cmd /c "C:\\clpbackup\\shared-failover.bat" {mark}'
+    assert entry.argv[-1] == mark and entry.command_line == at_line
 
 
 def test_2003_failover_append_false_does_not_append() -> None:
@@ -372,7 +385,7 @@ def test_2008r2_at_schedules_and_failover() -> None:
     assert b.schedule("shared").at == "03:15"
     assert a.schedule("local").delete_argv == ()  # deleted by ID, found on the node
     fo = lines(a.file("failover-script"))
-    assert 'at 05:00 cmd /c "C:\\clpbackup\\shared.bat"' in fo
+    assert 'at 05:00 cmd /c "C:\\clpbackup\\shared.bat" clpbackup-prod-shared-once' in fo
     assert not any(f.path.endswith("-failover.bat") for f in a.files)  # WSB: same command
 
 

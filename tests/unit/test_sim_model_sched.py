@@ -196,3 +196,72 @@ def test_passwords_are_not_kept_in_the_history() -> None:
     assert "Top Secret1" not in repr(node.history) and "/RP ***" in node.history[-1].arguments
     task = node.scheduler.get("u")
     assert task is not None and task.has_password and "Top Secret1" not in repr(task)
+
+
+def test_schtasks_once_in_the_past_warns_exits_0_and_never_runs() -> None:
+    """schtasks-create: /SC ONCE without /SD is today; a /ST already past only warns (FO-2)."""
+    node = make()
+    node.advance(hours=12)
+    line = 'schtasks /Create /TN clp-once /TR "C:\\clp\\job.bat" /SC ONCE /ST 06:00 /RU SYSTEM /F'
+    rc, out, _ = run(node, line)
+    assert rc == 0 and out.startswith("WARNING: Task may not run because /ST is earlier than current time.")
+    node.advance(hours=48)
+    assert node.scheduler.get("clp-once").runs == []  # type: ignore[union-attr]
+
+
+def test_at_runs_at_the_next_occurrence() -> None:
+    node = make("2008R2")
+    node.advance(hours=12)
+    assert run(node, 'at 06:00 cmd /c "C:\\clp\\job.bat"')[0] == 0
+    node.advance(hours=24)
+    assert node.read_text("C:\\clp\\ran.txt") == "ran\r\n"
+    assert [r.when.hour for r in node.history if r.program.startswith("(task)")] == [6]
+
+
+@pytest.mark.parametrize(("hour", "day"), [(5, 15), (12, 16)])
+def test_the_schedule_once_script_registers_the_next_occurrence(hour: int, day: int) -> None:
+    """powershell.exe runs clpbackup's schedule-once script (by its marker) as Task Scheduler 2.0
+    would register it: one TimeTrigger at the next 06:00, as SYSTEM."""
+    from clpbackup.platforms import get_platform
+
+    node = make()
+    node.advance(hours=hour)
+    cmd = get_platform("2012").schtasks_once_next("clp-once", "06:00", 'cmd /c "C:\\clp\\job.bat"', field="f")
+    rc, out, err = run(node, cmd.command_line())
+    assert (rc, err) == (0, "") and out.startswith("SUCCESS: clp-once 2024-01-")
+    task = node.scheduler.get("clp-once")
+    assert task is not None and task.kind == "ONCE" and task.is_system
+    assert task.start == datetime(2024, 1, day, 6, 0)
+    node.advance(hours=48)
+    assert [when for when, _ in task.runs] == [datetime(2024, 1, day, 6, 0)]
+    tasks = sch_parser.parse_query_csv(run(node, "schtasks /Query /FO CSV /V")[1])
+    assert any(t.name.endswith("clp-once") and t.task_to_run == 'cmd /c "C:\\clp\\job.bat"' for t in tasks)
+
+
+def test_the_schedule_once_script_fails_on_2003_and_without_the_schedule_service() -> None:
+    import base64
+
+    from clpbackup.platforms.base import once_script
+
+    line = "powershell -NoProfile -NonInteractive -EncodedCommand " + base64.b64encode(
+        once_script("clp-once", "06:00", "cmd", '/c "C:\\clp\\job.bat"').encode("utf-16-le")
+    ).decode("ascii")
+    rc, _, err = run(make("2003"), line)
+    assert rc == 1 and "80040154" in err  # no Task Scheduler 2.0 COM class on 2003
+    node = make()
+    run(node, "net stop Schedule")
+    rc, _, err = run(node, line)
+    assert rc == 1 and "has not been started" in err and node.scheduler.get("clp-once") is None
+
+
+def test_find_as_documented() -> None:
+    """windows-commands/find: matching lines after ---------- FILE; exit 0 found, 1 not, 2 no file."""
+    node = make()
+    node.write_file("C:\\clp\\list.txt", "one Alpha\r\ntwo beta\r\nthree ALPHA\r\n")
+    header = "\r\n---------- C:\\CLP\\LIST.TXT\r\n"
+    assert run(node, 'find "Alpha" C:\\clp\\list.txt') == (0, header + "one Alpha\r\n", "")
+    assert run(node, 'find /i "alpha" "C:\\clp\\list.txt"')[1].endswith("one Alpha\r\nthree ALPHA\r\n")
+    assert run(node, 'find /c /i "alpha" C:\\clp\\list.txt')[1] == "\r\n---------- C:\\CLP\\LIST.TXT: 2\r\n"
+    assert run(node, 'find "gamma" C:\\clp\\list.txt')[0] == 1
+    assert run(node, 'find "gamma" C:\\clp\\none.txt') == (2, "", "File not found - C:\\CLP\\NONE.TXT\r\n")
+    assert not node.not_simulated

@@ -249,6 +249,7 @@ PROGRAMS: dict[str, Program] = {
         Program("at", "at.exe", "system32", _at),
         Program("cmd", "cmd.exe", "system32", _lazy("sysprogs", "cmd_exe")),
         Program("ping", "PING.EXE", "system32", _lazy("sysprogs", "ping")),
+        Program("find", "find.exe", "system32", _lazy("sysprogs", "find")),
         Program("hostname", "HOSTNAME.EXE", "system32", _lazy("sysprogs", "hostname")),
         Program("chcp", "chcp.com", "system32", _lazy("sysprogs", "chcp")),
         Program("whoami", "whoami.exe", "system32", _lazy("sysprogs", "whoami")),

@@ -98,6 +98,51 @@ def hostname(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> 
     return ToolResult(0, lines(node.hostname))
 
 
+_FIND = re.compile(r'^\s*((?:/[A-Za-z]+\s+)*)"((?:[^"]|"")*)"(.*)$', re.DOTALL)
+
+
+def find(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
+    """``find [/v] [/c] [/n] [/i] "string" <file>...`` (windows-commands/find): the lines of each
+    file that contain the string, after ``---------- <FILE>``; exit code 0 found, 1 not found, 2 a
+    file not found. Reading standard input (no file) is not simulated."""
+    from clpbackup.testing.model.cmd import parse_args
+
+    m = _FIND.match(tail)
+    if m is None:
+        return node.not_simulated_result("find " + tail)
+    opts = {o.lower() for o in m.group(1).split()}
+    if not opts <= {"/v", "/c", "/n", "/i"}:
+        return ToolResult(2, err=lines("FIND: Parameter format not correct"))  # en assumed
+    needle = m.group(2).replace('""', '"')
+    files = parse_args(m.group(3))
+    if not files:
+        return node.not_simulated_result("find reading standard input")
+    out: list[str] = []
+    found = False
+    for name in files:
+        try:
+            text = node.decode(node.fs.read_bytes(name, proc.cwd))
+        except FsError:
+            return ToolResult(2, "".join(out), lines(f"File not found - {name.upper()}"))
+        rows = text.replace("\r\n", "\n").split("\n")
+        if rows and rows[-1] == "":
+            rows.pop()
+        want = needle.lower() if "/i" in opts else needle
+        hits = [
+            (i, row)
+            for i, row in enumerate(rows, 1)
+            if (want in (row.lower() if "/i" in opts else row)) != ("/v" in opts)
+        ]
+        found = found or bool(hits)
+        shown = name.upper()
+        if "/c" in opts:
+            out.append(lines("", f"---------- {shown}: {len(hits)}"))
+        else:
+            out.append(lines("", f"---------- {shown}"))
+            out.append("".join(lines(f"[{i}]{row}" if "/n" in opts else row) for i, row in hits))
+    return ToolResult(0 if found else 1, "".join(out))
+
+
 def whoami(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -> ToolResult:
     if argv:
         return node.not_simulated_result("whoami " + tail)
