@@ -148,7 +148,10 @@ def base_plans(draw: st.DrawFn) -> dict[str, Any]:
     fb_job = draw(st.sampled_from(switch))
     fb_at = "now"
     fb_end = cursor + 10 + _DURATIONS[jobs[fb_job]["expected_duration"]]
-    if draw(st.booleans()) and fb_end < 24 * 60 - 10:
+    # FO-2: a one-shot at a time with schtasks on 2003 is refused (Task Scheduler 1.0 cannot be
+    # given the next date), so the generator keeps "now" there
+    schtasks_2003 = plan["scheduler"] == "schtasks" and "2003" in (os_a, os_b)
+    if draw(st.booleans()) and fb_end < 24 * 60 - 10 and not schtasks_2003:
         fb_at = format_hhmm(cursor + 10)
     plan["failover_backup"] = {"job": fb_job, "at": fb_at}
     return plan
@@ -342,6 +345,10 @@ _FIXED = {
     ":not_attached",
     "rem >>> clpbackup",
     "rem <<< clpbackup",
+    # FO-2 on AT nodes: no second one-shot while ours is pending
+    'if not "%RC%" == "0" goto schedule',
+    ":schedule",
+    "exit /b 0",
 }
 _QUOTED = '"([^"]*)"'
 _PATH_FORMS = [
@@ -356,10 +363,15 @@ _PATH_FORMS = [
     ),
     re.compile(rf'if "%CLP_EVENT%" == "FAILOVER" start "" cmd /c {_QUOTED}'),
     re.compile(rf"call {_QUOTED}"),
+    re.compile(rf"at > {_QUOTED} 2>&1"),
+    re.compile(rf'find /i "clpbackup-[A-Za-z0-9._-]+-once" {_QUOTED} > nul'),
+    re.compile(
+        rf"echo FO-2: clpbackup-[A-Za-z0-9._-]+-once is already pending; no second one-shot > {_QUOTED}"
+    ),
 ]
 _PING = re.compile(r"ping -n \d+ 127\.0\.0\.1 > nul")
 _REM_FORBIDDEN = set('%^!"<>|&')
-_TOOLS = ("wbadmin ", "ntbackup ", "schtasks ", "at ", "start /wait rsm ")
+_TOOLS = ("wbadmin ", "ntbackup ", "schtasks ", "at ", "start /wait rsm ", "powershell ")
 
 
 _REDIRECT_TARGET = re.compile(r'(>>?[ \t]*)"([^"]*)"')
