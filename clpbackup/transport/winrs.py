@@ -26,6 +26,10 @@ Limits (what PowerShell does better, and why PSRP is the default):
   changed).
 * **Output is decoded here** with the plan's ``connection.codepage``; bytes that are not valid in
   that code page raise :class:`~clpbackup.errors.ParseError` with a hint about the code page.
+* **No node lock** (LOCK-1): cmd.exe has no way to hold a file open across the separate commands of
+  an apply. The apply's guards (the record's hash, the ``at`` listing) are checked again first and
+  the record (OWN-1) is written last, as with PowerShell, but two deploys over WinRS at the same
+  moment are not kept apart: run them one at a time.
 * An empty file is written with ``type nul``; reading an empty file depends on certutil (2003's
   certutil refuses to encode zero bytes: it is then reported as a read error).
 
@@ -50,6 +54,7 @@ from pypsrp.wsman import WSMan
 from clpbackup import winquote
 from clpbackup.commands import Command
 from clpbackup.errors import ClpBackupError, NodeTimeout, QuotingError
+from clpbackup.record import AT_ID_TOKEN
 from clpbackup.transport._connect import open_wsman
 from clpbackup.transport._errors import codepage_error, is_network_error, map_error, mark, pool_is_broken
 from clpbackup.transport._logging import log
@@ -66,6 +71,7 @@ from clpbackup.transport.types import (
     InspectRequest,
     InspectResult,
     NodeFacts,
+    RecordWrite,
     VolumeInfo,
 )
 
@@ -484,6 +490,15 @@ class WinrsSession(WinRMSession):
         self._ensure_shell()
 
         def body() -> ApplyResult:
+            stale = self._stale_guards(request)
+            if stale:
+                return ApplyResult(
+                    commands=[
+                        CommandResult(argv=argv_of(c), rc=None, stdout="", stderr="", ran=False)
+                        for c in request.commands
+                    ],
+                    stale=tuple(stale),
+                )
             files = [self._write(w.path, w.content) for w in request.writes]
             deleted: list[str] = []
             errors: dict[str, str] = {}
@@ -500,11 +515,37 @@ class WinrsSession(WinRMSession):
                 timeout=request.command_timeout,
                 failed=failed,
             )
-            return ApplyResult(files=files, deleted=deleted, commands=commands, delete_errors=errors)
+            record_sha = record_error = None
+            if request.record is not None:
+                data = record_text(request.record, files, commands)
+                written = self._write(request.record.path, data)
+                record_sha, record_error = written.sha256 or None, written.error
+            return ApplyResult(
+                files=files,
+                deleted=deleted,
+                commands=commands,
+                delete_errors=errors,
+                record_sha256=record_sha,
+                record_error=record_error,
+            )
 
         result = self._timed("apply", body)
         assert isinstance(result, ApplyResult)
         return result
+
+    def _stale_guards(self, request: ApplyRequest) -> list[str]:
+        """The guards of ``request`` that no longer hold (LOCK-1; see the module docstring: this
+        transport re-checks them but takes no node lock)."""
+        stale: list[str] = []
+        for g in request.guards:
+            if g.command is None and g.path is not None:
+                if self._read(g.path).sha256 != (g.sha256.lower() if g.sha256 else None):
+                    stale.append(g.path)
+            elif g.command is not None:
+                run = self._commands([g.command], stop_on_error=False, timeout=request.command_timeout)[0]
+                if run.rc != 0 or run.stdout != g.stdout:
+                    stale.append(" ".join(run.argv))
+        return stale
 
     def close(self) -> None:
         """Delete the cmd shell on the node. Safe to call twice."""
@@ -518,6 +559,38 @@ class WinrsSession(WinRMSession):
                 log.warning("%s: closing the WinRS shell failed (%s)", self.node, type(exc).__name__)
         if wsman is not None:
             wsman.close()
+
+
+_AT_ID = re.compile(r"\bID\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def record_text(
+    record: RecordWrite, files: Sequence[FileWriteResult], commands: Sequence[CommandResult]
+) -> bytes:
+    """The record ``apply`` writes (OWN-1): the lines of ``record`` kept as ``apply.ps1`` keeps them
+    (``ran:i``, ``notran:i``, ``wrote:i``; the AT id that at.exe printed put into its line)."""
+    kept: list[str] = []
+    for line, when in zip(record.lines, record.when, strict=True):
+        if when:
+            kind, _, number = when.partition(":")
+            k = int(number)
+            if kind == "wrote":
+                if k >= len(files) or files[k].error is not None:
+                    continue
+            else:
+                ok = k < len(commands) and commands[k].ran and commands[k].rc == 0
+                if kind == "ran":
+                    if not ok:
+                        continue
+                    if AT_ID_TOKEN in line:
+                        found = _AT_ID.search(commands[k].stdout)
+                        if found is None:
+                            continue
+                        line = line.replace(AT_ID_TOKEN, found.group(1))
+                elif ok:
+                    continue
+        kept.append(line)
+    return "".join(x + "\r\n" for x in kept).encode("ascii")
 
 
 def _parse_error(node: str, tool: str, text: str, reason: str) -> ClpBackupError:

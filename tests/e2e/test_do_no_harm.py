@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from clpbackup import ClusterBackup, Plan
+from clpbackup.errors import NodeBusy
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 
@@ -172,3 +173,45 @@ def test_two_deploys_that_read_before_either_writes_add_each_entry_once(
             assert r is not None and isinstance(r[node], DeployResult), results
         wanted = len(ClusterBackup(plan).artifacts[node].schedules)
         assert len(sim.node(node).at_jobs) == wanted, at_entries(sim, node)
+
+
+def test_a_held_node_lock_refuses_the_second_deploy_naming_the_holder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = load("2012-wsb-schtasks", monkeypatch)
+    lock = f"{plan.scripts_dir}\\clpbackup.lock"
+    holder = (
+        "owner=alice@ws7 pid 4242 (clpbackup)\r\ntaken=2024-01-15T00:00:00Z\r\n"
+        "expires=2024-01-15T00:06:00Z"
+    )
+    with SimulatedCluster.from_plan(plan) as sim:
+        model = sim.node("node-a").model
+        model.write_file(lock, holder.encode("utf-8"))
+        model.open_handles.add(lock.lower())  # a live deploy holds it open
+        with ClusterBackup(sim.plan, lock_wait=1) as cb:
+            result = cb.deploy()
+        busy = result["node-a"]
+        assert isinstance(busy, NodeBusy), result
+        assert "held by alice@ws7 pid 4242 (clpbackup) since 2024-01-15T00:00:00Z" in str(busy)
+        assert sim.node("node-a").tasks == {}  # nothing written under someone else's lock
+        assert isinstance(result["node-b"], DeployResult) and result["node-b"].changed
+        # the holder crashed: Windows closed its handle, the file stays; the next deploy takes over
+        model.open_handles.discard(lock.lower())
+        with ClusterBackup(sim.plan) as cb:
+            again = cb.deploy()
+        assert again.ok and isinstance(again["node-a"], DeployResult) and again["node-a"].changed
+        assert "alice" not in sim.node("node-a").files.read_bytes(lock).decode("utf-8")
+
+
+def test_over_winrs_the_record_is_written_and_foreign_at_jobs_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2003-ntbackup-at", monkeypatch, **{"connection.transport": "winrs"})
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        theirs = {n.name: operator_at_jobs(sim, n.name, plan.scripts_dir) for n in plan.nodes}
+        assert cb.deploy().ok
+        second = cb.deploy()
+        assert second.ok and not second.changed, second
+        for n in plan.nodes:
+            assert set(theirs[n.name]) <= set(at_entries(sim, n.name))
+            record = sim.node(n.name).files.read_bytes(f"{plan.scripts_dir}\\clpbackup-record.jsonl")
+            ids = {j.at_id for j in sim.node(n.name).at_jobs if "copy" not in j.run and "rotate" not in j.run}
+            assert all(f'"id": {i}'.encode() in record for i in ids), record
