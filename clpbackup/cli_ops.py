@@ -162,6 +162,25 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="SCH-4: set the Schedule service to automatic and start it where AT is used",
     )
+    p.add_argument(
+        "--state",
+        choices=("present", "absent"),
+        default="present",
+        help="absent: uninstall — remove exactly what clpbackup's record on each node lists (OWN-1)",
+    )
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="OWN-1: take over files and tasks at the planned names that no record lists "
+        "(a node deployed by an earlier clpbackup); never AT jobs",
+    )
+    p.add_argument(
+        "--lock-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="LOCK-1: how long to wait for another deploy's node lock (default 60)",
+    )
 
 
 @subcommand(
@@ -171,11 +190,17 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
 )
 @_guard
 def _deploy(args: argparse.Namespace) -> int:
-    cb = _open(args, install_features=args.install_features, fix_schedule_service=args.fix_schedule_service)
+    cb = _open(
+        args,
+        install_features=args.install_features,
+        fix_schedule_service=args.fix_schedule_service,
+        adopt=args.adopt,
+        lock_wait=args.lock_wait,
+    )
     if isinstance(cb, int):
         return cb
     with cb:
-        return _print_result(cb.deploy(check=args.check, node=args.node), args.format)
+        return _print_result(cb.deploy(check=args.check, node=args.node, state=args.state), args.format)
 
 
 @subcommand("status", "show schedules, last runs, versions, the switchover owner and drift", _configure)

@@ -440,7 +440,7 @@ def _short(task: ScheduledTask) -> str:
 PASSED_ONE_SHOT = "FO-2: one-shot not run"
 
 
-def _recorded_at_agrees(rec: RecordedAt, job: AtJob) -> bool:
+def recorded_at_agrees(rec: RecordedAt, job: AtJob) -> bool:
     """The record and the node agree on an AT job: same id, command line, time and days."""
     if rec.id != job.job_id or rec.at != job.time or _norm_cmd(rec.run) != _norm_cmd(job.command):
         return False
@@ -515,7 +515,7 @@ def ownership(
     jobs = list(state.at_jobs or [])
     taken: set[int] = set()
     at_entries = [(i, e) for i, e in enumerate(art.schedules) if e.scheduler == "at"]
-    recorded_ids = {r.id for j in jobs for r in rec.at_jobs if _recorded_at_agrees(r, j)}
+    recorded_ids = {r.id for j in jobs for r in rec.at_jobs if recorded_at_agrees(r, j)}
     # recorded and agreeing first, then exact matches (adopted)
     for pass_recorded in (True, False):
         for i, entry in at_entries:
@@ -668,7 +668,7 @@ def schedule_changes(
         label = f"AT {entry.at} {entry.run}"
         j = own.at.get(i)
         if j is not None:
-            known = any(_recorded_at_agrees(r, j) for r in state.record.at_jobs)
+            known = any(recorded_at_agrees(r, j) for r in state.record.at_jobs)
             changes.append(Change("schedule", label, "unchanged" if known else "adopt"))
             keep.append(at_line(j.job_id, j.command, j.time, entry.days))
         else:

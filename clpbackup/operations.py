@@ -38,7 +38,7 @@ from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
 from clpbackup.platforms import get_platform
-from clpbackup.record import RecordLine, block_line, file_line, header_line
+from clpbackup.record import RecordLine, at_line, block_line, file_line, header_line, task_line
 from clpbackup.results import (
     Change,
     ClusterResult,
@@ -51,6 +51,7 @@ from clpbackup.results import (
     StatusResult,
 )
 from clpbackup.startscript import StartScriptError, block_state, find_block, splice, split_lines
+from clpbackup.startscript import remove as remove_block
 from clpbackup.transport.types import (
     ApplyRequest,
     ApplyResult,
@@ -316,11 +317,21 @@ class ClusterBackup:
 
     # -- deploy -------------------------------------------------------------------------------------
 
-    def deploy(self, check: bool = False, *, node: str | None = None) -> ClusterResult[DeployResult]:
+    def deploy(
+        self, check: bool = False, *, node: str | None = None, state: str = "present"
+    ) -> ClusterResult[DeployResult]:
         """Deploy identical jobs to both nodes (JOB-1), idempotently (IDEM-1).
 
         ``check=True`` changes nothing on any node and returns the same diff (before/after per item).
+        ``state="absent"`` uninstalls instead: it removes exactly what clpbackup's record on each node
+        lists and the node agrees on (OWN-1) — files, tasks, AT jobs, the block in the start script —
+        under the node lock (LOCK-1), and leaves everything else.
         """
+        if state not in ("present", "absent"):
+            raise PlanError(f"state must be 'present' or 'absent', not {state!r}", field="state")
+        if state == "absent":
+            removed = self._each(self._node_names(node), lambda n: self._remove_node(n, check))
+            return ClusterResult("deploy --state absent" + (" --check" if check else ""), removed)
         values = self._each(self._node_names(node), lambda n: self._deploy_node(n, check))
         result: ClusterResult[DeployResult] = ClusterResult("deploy --check" if check else "deploy", values)
         if not self.plan.cluster.start_script:
@@ -389,7 +400,109 @@ class ClusterBackup:
         res.changed = applied.changed
         return res
 
-    def _apply_locked(self, name: str, request: ApplyRequest) -> ApplyResult:
+    def _remove_node(self, name: str, check: bool) -> DeployResult:
+        read = self._read(name)
+        problems = self._preflight(read, for_write=True)
+        changes, request = self._removal(read)
+        res = DeployResult(name, check=check, changes=changes, problems=problems)
+        res.problems += [
+            Problem("OWN-1", f"{c.name}: {c.before}", name) for c in changes if c.action == "conflict"
+        ]
+        if check or request is None:
+            return res
+        applied = self._apply_locked(name, request, decide=lambda again: self._removal(again)[1])
+        self._check_applied(name, applied)
+        for path, why in applied.delete_errors.items():
+            res.problems.append(Problem("OWN-1", f"{path} could not be deleted: {why}", name))
+        res.changed = applied.changed
+        return res
+
+    def _removal(self, read: _NodeRead) -> tuple[list[Change], ApplyRequest | None]:
+        """What uninstall removes from a node: exactly what the record lists and the node agrees on."""
+        name = read.node.name
+        state = read.state
+        rec = state.record
+        if "record" in state.errors:
+            raise PreflightFailed(
+                "clpbackup's record on the node cannot be read: " + state.errors["record"],
+                node=name,
+                rule="OWN-1",
+                hint="nothing was removed; look at " + render.record_path(self.plan),
+            )
+        platform = get_platform(read.node.os)
+        changes: list[Change] = []
+        writes: list[FileWrite] = []
+        deletes: list[str] = []
+        commands: list[CommandSpec] = []
+        lines: list[RecordLine] = [header_line(self.plan.cluster.name)]
+        for f in rec.files:
+            now = read.result.files.get(f.path)
+            have = now.sha256 if now is not None else None
+            if have is None:
+                continue
+            if have != f.sha256:
+                why = "changed since clpbackup wrote it: left"
+                changes.append(Change("file", f.path, "conflict", before=why))
+                continue
+            changes.append(Change("file", f.path, "delete", before=f.sha256))
+            deletes.append(f.path)
+        for block in rec.blocks:
+            current = read.result.files.get(block.path)
+            if current is None or current.content is None:
+                continue
+            if _block_hash(current.content) != block.sha256:
+                changes.append(
+                    Change("start-script", block.path, "conflict", before="the block was changed: left")
+                )
+                continue
+            after = remove_block(current.content)
+            cp = f"cp{self.plan.codepage_for(read.node)}"
+            changes.append(
+                Change(
+                    "start-script",
+                    block.path,
+                    "update",
+                    before=current.content.decode(cp, "replace"),
+                    after=after.decode(cp, "replace"),
+                )
+            )
+            lines.append(block_line(block.path, block.sha256, f"notwrote:{len(writes)}"))
+            writes.append(FileWrite(block.path, after))
+        for t in rec.tasks:
+            if state.task(t.name) is None:
+                continue
+            changes.append(Change("schedule", t.name, "delete", before=t.run))
+            lines.append(RecordLine(task_line(t.name, t.run, t.at, t.kind).text, f"notran:{len(commands)}"))
+            commands.append(platform.schtasks_delete(t.name))
+        for a in rec.at_jobs:
+            job = next((j for j in state.at_jobs or [] if nodestate.recorded_at_agrees(a, j)), None)
+            if job is None:
+                continue
+            changes.append(Change("schedule", f"AT #{a.id} {a.at} {a.run}", "delete", before=job.schedule))
+            lines.append(RecordLine(at_line(a.id, a.run, a.at, a.days).text, f"notran:{len(commands)}"))
+            commands.append(platform.at_delete(a.id))
+        if not writes and not deletes and not commands:
+            return changes, None
+        guards: list[Guard] = [Guard(path=render.record_path(self.plan), sha256=state.record_sha256)]
+        if state.at_listing is not None:
+            guards.append(Guard(command=platform.at_query(), stdout=state.at_listing))
+        record = RecordWrite(render.record_path(self.plan), [x.text for x in lines], [x.when for x in lines])
+        return changes, ApplyRequest(
+            writes=writes,
+            deletes=deletes,
+            commands=commands,
+            stop_on_error=False,
+            lock=self._node_lock(),
+            guards=guards,
+            record=record,
+        )
+
+    def _apply_locked(
+        self,
+        name: str,
+        request: ApplyRequest,
+        decide: Callable[[_NodeRead], ApplyRequest | None] | None = None,
+    ) -> ApplyResult:
         """Apply a deploy's changes under the node lock (LOCK-1), re-deciding when the node changed.
 
         The apply checks its guards (the record's hash, the AT listing) under the lock; when another
@@ -416,9 +529,12 @@ class ClusterBackup:
                 return applied
             read = self._read(name)
             self._preflight(read, for_write=True)
-            _, again, conflicts = self._diff(read)
-            if conflicts:
-                raise PreflightFailed("; ".join(conflicts), node=name, rule="OWN-1")
+            if decide is not None:
+                again = decide(read)
+            else:
+                _, again, conflicts = self._diff(read)
+                if conflicts:
+                    raise PreflightFailed("; ".join(conflicts), node=name, rule="OWN-1")
             if again is None:
                 return applied if applied is not None else ApplyResult()
             request = again

@@ -178,7 +178,7 @@ class RecordLine:
     ``ran:i`` only when apply command ``i`` ran with exit code 0 (an entry it creates; in an AT line
     :data:`AT_ID_TOKEN` becomes the id it printed, and the line is dropped when it printed none);
     ``notran:i`` unless command ``i`` ran with exit code 0 (an entry it deletes: a failed delete
-    leaves it recorded); ``wrote:i`` only when write ``i`` succeeded."""
+    leaves it recorded); ``wrote:i`` only when write ``i`` succeeded; ``notwrote:i`` unless it did."""
 
     text: str
     when: str = ""

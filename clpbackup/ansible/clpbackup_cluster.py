@@ -53,8 +53,11 @@ options:
         switchover partition (FO-2), at O(at) or the plan's C(failover_backup.at).
       - V(failback_backup) runs the switchover backup once on the owner after a failback (FB-1), now or at
         O(at).
+      - V(absent) uninstalls - removes exactly what clpbackup's record on each node lists and the node
+        agrees on (files, tasks, AT jobs, the block in the start script; OWN-1), under the node lock
+        (LOCK-1). Everything else stays. Supports check mode and diff.
     type: str
-    choices: [deployed, status, failover_backup, failback_backup]
+    choices: [deployed, status, failover_backup, failback_backup, absent]
     default: deployed
   node:
     description:
@@ -94,7 +97,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - V(deployed) computes the exact change on every node and writes nothing.
+      - V(deployed) and V(absent) compute the exact change on every node and write nothing.
       - V(status) only reads, with or without check mode.
       - V(failover_backup) and V(failback_backup) read both nodes, decide the owner and what would be
         scheduled there (nothing when the same one-shot already exists) and change nothing; RV(changed)
@@ -165,6 +168,12 @@ EXAMPLES = r"""
   clpbackup_cluster:
     plan: "{{ playbook_dir }}/plans/prod-db.yaml"
     state: failback_backup
+  delegate_to: localhost
+
+- name: Uninstall - remove exactly what clpbackup's record on each node lists (OWN-1)
+  clpbackup_cluster:
+    plan: "{{ playbook_dir }}/plans/prod-db.yaml"
+    state: absent
   delegate_to: localhost
 """
 
@@ -261,7 +270,7 @@ try:
 except ImportError:
     CLPBACKUP_IMPORT_ERROR = traceback.format_exc()
 
-STATES = ("deployed", "status", "failover_backup", "failback_backup")
+STATES = ("deployed", "status", "failover_backup", "failback_backup", "absent")
 ONE_SHOT = ("failover_backup", "failback_backup")
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -444,7 +453,11 @@ def deploy_diffs(cb: ClusterBackup, result: ClusterResult[Any]) -> list[dict[str
                 art = files.get(c.name)
                 after = _lf(art.text()) if art is not None and c.action != "delete" else ""
                 before = (
-                    f"(the content on the node differs; sha256 {c.before})\n" if c.action == "update" else ""
+                    f"(the content on the node differs; sha256 {c.before})\n"
+                    if c.action == "update"
+                    else f"(clpbackup's file; sha256 {c.before})\n"
+                    if c.action == "delete"
+                    else ""
                 )
             out.append(
                 {
@@ -483,10 +496,10 @@ def warn_problems(module: AnsibleModule, result: ClusterResult[Any]) -> None:
 # -- the states ---------------------------------------------------------------------------------------
 
 
-def run_deployed(module: AnsibleModule, cb: ClusterBackup) -> None:
+def run_deployed(module: AnsibleModule, cb: ClusterBackup, *, absent: bool = False) -> None:
     names = names_of(cb)
     check = module.check_mode
-    result = cb.deploy(check=check, node=module.params["node"])
+    result = cb.deploy(check=check, node=module.params["node"], state="absent" if absent else "present")
     data = result_json(result, names)
     # In check mode nothing changed, but Ansible's `changed` is what *would* change.
     data["changed"] = any(r.diff for r in result.succeeded.values()) if check else result.changed
@@ -599,8 +612,8 @@ def run_module() -> None:
 
     try:
         with cb:
-            if state == "deployed":
-                run_deployed(module, cb)
+            if state in ("deployed", "absent"):
+                run_deployed(module, cb, absent=state == "absent")
             elif state == "status":
                 run_status(module, cb)
             else:

@@ -574,8 +574,9 @@ def record_text(
         if when:
             kind, _, number = when.partition(":")
             k = int(number)
-            if kind == "wrote":
-                if k >= len(files) or files[k].error is not None:
+            if kind in ("wrote", "notwrote"):
+                wrote = k < len(files) and files[k].error is None
+                if wrote != (kind == "wrote"):
                     continue
             else:
                 ok = k < len(commands) and commands[k].ran and commands[k].rc == 0

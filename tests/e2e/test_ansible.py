@@ -509,3 +509,23 @@ def test_missing_libraries_are_named(sim: Sim, tmp_path: Path) -> None:
     assert "Failed to import the required Python library (clpbackup)" in run.results["no_clpbackup"]["msg"]
     assert run.results["no_pypsrp"]["failed"] is True
     assert "Failed to import the required Python library (pypsrp)" in run.results["no_pypsrp"]["msg"]
+
+
+def test_state_absent_check_mode_and_diff_then_uninstalls_exactly_what_the_record_lists(sim: Sim) -> None:
+    run = playbook(
+        sim,
+        [
+            task("deploy", plan=str(sim.plan), state="deployed"),
+            task("check", plan=str(sim.plan), state="absent", check_mode=True),
+            task("absent", plan=str(sim.plan), state="absent"),
+            task("again", plan=str(sim.plan), state="absent"),
+        ],
+        "--diff",
+    )
+    assert run.rc == 0, run.output
+    r = run.results
+    assert r["check"]["changed"] is True and r["check"]["operation"] == "deploy --state absent --check"
+    assert "+++ after: node-a: schedule clpbackup-prod-db-local-daily (deleted)" in run.output
+    assert "+++ after: node-a: file C:\\clpbackup\\local-daily.bat (deleted)" in run.output
+    assert r["absent"]["changed"] is True and r["absent"]["operation"] == "deploy --state absent"
+    assert r["again"]["changed"] is False

@@ -215,3 +215,55 @@ def test_over_winrs_the_record_is_written_and_foreign_at_jobs_stay(monkeypatch: 
             record = sim.node(n.name).files.read_bytes(f"{plan.scripts_dir}\\clpbackup-record.jsonl")
             ids = {j.at_id for j in sim.node(n.name).at_jobs if "copy" not in j.run and "rotate" not in j.run}
             assert all(f'"id": {i}'.encode() in record for i in ids), record
+
+
+@pytest.mark.parametrize("name", list(PLANS))
+def test_uninstall_removes_exactly_what_the_record_lists(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load(name, monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        before = {n.name: (sorted(sim.node(n.name).tasks), at_entries(sim, n.name)) for n in plan.nodes}
+        starts = {
+            n.name: sim.node(n.name).files.read_bytes(plan.cluster.start_script)
+            for n in plan.nodes
+            if plan.cluster.start_script and sim.node(n.name).files.exists(plan.cluster.start_script)
+        }
+        assert cb.deploy().ok
+        theirs = {n.name: operator_at_jobs(sim, n.name, plan.scripts_dir) for n in plan.nodes}
+        check = cb.deploy(check=True, state="absent")
+        assert check.ok and not check.changed
+        assert all(isinstance(v, DeployResult) and v.diff for v in check.values())
+        assert cb.deploy(check=True).ok and not cb.deploy(check=True).changed  # nothing removed by check
+        gone = cb.deploy(state="absent")
+        assert gone.ok and gone.changed, gone
+        for n in plan.nodes:
+            tasks, _ = before[n.name]
+            assert sorted(sim.node(n.name).tasks) == tasks
+            # only the operator's AT jobs are left, under their own ids
+            assert at_entries(sim, n.name) == [e for e in theirs[n.name] if "copy" in e or "rotate" in e]
+            for f in cb.artifacts[n.name].files:
+                if f.role != "start-fragment" or not plan.cluster.start_script:
+                    assert not sim.node(n.name).files.exists(f.path), f.path
+            if n.name in starts:
+                assert sim.node(n.name).files.read_bytes(plan.cluster.start_script) == starts[n.name]
+        again = cb.deploy(state="absent")
+        assert again.ok and not again.changed
+
+
+def test_cli_deploy_state_absent_uninstalls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from clpbackup.cli import main
+
+    plan = load("2012-wsb-schtasks", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim:
+        path = tmp_path / "plan.yaml"
+        path.write_text(yaml.safe_dump(sim.plan.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
+        assert main(["deploy", str(path)]) == 0
+        assert sim.node("node-a").tasks
+        capsys.readouterr()
+        assert main(["deploy", str(path), "--state", "absent", "--check"]) == 0
+        assert "delete" in capsys.readouterr().out and sim.node("node-a").tasks
+        assert main(["deploy", str(path), "--state", "absent"]) == 0
+        assert sim.node("node-a").tasks == {} and sim.node("node-b").tasks == {}

@@ -505,8 +505,9 @@ def _record_text(params: dict[str, Any], files: list[dict[str, Any]], commands: 
         if when:
             kind, _, number = when.partition(":")
             k = int(number)
-            if kind == "wrote":
-                if k >= len(files) or files[k]["error"] is not None:
+            if kind in ("wrote", "notwrote"):
+                wrote = k < len(files) and files[k]["error"] is None
+                if wrote != (kind == "wrote"):
                     continue
             else:
                 ok = k < len(commands) and bool(commands[k]["ran"]) and commands[k]["rc"] == 0

@@ -172,7 +172,8 @@ function Get-StaleGuards {
 function Get-RecordText($Files, $Commands) {
     # OWN-1: the record lists what exists after this apply. A line is kept always, only if command
     # i ran with exit code 0 ('ran:i'; the AT id that at.exe printed replaces the id token),
-    # unless command i did ('notran:i'), or only if write i succeeded ('wrote:i').
+    # unless command i did ('notran:i'), only if write i succeeded ('wrote:i') or unless it did
+    # ('notwrote:i').
     $kept = @()
     for ($i = 0; $i -lt $RecordLines.Length; $i++) {
         $line = $RecordLines[$i]
@@ -183,8 +184,9 @@ function Get-RecordText($Files, $Commands) {
         if ($when -ne '') {
             $parts = $when.Split(':')
             $k = [int]$parts[1]
-            if ($parts[0] -eq 'wrote') {
-                if (($k -ge $Files.Length) -or ($Files[$k].error -ne $null)) {
+            if (($parts[0] -eq 'wrote') -or ($parts[0] -eq 'notwrote')) {
+                $wrote = ($k -lt $Files.Length) -and ($Files[$k].error -eq $null)
+                if ($wrote -ne ($parts[0] -eq 'wrote')) {
                     continue
                 }
             } else {
