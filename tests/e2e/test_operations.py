@@ -458,6 +458,28 @@ def _variant(plan: Plan, **changes: object) -> dict[str, object]:
     return data
 
 
+@pytest.mark.parametrize(("planned", "real"), [("2012", "2012R2"), ("2016", "2019"), ("2022", "2019")])
+def test_a_release_of_the_2012_family_is_checked_against_the_node_os1(
+    planned: str, real: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2012 R2 is no longer planned as 2012, and 2016 / 2019 / 2022 (all kernel 10.0) differ by build
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", PASSWORD)
+    data = Plan.from_file(EXAMPLES / "ws2019-wsb.yaml").model_dump(mode="json", exclude_none=True)
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    for n in data["nodes"]:
+        n["os"] = real
+    with SimulatedCluster.from_plan(Plan.from_dict(data)) as sim:
+        wrong = _variant(sim.plan)
+        wrong["nodes"][1]["os"] = planned  # type: ignore[index]
+        with ClusterBackup(Plan.from_dict(wrong)) as cb:
+            result = cb.deploy(check=True)
+        err = result["node-b"]
+        assert isinstance(err, PreflightFailed) and err.rule == "OS-1"
+        assert f"the plan says Windows Server {planned}" in str(err)
+        assert f"Windows Server {real[:4]}" in str(err)  # the node's caption
+        assert not isinstance(result["node-a"], PreflightFailed)
+
+
 def test_os_and_codepage_mismatch_are_refused(plan2012: Plan) -> None:
     with SimulatedCluster.from_plan(plan2012) as sim:
         wrong_os = _variant(sim.plan, scheduler="schtasks")
