@@ -406,7 +406,7 @@ def test_one_node_failing_fails_the_task_with_both_results(sim: Sim) -> None:
     assert cp["failed_nodes"] == ["node-b"]
     assert cp["nodes"]["node-b"]["error"]["type"] == "PreflightFailed"
     assert cp["nodes"]["node-b"]["error"]["rule"] == "CODEPAGE"
-    assert "node-b: PreflightFailed: CODEPAGE: the node's OEM code page is 437" in cp["msg"]
+    assert "node-b: PreflightFailed [CODEPAGE]: the node's OEM code page is 437" in cp["msg"]
     assert cp["nodes"]["node-a"]["ok"] is True
 
 
