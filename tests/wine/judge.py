@@ -1,0 +1,327 @@
+"""What a plan's files and command lines must do on a node, derived from ``platforms/``, and the
+check of what Wine's cmd.exe and CreateProcess made of them.
+
+Expectations come from the :class:`~clpbackup.commands.Command` objects the platform module builds
+(``Command.argv``; ``Command.raw_tail`` for programs that read their own command line) and from the
+rendered :class:`~clpbackup.artifacts.NodeArtifacts` (which file, which schedule entry), never from
+hard-coded batch text, so changes to render/platforms flow through.
+
+Wine's divergences from Windows (each pinned by ``tests/wine/test_divergences.py`` and listed in
+``docs/windows-facts.md``, "Wine as a judge") are handled here, in one place:
+
+* W1 — ``if exist "X:\\"`` is false for every drive root under Wine: the JOB-3 guard lines are
+  handed to Wine as ``if not exist "X:\\nul"`` (:func:`wine_bytes`; the count of rewritten lines is
+  checked, so a guard in another form fails the judge instead of passing unnoticed).
+* W2 — Wine's START rebuilds the child's command line (``"C:\\…\\rsm.exe" refresh "/LFHP DAT72"``):
+  for a program started by START only the argv is compared, not the raw tail.
+* W3 — ``call x.bat`` where x.bat ends with ``exit /b N`` leaves ERRORLEVEL 1 for any N ≠ 0:
+  a file that reaches its tools through ``call`` is expected to exit 1 instead of N under Wine.
+* W4 — under load Wine's START sometimes says "File not found." and CreateProcessW error 1359: the
+  launcher retries a 1359 once, and the FAILOVER fragment is run a second time when the detached
+  script left no record (both are counted and reported).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from clpbackup.artifacts import ArtifactFile, NodeArtifacts, ScheduleEntry
+from clpbackup.commands import Command
+from clpbackup.plan import Plan
+from clpbackup.platforms import get_platform, run_batch
+from clpbackup.render import (
+    failover_run,
+    job_script_path,
+    log_path,
+    once_schedule,
+    render_node,
+    selection_path,
+)
+from tests.wine.wine import Record, RunResult, Step, WinePrefix
+
+#: A tool's failure exit code for the "exit codes come through" runs (any non-zero value would do;
+#: 7 is no code cmd.exe or the batch files produce themselves).
+TOOL_FAILURE_RC = 7
+
+#: Programs the batch files run that are not platform Commands (the NT-1 pause).
+UNCHECKED = frozenset({"ping"})
+
+
+@dataclass
+class Script:
+    """One batch file as a scheduler (or the failover script) runs it."""
+
+    file: ArtifactFile
+    run: str  # the command line that runs it: the schedule's run string, or cmd /c "<path>"
+    expected: list[Command]
+    via_call: bool = False  # reaches its tools through `call` (W3)
+    guarded: bool = False  # a switchover job's script: exits 303 without the partition (JOB-3)
+    log: str | None = None  # the job log its tool's output goes to
+    schedule: ScheduleEntry | None = None
+
+
+@dataclass
+class NodeCase:
+    """Everything one node of a plan gets, with what each piece must do."""
+
+    plan: Plan
+    node: str
+    art: NodeArtifacts
+    scripts: list[Script] = field(default_factory=list)
+    fragment: ArtifactFile | None = None
+    failover: Script | None = None  # failover.bat (also what the fragment starts on FAILOVER)
+
+    @property
+    def codepage(self) -> int:
+        return self.art.codepage
+
+    @property
+    def letters(self) -> set[str]:
+        """Every drive letter the plan's jobs name (the node's volumes), C: aside."""
+        found: set[str] = set(self.plan.cluster.switchover_volumes)
+        for job in self.plan.jobs.values():
+            values = [*job.include, *job.exclude, job.target or ""]
+            if job.ntbackup is not None:
+                values.append(job.ntbackup.file or "")
+            found |= {v[:2] for v in values if re.match(r"^[A-Za-z]:", v)}
+        return {v[0].upper() for v in found} - {"C"}
+
+
+def node_case(plan: Plan, node: str) -> NodeCase:
+    """The files, schedule entries and expectations of ``node``."""
+    n = plan.node(node)
+    platform = get_platform(n.os)
+    art = render_node(plan, n)
+    case = NodeCase(plan, n.name, art)
+    run = failover_run(plan, n)
+    by_path = {f.path: f for f in art.files}
+    for name, job in plan.jobs.items():
+        selection = selection_path(plan, name) if platform.backup_tool == "ntbackup" else None
+        daily = platform.backup_commands(name, job, node=n.name, selection=selection)
+        path = job_script_path(plan, name)
+        entry = next((s for s in art.schedules if s.job == name and s.kind == "daily"), None)
+        case.scripts.append(
+            Script(
+                by_path[path],
+                entry.run if entry is not None else run_batch(path),
+                list(daily),
+                guarded=job.scope == "switchover" and bool(plan.cluster.switchover_volumes),
+                log=log_path(plan, name),
+                schedule=entry,
+            )
+        )
+        if run is not None and run.job == name and run.own_script:
+            case.scripts.append(
+                Script(by_path[run.batch], run_batch(run.batch), list(run.commands), log=log_path(plan, name))
+            )
+    if run is not None:
+        fb = plan.failover_backup
+        assert fb is not None
+        fo_file = art.file("failover-script")
+        if fb.at == "now":
+            expected = list(run.commands)
+            via_call = True
+        else:
+            entry = once_schedule(plan, n, run.job, fb.at, batch=run.batch)
+            _program, _, tail = entry.command_line.partition(" ")
+            raw = tail if entry.scheduler == "at" else None
+            expected = [Command(entry.argv, n.os, raw_tail=raw)]
+            via_call = False
+        case.failover = Script(fo_file, run_batch(fo_file.path), expected, via_call=via_call)
+        case.fragment = art.file("start-fragment")
+    return case
+
+
+# -- the bytes Wine gets (W1) -------------------------------------------------------------------------
+
+
+def wine_bytes(case: NodeCase, f: ArtifactFile) -> bytes:
+    """``f``'s content as handed to Wine: W1's guard lines read ``"X:\\nul"`` instead of ``"X:\\"``.
+
+    Only ``if not exist "<switchover volume>\\" goto`` lines are rewritten, and the judge asserts
+    that every switchover volume's guard was found in a guarded script."""
+    if f.role == "selection":
+        return f.content
+    data = f.content
+    for vol in case.plan.cluster.switchover_volumes:
+        old = f'\r\nif not exist "{vol}\\" goto '.encode("ascii")
+        new = f'\r\nif not exist "{vol}\\nul" goto '.encode("ascii")
+        data = data.replace(old, new)
+    return data
+
+
+def guard_count(case: NodeCase, f: ArtifactFile) -> int:
+    """How many W1 rewrites :func:`wine_bytes` made in ``f``."""
+    return wine_bytes(case, f).count(b'\\nul" goto ') - f.content.count(b'\\nul" goto ')
+
+
+# -- comparing what arrived -------------------------------------------------------------------------
+
+
+def started_by_start(rec: Record) -> bool:
+    """W2: Wine's START rebuilt this command line (it starts with the quoted module path)."""
+    return rec.command_line.startswith(f'"{rec.module}"')
+
+
+def compare(records: tuple[Record, ...] | list[Record], expected: list[Command]) -> list[str]:
+    """Differences between what the programs received and the platform's Commands (empty: none).
+
+    ``ping`` (the NT-1 pause) is not a platform Command and is left out of the comparison."""
+    got = [r for r in records if r.program not in UNCHECKED]
+    problems: list[str] = []
+    if [r.program for r in got] != [c.program.lower() for c in expected]:
+        return [f"programs run {[r.program for r in got]}, expected {[c.program for c in expected]}"]
+    for rec, cmd in zip(got, expected, strict=False):
+        if list(rec.argv[1:]) != list(cmd.argv[1:]):
+            problems.append(
+                f"{cmd.program} received argv {list(rec.argv[1:])}, expected {list(cmd.argv[1:])}"
+            )
+        if cmd.raw_tail is not None and rec.tail != cmd.raw_tail and not started_by_start(rec):
+            problems.append(f"{cmd.program} received the line {rec.tail!r}, expected {cmd.raw_tail!r}")
+    return problems
+
+
+def tool_env(expected: list[Command], rc: int) -> dict[str, str]:
+    """The recorder settings that make every expected program exit with ``rc``."""
+    return {f"CLPREC_RC_{c.program.upper()}": str(rc) for c in expected}
+
+
+def wine_rc(script: Script, rc: int) -> int:
+    """The exit code Wine's cmd.exe gives ``script`` when its last tool exits ``rc`` (W3)."""
+    return 1 if script.via_call and rc != 0 else rc
+
+
+# -- running one node under Wine ----------------------------------------------------------------------
+
+#: How long a recorded tool sleeps in the FAILOVER run: the start fragment must return well before.
+FAILOVER_TOOL_MS = 2000
+
+
+@dataclass
+class Verdict:
+    """What the judge found on one node: problems (empty: all agreed) and what it judged."""
+
+    node: str
+    problems: list[str] = field(default_factory=list)
+    files: int = 0  # distinct files judged
+    runs: int = 0  # command lines run through the launcher
+    retries: list[str] = field(default_factory=list)  # W4 retries taken
+
+    def fail(self, what: str, details: list[str]) -> None:
+        self.problems += [f"{self.node}: {what}: {d}" for d in details]
+
+
+def _check_run(v: Verdict, what: str, result: RunResult, expected: list[Command], rc: int) -> None:
+    if result.retried:
+        v.retries.append(f"{what}: CreateProcessW 1359, retried once")
+    if result.rc is None:
+        v.fail(what, [f"did not run (error {result.error}, timeout {result.timeout})"])
+        return
+    problems = compare(result.records, expected)
+    if result.rc != rc:
+        problems.append(f"exit code {result.rc}, expected {rc}")
+    if problems:
+        v.fail(what, problems)
+
+
+def judge_node(prefix: WinePrefix, case: NodeCase) -> Verdict:
+    """Run every file and command line of ``case`` under Wine and compare with the expectations."""
+    v = Verdict(case.node)
+    prefix.reset(case.letters)
+    for f in case.art.files:
+        prefix.write(f.path, wine_bytes(case, f))
+    v.files = len(case.art.files)
+    for s in case.scripts:
+        if s.guarded:
+            rewritten = guard_count(case, s.file)
+            if rewritten != len(case.plan.cluster.switchover_volumes):
+                v.fail(s.file.path, [f"{rewritten} JOB-3 guard lines found for W1, expected one per volume"])
+
+    # -- A: every volume attached; each script with its tools succeeding, then failing
+    steps: list[tuple[str, Step, list[Command], int]] = []
+    scripts = [*case.scripts, *([case.failover] if case.failover else [])]
+    for s in scripts:
+        for rc in (0, TOOL_FAILURE_RC):
+            steps.append(
+                (
+                    f"{s.file.path} via {s.run!r} (tools exit {rc})",
+                    Step(s.run, tool_env(s.expected, rc)),
+                    s.expected,
+                    wine_rc(s, rc),
+                )
+            )
+    for entry in case.art.schedules:
+        _prog, _, tail = entry.command_line.partition(" ")
+        cmd = Command(entry.argv, case.art.os, raw_tail=tail if entry.scheduler == "at" else None)
+        steps.append(
+            (f"schedule {entry.name} created by {entry.command_line!r}", Step(entry.command_line), [cmd], 0)
+        )
+    if case.fragment is not None:
+        steps.append(
+            (
+                f"{case.fragment.path} with CLP_EVENT=START",
+                Step(run_batch(case.fragment.path), {"CLP_EVENT": "START"}),
+                [],
+                0,
+            )
+        )
+    for (what, _step, expected, rc), (_log, result) in zip(
+        steps, prefix.launch([s[1] for s in steps]), strict=False
+    ):
+        _check_run(v, what, result, expected, rc)
+    v.runs += len(steps)
+    for s in case.scripts:
+        data = prefix.read(s.log) if s.log else None
+        if s.log and (
+            data is None or b"clpbackup-recorder: out" not in data or b"clpbackup-recorder: err" not in data
+        ):
+            v.fail(s.log, [f"the job log does not hold the tool's stdout and stderr: {data!r}"])
+
+    # -- B: the switchover volumes taken away: the switchover jobs exit 303 (JOB-3), run no tool
+    guarded = [s for s in case.scripts if s.guarded]
+    if guarded:
+        for vol in case.plan.cluster.switchover_volumes:
+            prefix.detach(vol)
+        for s in guarded:
+            if s.log:
+                prefix.unix(s.log).unlink(missing_ok=True)
+        steps = [
+            (f"{s.file.path} without {', '.join(case.plan.cluster.switchover_volumes)}", Step(s.run), [], 303)
+            for s in guarded
+        ]
+        for (what, _step, expected, rc), (_log, result) in zip(
+            steps, prefix.launch([s[1] for s in steps]), strict=False
+        ):
+            _check_run(v, what, result, expected, rc)
+        v.runs += len(steps)
+        for s in guarded:
+            data = prefix.read(s.log) if s.log else None
+            if s.log and (data is None or not data.startswith(b"JOB-3")):
+                v.fail(s.log, [f"no JOB-3 line in the job log without the partition: {data!r}"])
+        for vol in case.plan.cluster.switchover_volumes:
+            prefix.attach(vol)
+
+    # -- C: the start fragment on FAILOVER starts failover.bat and returns at once (FO-1)
+    if case.fragment is not None and case.failover is not None:
+        fo = case.failover
+        env = {"CLP_EVENT": "FAILOVER", **tool_env(fo.expected, 0)}
+        env.update({f"CLPREC_SLEEP_{c.program.upper()}": str(FAILOVER_TOOL_MS) for c in fo.expected})
+        what = f"{case.fragment.path} with CLP_EVENT=FAILOVER"
+        for attempt in (1, 2):
+            [(log, result)] = prefix.launch([Step(run_batch(case.fragment.path), env)])
+            v.runs += 1
+            got = prefix.wait_for_records(log, len(fo.expected), seconds=15 + FAILOVER_TOOL_MS / 1000)
+            if got or attempt == 2:
+                break
+            v.retries.append(f"{what}: the detached failover script left no record; START run again (W4)")
+        if result.rc != 0:
+            v.fail(what, [f"exit code {result.rc}, expected 0"])
+        if result.ms >= FAILOVER_TOOL_MS:
+            v.fail(what, [f"returned after {result.ms} ms: it waited for the failover backup (FO-1)"])
+        problems = compare(got, fo.expected)
+        if problems:
+            v.fail(what + " (the started failover script)", problems)
+        # let the detached run finish before the next node's files replace these
+        prefix.wait_idle(FAILOVER_TOOL_MS / 1000 + 1)
+    return v
