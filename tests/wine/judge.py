@@ -37,6 +37,7 @@ from clpbackup.render import (
     once_schedule,
     render_node,
     selection_path,
+    versions_record,
 )
 from tests.wine.wine import Record, RunResult, Step, WinePrefix
 
@@ -59,6 +60,7 @@ class Script:
     guarded: bool = False  # a switchover job's script: exits 303 without the partition (JOB-3)
     log: str | None = None  # the job log its tool's output goes to
     schedule: ScheduleEntry | None = None
+    absent: list[Command] = field(default_factory=list)  # what it runs without the partition (JOB-3)
 
 
 @dataclass
@@ -99,28 +101,38 @@ def node_case(plan: Plan, node: str) -> NodeCase:
     for name, job in plan.jobs.items():
         selection = selection_path(plan, name) if platform.backup_tool == "ntbackup" else None
         daily = platform.backup_commands(name, job, node=n.name, selection=selection)
+        # WSB-3: after the backup (and on a JOB-3 exit) the script records the share's versions
+        record = versions_record(plan, n, name)
+        after = [record] if record is not None else []
         path = job_script_path(plan, name)
         entry = next((s for s in art.schedules if s.job == name and s.kind == "daily"), None)
         case.scripts.append(
             Script(
                 by_path[path],
                 entry.run if entry is not None else run_batch(path),
-                list(daily),
+                [*daily, *after],
                 guarded=job.scope == "switchover" and bool(plan.cluster.switchover_volumes),
                 log=log_path(plan, name),
                 schedule=entry,
+                absent=after,
             )
         )
         if run is not None and run.job == name and run.own_script:
             case.scripts.append(
-                Script(by_path[run.batch], run_batch(run.batch), list(run.commands), log=log_path(plan, name))
+                Script(
+                    by_path[run.batch],
+                    run_batch(run.batch),
+                    [*run.commands, *after],
+                    log=log_path(plan, name),
+                )
             )
     if run is not None:
         fb = plan.failover_backup
         assert fb is not None
         fo_file = art.file("failover-script")
         if fb.at == "now":
-            expected = list(run.commands)
+            record = versions_record(plan, n, run.job)
+            expected = [*run.commands, *([record] if record is not None else [])]
             via_call = True
         else:
             entry = once_schedule(plan, n, run.job, fb.at, batch=run.batch)
@@ -278,7 +290,7 @@ def judge_node(prefix: WinePrefix, case: NodeCase) -> Verdict:
         ):
             v.fail(s.log, [f"the job log does not hold the tool's stdout and stderr: {data!r}"])
 
-    # -- B: the switchover volumes taken away: the switchover jobs exit 303 (JOB-3), run no tool
+    # -- B: the switchover volumes taken away: the switchover jobs exit 303 (JOB-3), run no backup
     guarded = [s for s in case.scripts if s.guarded]
     if guarded:
         for vol in case.plan.cluster.switchover_volumes:
@@ -287,7 +299,12 @@ def judge_node(prefix: WinePrefix, case: NodeCase) -> Verdict:
             if s.log:
                 prefix.unix(s.log).unlink(missing_ok=True)
         steps = [
-            (f"{s.file.path} without {', '.join(case.plan.cluster.switchover_volumes)}", Step(s.run), [], 303)
+            (
+                f"{s.file.path} without {', '.join(case.plan.cluster.switchover_volumes)}",
+                Step(s.run),
+                s.absent,
+                303,
+            )
             for s in guarded
         ]
         for (what, _step, expected, rc), (_log, result) in zip(
