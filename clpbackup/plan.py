@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from clpbackup.errors import PlanError
+from clpbackup.winquote import CMD_DELIMITERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.render import NodeArtifacts
@@ -523,6 +524,15 @@ class Plan(_Model):
         if bad:
             # Windows refuses these in file and folder names: deploy could never create the folder
             raise ValueError(f"{value!r}: a folder name cannot contain {bad!r}")
+        delimiters = "".join(sorted(set(value) & CMD_DELIMITERS))
+        if delimiters:
+            # the Wine judge (#14): cmd /c "C:\\clp;b\\job.bat" drops the quotes (no blank between
+            # them) and ends the command name at the delimiter: every run would fail with 9009
+            raise ValueError(
+                f"{value!r}: cmd.exe splits a path at {delimiters!r} when it runs the batch files "
+                "(cmd /c, START, the scheduled run string); choose a folder without , ; = such as "
+                "C:\\clpbackup"
+            )
         return value.rstrip("\\")
 
     @model_validator(mode="after")

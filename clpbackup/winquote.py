@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "BATCH_METACHARACTERS",
+    "CMD_DELIMITERS",
     "CMD_PATH_FORBIDDEN",
     "argument_string",
     "batch_line",
@@ -54,7 +55,10 @@ BATCH_METACHARACTERS = frozenset("&|<>^()")
 #: with any of ``& < > ( ) @ ^ |`` between the quotes ``cmd /c`` strips the outer quotes and the path
 #: is parsed unquoted; ``%`` and ``!`` are expanded again when the scheduler starts the command;
 #: ``"`` cannot be inside a quoted path at all.
-CMD_PATH_FORBIDDEN = frozenset('&<>()@^|%!"')
+#: ``, ; =`` (:data:`CMD_DELIMITERS`): ``cmd /c`` also strips the quotes when there is no blank
+#: between them, and then ends the command name at these (found by the Wine judge, #14).
+CMD_DELIMITERS = frozenset(",;=")
+CMD_PATH_FORBIDDEN = frozenset('&<>()@^|%!"') | CMD_DELIMITERS
 
 # PowerShell treats these as single quotes too (left, right, low-9 and reversed-9 single quotation
 # marks); inside a single-quoted literal each one must be doubled like ``'``.
@@ -284,18 +288,28 @@ def cmd_c_path(path: str, *, field: str | None, codepage: int | None = None) -> 
     """Check a path that ``cmd /c "…"``, ``start "" "…"`` or ``call "…"`` will run; return it.
 
     ``cmd /c`` keeps the quotes around a path only when there is no ``& < > ( ) @ ^ |`` between
-    them, and the scheduler hands the command line to cmd.exe again (``%`` and ``!`` expand), so
-    such paths are refused rather than escaped (``C:\\Program Files (x86)\\…`` is one).
+    them and at least one blank (else ``, ; =`` split it), and the scheduler hands the command line
+    to cmd.exe again (``%`` and ``!`` expand), so such paths are refused rather than escaped
+    (``C:\\Program Files (x86)\\…`` is one).
     """
     check_value(path, field=field, codepage=codepage)
     for ch in path:
+        if ch in CMD_DELIMITERS:
+            raise _refuse(
+                path,
+                field,
+                f"the path contains {ch!r}: cmd.exe drops the quotes of cmd /c \"<path>\" when there "
+                "is no blank between them and then ends the command name at , ; = (every batch "
+                "file would fail with 9009)",
+                "choose a folder without , ; = & < > ( ) @ ^ | % ! \" in its name, such as C:\\clpbackup",
+            )
         if ch in CMD_PATH_FORBIDDEN:
             raise _refuse(
                 path,
                 field,
                 f"the path contains {ch!r}, which cmd.exe would reinterpret when it runs the batch "
                 "file (cmd /c, START, CALL)",
-                "choose a folder without & < > ( ) @ ^ | % ! \" in its name, such as C:\\clpbackup",
+                "choose a folder without , ; = & < > ( ) @ ^ | % ! \" in its name, such as C:\\clpbackup",
             )
     if not path:
         raise QuotingError("the path is empty", field=field)

@@ -361,6 +361,20 @@ def test_scripts_dir_is_an_absolute_local_path() -> None:
     assert Plan.from_dict(data).scripts_dir == "D:\\tools\\clpbackup"
 
 
+@pytest.mark.parametrize("scripts_dir", ["C:\\clp;b", "C:\\clp,b", "C:\\clp=b", "C:\\ops\\a;b c"])
+def test_scripts_dir_with_a_cmd_delimiter_is_refused_at_load(scripts_dir: str) -> None:
+    """Found by the Wine judge (#14): ``cmd /c "C:\\clp;b\\job.bat"`` strips the quotes (nothing to
+    keep them for: no blank between them, ``cmd /?``) and ends the command name at the delimiter, so
+    every batch file, the scheduled run string and the failover one-shot failed with 9009. ``, ; =``
+    in scripts_dir are refused at load, naming the field (with a blank the quotes would stay, but
+    START and the one-shot's /TR read the path again: the folder is refused either way)."""
+    data = plan_dict()
+    data["scripts_dir"] = scripts_dir
+    with pytest.raises(PlanError, match=r"cmd\.exe") as info:
+        Plan.from_dict(data)
+    assert info.value.field == "scripts_dir"
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -148,7 +148,11 @@ def test_check_codepage_refuses_characters_that_do_not_round_trip() -> None:
 
 def test_cmd_c_path_refuses_parentheses_and_percent() -> None:
     assert cmd_c_path("C:\\my scripts", field="scripts_dir") == "C:\\my scripts"
-    for bad in ("C:\\Program Files (x86)\\clp", "C:\\a%b", "C:\\a&b", 'C:\\a"b', "C:\\a!b", "C:\\@x"):
+    for bad in (
+        "C:\\Program Files (x86)\\clp", "C:\\a%b", "C:\\a&b", 'C:\\a"b', "C:\\a!b", "C:\\@x",
+        # cmd /c drops the quotes of a path without blanks, then splits it at , ; = (#14, Wine judge)
+        "C:\\clp;b", "C:\\clp,b", "C:\\clp=b",
+    ):
         with pytest.raises(QuotingError) as info:
             cmd_c_path(bad, field="scripts_dir")
         assert info.value.field == "scripts_dir"
