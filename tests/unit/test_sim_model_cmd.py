@@ -113,6 +113,21 @@ def test_cmd_c_quote_rules(node: SimulatedWindows) -> None:
     assert (rc, out) == (3, "ran arg1\r\n")
 
 
+@pytest.mark.parametrize("folder", ["C:\\clp;b", "C:\\clp,b", "C:\\clp=b"])
+def test_cmd_c_of_a_path_without_blanks_ends_the_command_name_at_a_delimiter(
+    node: SimulatedWindows, folder: str
+) -> None:
+    """Found by the Wine judge (#14): with no blank between the quotes ``cmd /c`` drops them
+    (``cmd /?``) and, like any unquoted command, ends the name at ``, ; =``: ``C:\\clp`` is not
+    recognized (9009). The model used to split the program name at blanks only and ran the file.
+    With a blank in the path the quotes stay and the file runs."""
+    for f in (folder, folder + " x"):
+        node.write_file(f + "\\job.bat", "@echo off\r\necho ran\r\nexit /b 3\r\n")
+    rc, out, err = run(node, f'cmd /c "{folder}\\job.bat"')
+    assert (rc, out) == (9009, "") and "'C:\\clp' is not recognized" in err
+    assert run(node, f'cmd /c "{folder} x\\job.bat"')[:2] == (3, "ran\r\n")
+
+
 BATCH = (
     "@echo off\r\n"
     "rem a clpbackup-style batch file\r\n"

@@ -4,7 +4,8 @@
 character, and the path names a file: ``cmd /?``); otherwise it strips them and reads the path as an
 unquoted command, where ``, ; =`` end the command name. Every batch file of such a folder, the
 scheduled run string and the failover one-shot failed with 9009 ("not recognized"). Wine's cmd.exe
-shows it; clpbackup now refuses such a folder at load (``tests/unit/test_plan.py``).
+shows it, and so does the simulator's model since the differential check caught it running the
+file; clpbackup now refuses such a folder at load (``tests/unit/test_plan.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from clpbackup.errors import PlanError
 from clpbackup.plan import Plan
 from clpbackup.platforms import run_batch
+from clpbackup.testing.model import SimulatedWindows
 from tests.wine.wine import Step, WinePrefix
 
 pytestmark = pytest.mark.wine
@@ -35,6 +37,13 @@ def test_cmd_c_splits_an_unquoted_folder_at_a_delimiter_so_the_plan_refuses_it(
     [(_l1, without_blank), (_l2, with_blank)] = prefix.launch([Step(broken), Step(kept)])
     assert without_blank.rc == 9009 and without_blank.records == ()
     assert with_blank.rc == 0 and [r.program for r in with_blank.records] == ["wbadmin"]
+    # the simulator's cmd.exe model agrees (it ran the file until this was found: a differential
+    # disagreement, fixed in model/cmd.py)
+    model = SimulatedWindows("node-a", "2012")
+    for f in (folder, spaced):
+        model.write_file(f + "\\job.bat", _BATCH)
+    assert model.run_scheduled(broken) == 9009
+    assert not [r for r in model.history if r.program == "wbadmin"]
 
     data = {
         "cluster": {"name": "prod", "failover_group": "failover1", "switchover_volumes": ["E:"]},

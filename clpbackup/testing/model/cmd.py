@@ -440,6 +440,10 @@ def _dispatch(node: SimulatedWindows, proc: Proc, command: str, *, in_batch: boo
         proc.cwd = word.upper() + "\\"
         return ToolResult(proc.errorlevel)
     program, tail = split_program(command)
+    if word and split_program(word)[0] != program:
+        # cmd.exe ends an unquoted command name at , ; = ( too (cmd /?), not only at a blank:
+        # after cmd /c dropped the quotes of "C:\clp;b\job.bat" it looks for C:\clp (Wine agrees).
+        program, tail = split_program(word)[0], rest.lstrip(" \t,;=")
     kind, _ = node.resolve_program(proc, program)
     result = node.run_program(proc, program, tail)
     if result is None:
