@@ -25,10 +25,11 @@ from clpbackup.testing import SimulatedCluster
 from clpbackup.testing.model.node import SimulatedWindows, redact
 from tests.helpers.argv import command_line_to_argv
 from tests.wine.judge import NodeCase, Script, wine_bytes, wine_rc
-from tests.wine.wine import Record, Step, WinePrefix
+from tests.wine.wine import RECORDED, Record, Step, WinePrefix
 
-#: Simulator history entries that are not programs a batch file starts (the task's own process, cmd).
-_NOT_TOOLS = ("(task) ", "cmd")
+#: Simulator history entries of the task's own process; only recorded programs are compared (cmd.exe
+#: and find.exe are Wine's own on the other side).
+_NOT_TOOLS = ("(task) ",)
 
 
 @dataclass
@@ -60,7 +61,7 @@ def simulated_node(plan: Plan, node: str) -> SimulatedWindows:
 def _sim_runs(model: SimulatedWindows, since: int) -> list[tuple[str, tuple[str, ...], int]]:
     out = []
     for r in model.history[since:]:
-        if r.program.startswith(_NOT_TOOLS[0]) or r.program.lower() == _NOT_TOOLS[1]:
+        if r.program.startswith(_NOT_TOOLS[0]) or r.program.lower() not in RECORDED:
             continue
         argv = tuple(command_line_to_argv(r.program + " " + r.arguments))
         out.append((r.program.lower(), argv[1:], r.rc))

@@ -139,6 +139,9 @@ def node_case(plan: Plan, node: str) -> NodeCase:
             _program, _, tail = entry.command_line.partition(" ")
             raw = tail if entry.scheduler == "at" else None
             expected = [Command(entry.argv, n.os, raw_tail=raw)]
+            if entry.scheduler == "at":
+                # FO-2: failover.bat first reads at.exe's list for a pending one-shot of its own
+                expected.insert(0, platform.at_query())
             via_call = False
         case.failover = Script(fo_file, run_batch(fo_file.path), expected, via_call=via_call)
         case.fragment = art.file("start-fragment")

@@ -25,7 +25,18 @@ HERE = Path(__file__).resolve().parent
 C_SOURCES = HERE / "c"
 
 #: The programs clpbackup's batch files and command lines start; each gets a copy of the recorder.
-RECORDED = ("wbadmin", "ntbackup", "rsm", "schtasks", "at", "ping", "eventcreate", "hostname")
+#: (``find``, which failover.bat uses to read at.exe's list, stays Wine's own: it must really search.)
+RECORDED = (
+    "wbadmin",
+    "ntbackup",
+    "rsm",
+    "schtasks",
+    "at",
+    "ping",
+    "powershell",
+    "eventcreate",
+    "hostname",
+)
 
 #: The judge's own folder on C: (the recorder copies and the launcher live in ``bin``: CreateProcess
 #: looks in the launching program's folder first, before system32 and Wine's own schtasks.exe).
