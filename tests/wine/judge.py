@@ -39,7 +39,7 @@ from clpbackup.render import (
     selection_path,
     versions_record,
 )
-from tests.wine.wine import Record, RunResult, Step, WinePrefix
+from tests.wine.wine import JUDGE_DIR, Record, RunResult, Step, WinePrefix
 
 #: A tool's failure exit code for the "exit codes come through" runs (any non-zero value would do;
 #: 7 is no code cmd.exe or the batch files produce themselves).
@@ -209,8 +209,9 @@ def wine_rc(script: Script, rc: int) -> int:
 
 # -- running one node under Wine ----------------------------------------------------------------------
 
-#: How long a recorded tool sleeps in the FAILOVER run: the start fragment must return well before.
-FAILOVER_TOOL_MS = 2000
+#: How long the start fragment may take on FAILOVER; its started tools hold until released, so a
+#: fragment that waited for them would not return at all.
+FRAGMENT_MS = 30000
 
 
 @dataclass
@@ -322,26 +323,31 @@ def judge_node(prefix: WinePrefix, case: NodeCase) -> Verdict:
         for vol in case.plan.cluster.switchover_volumes:
             prefix.attach(vol)
 
-    # -- C: the start fragment on FAILOVER starts failover.bat and returns at once (FO-1)
+    # -- C: the start fragment on FAILOVER starts failover.bat and returns at once (FO-1). The started
+    #    tools hold until the judge releases them: the fragment can only return while they run.
     if case.fragment is not None and case.failover is not None:
         fo = case.failover
-        env = {"CLP_EVENT": "FAILOVER", **tool_env(fo.expected, 0)}
-        env.update({f"CLPREC_SLEEP_{c.program.upper()}": str(FAILOVER_TOOL_MS) for c in fo.expected})
+        release = f"{JUDGE_DIR}\\logs\\release-{prefix.seq + 1:05d}"
+        env = {"CLP_EVENT": "FAILOVER", "CLPREC_HOLD": release, **tool_env(fo.expected, 0)}
         what = f"{case.fragment.path} with CLP_EVENT=FAILOVER"
         for attempt in (1, 2):
-            [(log, result)] = prefix.launch([Step(run_batch(case.fragment.path), env)])
+            [(log, result)] = prefix.launch(
+                [Step(run_batch(case.fragment.path), env, timeout_ms=FRAGMENT_MS)]
+            )
             v.runs += 1
-            got = prefix.wait_for_records(log, len(fo.expected), seconds=15 + FAILOVER_TOOL_MS / 1000)
-            if got or attempt == 2:
+            first = prefix.wait_for_records(log, 1, seconds=20)
+            if first or attempt == 2 or result.timeout:
                 break
             v.retries.append(f"{what}: the detached failover script left no record; START run again (W4)")
-        if result.rc != 0:
+        if result.timeout:
+            v.fail(what, [f"did not return within {FRAGMENT_MS} ms: it waits for the failover backup (FO-1)"])
+        elif result.rc != 0:
             v.fail(what, [f"exit code {result.rc}, expected 0"])
-        if result.ms >= FAILOVER_TOOL_MS:
-            v.fail(what, [f"returned after {result.ms} ms: it waited for the failover backup (FO-1)"])
+        prefix.write(release, b"")
+        got = prefix.wait_for_records(log, len(fo.expected), seconds=20)
         problems = compare(got, fo.expected)
         if problems:
             v.fail(what + " (the started failover script)", problems)
         # let the detached run finish before the next node's files replace these
-        prefix.wait_idle(FAILOVER_TOOL_MS / 1000 + 1)
+        prefix.wait_idle(1.0)
     return v

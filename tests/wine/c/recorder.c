@@ -8,8 +8,9 @@
  * in what it sends). argv is CommandLineToArgvW's split, the rule the real tools follow.
  *
  * Then it prints one line to stdout and one to stderr (so `> log 2>&1` has something to keep),
- * sleeps %CLPREC_SLEEP_<NAME>% milliseconds (to tell "returns at once" from "waits") and exits with
- * %CLPREC_RC_<NAME>% (0 when unset); <NAME> is the file name without .exe, upper case.
+ * sleeps %CLPREC_SLEEP_<NAME>% milliseconds, waits for the file %CLPREC_HOLD% to exist when that is
+ * set (to tell "returns at once" from "waits"), and exits with %CLPREC_RC_<NAME>% (0 when unset);
+ * <NAME> is the file name without .exe, upper case.
  * Built with: x86_64-w64-mingw32-gcc -municode -O2 -o recorder.exe recorder.c -lshell32
  */
 #include <windows.h>
@@ -81,5 +82,11 @@ int wmain(void)
     put_raw(GetStdHandle(STD_OUTPUT_HANDLE), "clpbackup-recorder: out\r\n");
     put_raw(GetStdHandle(STD_ERROR_HANDLE), "clpbackup-recorder: err\r\n");
     Sleep(env_number(L"CLPREC_SLEEP_", name, 0));
+    /* %CLPREC_HOLD%: wait until that file exists (at most 60 s); the judge releases the tool once it
+     * has seen what it wanted to see while the tool was still running (FO-1: the start fragment
+     * has returned while the failover backup it started is still going) */
+    if (GetEnvironmentVariableW(L"CLPREC_HOLD", log, 32768)) {
+        for (i = 0; i < 1200 && GetFileAttributesW(log) == INVALID_FILE_ATTRIBUTES; i++) Sleep(50);
+    }
     return (int)env_number(L"CLPREC_RC_", name, 0);
 }
