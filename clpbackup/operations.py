@@ -787,6 +787,9 @@ class ClusterBackup:
         for s in res.schedules:
             if s.state in ("missing", "different"):
                 res.problems.append(Problem("SCH-1", f"schedule {s.name} is {s.state}; run deploy", name))
+            if s.state == "foreign" and s.job:
+                # a foreign task holds a name the plan needs: deploy refuses the node until it is gone
+                res.problems.append(Problem("OWN-1", f"{s.name}: {s.verdict}", name))
             if s.verdict.startswith("failed"):
                 res.problems.append(Problem("BACKUP", f"{s.job}: {s.verdict}", name))
             if s.verdict.startswith(nodestate.PASSED_ONE_SHOT):

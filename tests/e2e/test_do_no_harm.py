@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from clpbackup import ClusterBackup, Plan
-from clpbackup.errors import NodeBusy
+from clpbackup.errors import NodeBusy, PreflightFailed
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 
@@ -267,3 +267,28 @@ def test_cli_deploy_state_absent_uninstalls(
         assert "delete" in capsys.readouterr().out and sim.node("node-a").tasks
         assert main(["deploy", str(path), "--state", "absent"]) == 0
         assert sim.node("node-a").tasks == {} and sim.node("node-b").tasks == {}
+
+
+def test_a_foreign_task_with_a_planned_name_refuses_the_node_until_adopted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = load("2012-wsb-schtasks", monkeypatch)
+    name = f"clpbackup-{plan.cluster.name}-local-daily"
+    with SimulatedCluster.from_plan(plan) as sim:
+        run(
+            sim,
+            "node-a",
+            f'schtasks /Create /TN {name} /TR "C:\\tools\\mine.cmd" /SC DAILY /ST 06:00 /RU SYSTEM /F',
+        )
+        with ClusterBackup(sim.plan) as cb:
+            result = cb.deploy()
+            refused = result["node-a"]
+            assert isinstance(refused, PreflightFailed) and "OWN-1" in str(refused) and name in str(refused)
+            assert sorted(sim.node("node-a").tasks) == [name]  # nothing written on the refused node
+            assert sim.node("node-a").tasks[name].run == "C:\\tools\\mine.cmd"
+            status = cb.status()["node-a"]
+            assert isinstance(status, StatusResult)
+            assert any(p.rule == "OWN-1" and name in p.message for p in status.problems), status.problems
+        with ClusterBackup(sim.plan, adopt=True) as cb:
+            assert cb.deploy().ok
+        assert "local-daily.bat" in sim.node("node-a").tasks[name].run
