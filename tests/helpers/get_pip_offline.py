@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
-subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True)
-subprocess.run([sys.executable, "-m", "pip", "install", *args], check=True)
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+    subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", *args], check=True)
