@@ -385,3 +385,45 @@ def test_ansible_test_sanity(coll: Coll) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert 'Running sanity test "validate-modules"' in out
+
+
+def test_fleet_playbook_with_forks(coll: Coll, monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/ansible/fleet/fleet.yml on three simulated clusters (served in this process), forks 3:
+    every cluster deployed and reported, then a second run changes none."""
+    from clpbackup import Plan
+    from clpbackup.testing import SimulatedCluster
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    base = yaml.safe_load(EXAMPLE_PLAN.read_text(encoding="utf-8"))
+    sims = [SimulatedCluster.from_plan(Plan.from_file(EXAMPLE_PLAN)) for _ in range(3)]
+    lines = ["[clusters]"]
+    try:
+        for i, sim in enumerate(sims, 1):
+            sim.start()
+            data = json.loads(json.dumps(base))
+            for node in data["nodes"]:
+                port = next(n.server.port for n in sim.nodes if n.name == node["name"])
+                node["host"] = "127.0.0.1"
+                node.setdefault("connection", {})["port"] = port
+            plan = coll.dir / f"fleet-{i}.yaml"
+            plan.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            lines.append(f"cluster-{i} clpbackup_plan={plan}")
+        lines += [
+            "[clusters:vars]",
+            "ansible_connection=local",
+            f"ansible_python_interpreter={sys.executable}",
+        ]
+        inventory = coll.dir / "fleet.ini"
+        inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        fleet = ROOT / "examples" / "ansible" / "fleet" / "fleet.yml"
+        cmd = [str(coll.bin / "ansible-playbook"), "-i", str(inventory), str(fleet), "-f", "3"]
+        for expect_changed in (1, 0):
+            proc = subprocess.run(
+                cmd, env=_env(coll), cwd=coll.dir, capture_output=True, text=True, timeout=600
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            recap = dict(re.findall(r"^(cluster-\d)\s*:\s*ok=\d+\s+changed=(\d+)", proc.stdout, re.MULTILINE))
+            assert recap == {f"cluster-{i}": str(expect_changed) for i in (1, 2, 3)}, proc.stdout
+    finally:
+        for sim in sims:
+            sim.stop()
