@@ -203,14 +203,28 @@ def _deploy(args: argparse.Namespace) -> int:
         return _print_result(cb.deploy(check=args.check, node=args.node, state=args.state), args.format)
 
 
-@subcommand("status", "show schedules, last runs, versions, the switchover owner and drift", _configure)
+def _configure_status(p: argparse.ArgumentParser) -> None:
+    from clpbackup.cli_report import add_report_options
+
+    _configure(p)
+    add_report_options(p)
+
+
+@subcommand(
+    "status", "show schedules, last runs, versions, the switchover owner and drift", _configure_status
+)
 @_guard
 def _status(args: argparse.Namespace) -> int:
     cb = _open(args)
     if isinstance(cb, int):
         return cb
     with cb:
-        return _print_result(cb.status(node=args.node), args.format)
+        result = cb.status(node=args.node)
+    if args.format in ("html", "md"):
+        from clpbackup.cli_report import write_report
+
+        return write_report(args, cb.plan, result)
+    return _print_result(result, args.format)
 
 
 def _configure_one_shot(p: argparse.ArgumentParser) -> None:

@@ -30,10 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DAY",
+    "Axis",
     "Overlap",
     "StandbyOffset",
     "Timeline",
     "Window",
+    "axis",
     "intersect",
     "segments",
     "svg",
@@ -270,8 +272,50 @@ _COLOURS: dict[str, str] = {
 }
 
 
-def _x(minute: float) -> float:
-    return round(_LEFT + minute * _PLOT / DAY, 1)
+@dataclass(frozen=True)
+class Axis:
+    """The hours the SVG draws: ``[lo, hi)`` in minutes of the day, and why (when it is the whole day)."""
+
+    lo: int = 0
+    hi: int = DAY
+    why_whole_day: str | None = None
+
+    def x(self, minute: float) -> float:
+        """The x coordinate of ``minute`` (minutes since midnight) on this axis."""
+        return round(_LEFT + (minute - self.lo) * _PLOT / (self.hi - self.lo), 1)
+
+    @property
+    def whole_day(self) -> bool:
+        """True when all 24 hours are drawn."""
+        return self.lo == 0 and self.hi == DAY
+
+
+_WHOLE_DAY_FROM = 18 * 60
+"""A trimmed span at least this long is drawn as the whole day (trimming would hide little)."""
+
+
+def axis(tl: Timeline) -> Axis:
+    """Only the hours that hold something: from the hour of the first start to the hour after the last end.
+
+    The whole day instead, with the reason, when a window or the failover slot runs past midnight
+    (the picture would tear it in two), when nothing has a daily run, or when the runs spread over
+    18 hours or more.
+    """
+    marks = [*tl.windows, *tl.failover]
+    if not marks:
+        return Axis(why_whole_day="nothing has a daily run or a failover slot")
+    wrapping = [w for w in marks if w.start + w.duration > DAY]
+    if wrapping:
+        w = wrapping[0]
+        what = f"the failover slot of {w.job}" if w.kind == "failover" else f"{w.job} on {w.node}"
+        return Axis(why_whole_day=f"{what} ({w.span}) runs past midnight")
+    lo = min(w.start for w in marks) // 60 * 60
+    hi = -(-max(w.start + w.duration for w in marks) // 60) * 60
+    if hi - lo < 60:  # pragma: no cover - every window lasts at least a minute
+        hi = lo + 60
+    if hi - lo >= _WHOLE_DAY_FROM:
+        return Axis(why_whole_day=f"the runs spread over {(hi - lo) // 60} hours of the day")
+    return Axis(lo, hi)
 
 
 def _t(text: object) -> str:
@@ -291,21 +335,21 @@ def _text(x: float, y: float, text: str, attrs: str = "", size: int = 11) -> str
 
 
 def _label_at(
-    pieces: list[tuple[int, int]], text: str, y: float, colour: str, *, outside: bool = False,
+    ax: Axis, pieces: list[tuple[int, int]], text: str, y: float, colour: str, *, outside: bool = False,
     bold: bool = False,
 ) -> str:
     """Put ``text`` inside the widest piece when it fits, else just after (or before) it."""
     lo, hi = max(pieces, key=lambda p: p[1] - p[0])
     width = len(text) * 6.2
     weight = " font-weight='bold'" if bold else ""
-    if not outside and _x(hi) - _x(lo) >= width + 6:
-        return _text(_x(lo) + 3, y, text, "fill='#ffffff'" + weight)
-    if _x(hi) + width + 4 <= _W - 2:
-        return _text(_x(hi) + 3, y, text, f"fill='{colour}'" + weight)
-    return _text(max(_x(lo) - width - 3, 2), y, text, f"fill='{colour}'" + weight)
+    if not outside and ax.x(hi) - ax.x(lo) >= width + 6:
+        return _text(ax.x(lo) + 3, y, text, "fill='#ffffff'" + weight)
+    if ax.x(hi) + width + 4 <= _W - 2:
+        return _text(ax.x(hi) + 3, y, text, f"fill='{colour}'" + weight)
+    return _text(max(ax.x(lo) - width - 3, 2), y, text, f"fill='{colour}'" + weight)
 
 
-def _daily_row(tl: Timeline, node: str, job: str, y: int) -> list[str]:
+def _daily_row(tl: Timeline, ax: Axis, node: str, job: str, y: int) -> list[str]:
     """One job's row on one node: its window, and on the standby the SCH-2 reference and offset."""
     w = next(w for w in tl.windows if w.node == node and w.job == job)
     out = [_text(18, y + 15, f"{job} ({w.scope})", "fill='#24292f'")]
@@ -316,7 +360,7 @@ def _daily_row(tl: Timeline, node: str, job: str, y: int) -> list[str]:
         home_span = f"{format_hhmm(off.home_start)}–{format_hhmm(off.home_start + off.duration)}"
         for a, b in segments(off.home_start, off.duration):
             out.append(_rect(
-                _x(a), _x(b), y + 5, _BAR,
+                ax.x(a), ax.x(b), y + 5, _BAR,
                 f"fill='none' stroke='{_COLOURS['ghost']}' stroke-dasharray='3 2'",
                 f"{off.home}'s run of {job}: {home_span} (reference for SCH-2)",
             ))
@@ -324,13 +368,13 @@ def _daily_row(tl: Timeline, node: str, job: str, y: int) -> list[str]:
         if off.gap > 0:
             for a, b in segments(off.home_start + off.duration, off.gap):
                 out.append(
-                    f"<line x1='{_x(a)}' y1='{y + 12}' x2='{_x(b)}' y2='{y + 12}' stroke='{colour}' "
+                    f"<line x1='{ax.x(a)}' y1='{y + 12}' x2='{ax.x(b)}' y2='{y + 12}' stroke='{colour}' "
                     f"stroke-width='2' stroke-dasharray='2 2'><title>{_t(off.describe())}</title></line>"
                 )
     pieces = w.segments()
     for a, b in pieces:
         out.append(_rect(
-            _x(a), _x(b), y + 5, _BAR, f"fill='{_COLOURS[w.scope]}' rx='2'",
+            ax.x(a), ax.x(b), y + 5, _BAR, f"fill='{_COLOURS[w.scope]}' rx='2'",
             f"{node}: {job} ({w.scope}) daily {w.span}, expected {w.duration} min",
         ))
     label = w.span
@@ -344,11 +388,11 @@ def _daily_row(tl: Timeline, node: str, job: str, y: int) -> list[str]:
                 f"  SCH-2 VIOLATED: only {off.gap} min after {off.home}'s run" if off.gap >= 0
                 else f"  SCH-2 VIOLATED: {-off.gap} min before {off.home}'s run ends"
             )
-    out.append(_label_at(pieces, label, y + 16, colour))
+    out.append(_label_at(ax, pieces, label, y + 16, colour))
     return out
 
 
-def _failover_row(tl: Timeline, node: str, y: int, row_y: dict[str, int]) -> list[str]:
+def _failover_row(tl: Timeline, ax: Axis, node: str, y: int, row_y: dict[str, int]) -> list[str]:
     """The failover slot on one node, with the SCH-3 overlaps marked on the slot's and the job's rows."""
     out = [_text(18, y + 15, "failover slot (FO-2)", f"fill='{_COLOURS['failover']}'")]
     slot = tl.failover_on(node)
@@ -362,7 +406,7 @@ def _failover_row(tl: Timeline, node: str, y: int, row_y: dict[str, int]) -> lis
     pieces = slot.segments()
     for a, b in pieces:
         out.append(_rect(
-            _x(a), _x(b), y + 5, _BAR, _FAILOVER_STYLE,
+            ax.x(a), ax.x(b), y + 5, _BAR, _FAILOVER_STYLE,
             f"failover backup of {slot.job} at {tl.failover_at}: {slot.span} "
             f"(runs on the node that owns the switchover partition)",
         ))
@@ -370,14 +414,14 @@ def _failover_row(tl: Timeline, node: str, y: int, row_y: dict[str, int]) -> lis
     label = f"failover {slot.job} {slot.span}"
     if found:
         label += "  ⚠ SCH-3 overlap: " + ", ".join(o.job for o in found)
-        out.append(_label_at(pieces, label, y + 16, _COLOURS["overlap"], outside=True, bold=True))
+        out.append(_label_at(ax, pieces, label, y + 16, _COLOURS["overlap"], outside=True, bold=True))
     else:
-        out.append(_label_at(pieces, label + "  SCH-3 ok", y + 16, _COLOURS["failover"], outside=True))
+        out.append(_label_at(ax, pieces, label + "  SCH-3 ok", y + 16, _COLOURS["failover"], outside=True))
     for o in found:
         for a, b in o.pieces:
             # The overlap marked on both rows it concerns: the daily job's and the slot's.
             for ry in (row_y[o.job], y):
-                out.append(_rect(_x(a), _x(b), ry + 2, _BAR + 6, _OVERLAP_STYLE, o.describe()))
+                out.append(_rect(ax.x(a), ax.x(b), ry + 2, _BAR + 6, _OVERLAP_STYLE, o.describe()))
     return out
 
 
@@ -401,31 +445,41 @@ def svg(plan: Plan | Timeline) -> str:
     """The 24-hour schedule timeline of a plan as a standalone SVG document (text).
 
     One block per node (in plan order), one row per job with a daily run, and a row for the
-    failover slot (FO-2 / SCH-3). Every mark carries text as well as colour, and a ``<title>``
+    failover slot (FO-2 / SCH-3). Only the hours that hold a run are drawn (see :func:`axis`; when
+    it is the whole day, a note says why), and the legend names only the marks the picture holds.
+    Every mark carries text as well as colour, and a ``<title>``
     tooltip. Every plan value is escaped.
     """
     tl = plan if isinstance(plan, Timeline) else timeline(plan)
+    ax = axis(tl)
     scheduled = [j for j in tl.jobs if j not in tl.unscheduled]
     top = 48
     block = _HEAD + (len(scheduled) + 1) * _ROW + _GAP
     plot_bottom = top + block * len(tl.nodes)
     legend_y = plot_bottom + 16
     notes = ["no daily run (no daily_at): " + ", ".join(tl.unscheduled)] if tl.unscheduled else []
+    if ax.why_whole_day:
+        notes.append(f"the whole day is drawn: {ax.why_whole_day}")
     height = legend_y + 22 + 16 * len(notes)
-    title = f"Schedule timeline of cluster {tl.cluster}: daily backup windows per node over 24 hours"
+    hours = "24 h" if ax.whole_day else (
+        f"{format_hhmm(ax.lo)}–{format_hhmm(ax.hi)}, the hours that hold a run"
+    )
+    title = f"Schedule timeline of cluster {tl.cluster}: daily backup windows per node ({hours})"
     out: list[str] = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{height}' "
         f"viewBox='0 0 {_W} {height}' role='img' aria-label='{_t(title)}'>",
         f"<title>{_t(title)}</title>",
         f"<rect x='0' y='0' width='{_W}' height='{height}' fill='#ffffff'/>",
-        _text(8, 18, f"Schedule timeline — cluster {tl.cluster} (24 h, the nodes' local time)",
+        _text(8, 18, f"Schedule timeline — cluster {tl.cluster} ({hours}, the nodes' local time)",
               "font-weight='bold'", 13),
     ]
-    for h in range(0, 25):
-        x = _x(h * 60)
-        grid = "#c9d1d9" if h % 3 == 0 else "#eef1f4"
+    # Every hour labelled on a short axis; every third one on a long axis, where labels would collide.
+    step = 1 if ax.hi - ax.lo <= 12 * 60 else 3
+    for h in range(ax.lo // 60, ax.hi // 60 + 1):
+        x = ax.x(h * 60)
+        grid = "#c9d1d9" if h % step == 0 else "#eef1f4"
         out.append(f"<line x1='{x}' y1='{top - 8}' x2='{x}' y2='{plot_bottom}' stroke='{grid}'/>")
-        if h % 3 == 0:
+        if h % step == 0:
             out.append(_text(x - 14, top - 12, f"{h:02d}:00", "fill='#57606a'", 10))
 
     y = top
@@ -438,14 +492,23 @@ def svg(plan: Plan | Timeline) -> str:
         row_y: dict[str, int] = {}
         for job in scheduled:
             row_y[job] = y
-            out += _daily_row(tl, node, job, y)
+            out += _daily_row(tl, ax, node, job, y)
             y += _ROW
-        out += _failover_row(tl, node, y, row_y)
+        out += _failover_row(tl, ax, node, y, row_y)
         y += _ROW + _GAP
 
     # The legend: every swatch has its words next to it (never colour alone).
     lx = 8.0
+    shown = {
+        "local job": any(w.scope == "local" for w in tl.windows),
+        "switchover job": any(w.scope == "switchover" for w in tl.windows),
+        "home run (SCH-2 reference)": bool(tl.offsets),
+        "failover slot (FO-2)": bool(tl.failover),
+        "⚠ SCH-3 overlap": bool(tl.overlaps),  # only when there is one to explain
+    }
     for attrs, text in _LEGEND:
+        if not shown[text]:
+            continue
         out.append(f"<rect x='{lx}' y='{legend_y}' width='14' height='10' {attrs}/>")
         out.append(_text(lx + 18, legend_y + 9, text, "fill='#24292f'"))
         lx += 18 + len(text) * 6.2 + 16

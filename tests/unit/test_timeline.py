@@ -200,9 +200,10 @@ def test_svg_geometry_places_the_standby_run_later() -> None:
     home = tips["node-a: shared-daily (switchover) daily 03:00–04:00, expected 60 min"]
     standby = tips["node-b: shared-daily (switchover) daily 04:15–05:15, expected 60 min"]
     x_home, x_standby = float(home.get("x", "")), float(standby.get("x", ""))
-    scale = tlm._PLOT / DAY
-    assert x_home == pytest.approx(tlm._LEFT + 180 * scale, abs=0.1)
-    assert x_standby == pytest.approx(tlm._LEFT + 255 * scale, abs=0.1)
+    # Trimmed to the hours that hold a run: 01:00 (local-daily) to 07:00 (the failover slot's end).
+    scale = tlm._PLOT / (420 - 60)
+    assert x_home == pytest.approx(tlm._LEFT + (180 - 60) * scale, abs=0.1)
+    assert x_standby == pytest.approx(tlm._LEFT + (255 - 60) * scale, abs=0.1)
     assert float(standby.get("width", "")) == pytest.approx(60 * scale, abs=0.2)
     # The SCH-2 reference (node-a's run) is drawn on node-b's row, and the offset is written out.
     assert "node-a's run of shared-daily: 03:00–04:00 (reference for SCH-2)" in tips
@@ -254,11 +255,43 @@ def test_svg_failover_now_and_unscheduled_are_written_out() -> None:
     assert "no daily run (no daily_at): manual" in joined
 
 
-def test_svg_legend_names_every_colour() -> None:
+def test_svg_legend_names_every_colour_it_draws() -> None:
     joined = texts(parse(svg(Plan.from_file(PLANS / "ws2012-wsb.yaml"))))
-    for words in ("local job", "switchover job", "home run (SCH-2 reference)", "failover slot (FO-2)",
-                  "⚠ SCH-3 overlap"):
+    for words in ("local job", "switchover job", "home run (SCH-2 reference)", "failover slot (FO-2)"):
         assert words in joined
+    # No overlap in the example: the SCH-3 swatch would explain nothing.
+    assert "⚠ SCH-3 overlap" not in joined
+    overlapping = texts(parse(svg(plan_with(("failover_backup.at", "03:30")))))
+    assert "⚠ SCH-3 overlap" in overlapping
+
+
+def test_axis_draws_only_the_hours_that_hold_something() -> None:
+    # 01:00-03:00, 03:00-04:00 / 04:15-05:15 on the standby, failover slot 06:00-07:00
+    ax = tlm.axis(timeline(plan_with()))
+    assert (ax.lo, ax.hi, ax.why_whole_day) == (60, 420, None)
+    root = parse(svg(plan_with()))
+    hours = [t for t in texts(root) if re.fullmatch(r"\d\d:00", t)]
+    assert hours[0] == "01:00" and hours[-1] == "07:00" and "00:00" not in hours and "12:00" not in hours
+    assert "01:00–07:00, the hours that hold a run" in (root.get("aria-label") or "")
+    # Ends that are not on the hour round outwards.
+    ax = tlm.axis(timeline(plan_with(("jobs.local-daily.daily_at", "01:30"),
+                                     ("failover_backup.at", "05:40"))))
+    assert (ax.lo, ax.hi) == (60, 420)
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ((("jobs.local-daily.daily_at", "23:30"),), "local-daily on node-a (23:30–01:30) runs past midnight"),
+        ((("failover_backup.at", "23:30"),),
+         "the failover slot of shared-daily (23:30–00:30) runs past midnight"),
+        ((("failover_backup.at", "22:00"),), "the runs spread over 22 hours of the day"),
+    ],
+)
+def test_axis_draws_the_whole_day_and_says_why(changes: tuple[tuple[str, Any], ...], why: str) -> None:
+    ax = tlm.axis(timeline(plan_with(*changes)))
+    assert ax.whole_day and ax.why_whole_day == why
+    assert f"the whole day is drawn: {why}" in texts(parse(svg(plan_with(*changes))))
 
 
 def test_svg_escapes_every_value() -> None:
