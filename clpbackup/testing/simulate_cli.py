@@ -5,6 +5,10 @@ its two WinRM endpoints on 127.0.0.1, writes the plan pointed at them to ``write
 password stays a reference to the same environment variable), prints where they listen, and serves
 until Ctrl+C (or until ``stop`` is set). With ``speed`` > 0 the model's clock runs at that many model
 seconds per real second, so schedules fire while you watch (3600: an hour a second).
+
+With ``write_plan``, a second shell drives the running simulator (``clpbackup sim advance 24h``,
+``sim failover``, ``sim failback``, ``sim status``) through the control endpoint of
+:mod:`clpbackup.testing.control`, whose address and token go to a 0600 file next to the written plan.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from clpbackup.plan import Plan
 from clpbackup.testing.cluster import SimulatedCluster
+from clpbackup.testing.control import ControlServer
 
 LANGS = {932: "ja-JP"}
 
@@ -57,6 +63,7 @@ def run_simulate(
         schedule_running=schedule_running,
     )
     stop = stop or threading.Event()
+    lock = threading.Lock()  # the clock loop below and the control endpoint take turns
     with sim:
         local = sim.plan
         if write_plan is not None:
@@ -71,23 +78,93 @@ def run_simulate(
                 f"  {node.name}: {node.server.url}  Windows Server {m.os}, PowerShell {m.ps_version}, "
                 f"{LANGS.get(m.codepage, 'en-US')} (code page {m.codepage})"
             )
+        control = None
         if write_plan is not None:
             out(f"Plan for these endpoints: {write_plan}")
+            control = control_server(sim, Path(write_plan).resolve().parent, lock, out).start()
+            where = Path(write_plan).parent
+            out(f"Control: clpbackup sim status|advance 24h|failover|failback --dir {where}")
         out("Serving; press Ctrl+C to stop.")
         last = time.monotonic()
+        restore = _stop_on_sigterm(stop)
         try:
             while not stop.wait(poll):
                 if speed > 0:
                     now = time.monotonic()
-                    ran = sim.advance(seconds=(now - last) * speed)
+                    with lock:
+                        ran = sim.advance(seconds=(now - last) * speed)
                     last = now
                     for item in ran:
                         out(f"  {sim.clock.now():%Y-%m-%d %H:%M} UTC ran {item}")
         except KeyboardInterrupt:
             out("Stopping.")
+        finally:
+            restore()
+            if control is not None:
+                control.stop()
         problems = sim.not_simulated
         if problems:
             out("Asked for but not simulated:")
             for p in problems:
                 out(f"  {p}")
     return 0
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM stops like Ctrl+C (the control file is removed); a simulator started with ``&`` in
+    a script ignores SIGINT. Returns the function that puts the previous handler back."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def control_server(
+    sim: SimulatedCluster, folder: Path, lock: threading.Lock, out: Callable[[str], None]
+) -> ControlServer:
+    """The control endpoint of ``sim`` with its control file in ``folder`` (not started yet).
+
+    Each action is reported through ``out`` too; ``lock`` is held while one runs. The docs tests
+    use it to let ``clpbackup sim …`` lines of a page drive that page's simulated cluster.
+    """
+
+    def now() -> str:
+        return f"{sim.clock.now():%Y-%m-%d %H:%M} UTC"
+
+    def advance(body: dict[str, Any]) -> dict[str, Any]:
+        seconds = body.get("seconds")
+        if not isinstance(seconds, int) or seconds < 0:
+            raise ValueError("advance needs a duration of 0 seconds or more")
+        ran = sim.advance(seconds=seconds)
+        for item in ran:
+            out(f"  ran {item}")
+        out(f"  clock advanced to {now()}")
+        return {"now": now(), "ran": ran}
+
+    def move(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def act(_body: dict[str, Any]) -> dict[str, Any]:
+            run = sim.failover() if kind == "failover" else sim.failback()
+            script = None if run.rc is None else {"path": run.path, "event": run.event, "rc": run.rc}
+            out(f"  {kind}: the group now runs on {sim.owner}")
+            return {"owner": sim.owner, "start_script": script, "now": now()}
+
+        return act
+
+    def status(_body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "cluster": sim.source_plan.cluster.name,
+            "now": now(),
+            "owner": sim.owner,
+            "nodes": {n.name: {"url": n.server.url, "os": n.model.os} for n in sim.nodes},
+        }
+
+    actions = {
+        "advance": advance, "failover": move("failover"), "failback": move("failback"), "status": status,
+    }
+    return ControlServer(folder, actions, lock)

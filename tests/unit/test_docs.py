@@ -51,6 +51,7 @@ import os
 import re
 import shlex
 import shutil
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ from clpbackup import ClusterBackup, Plan
 from clpbackup.errors import ClpBackupError, PlanError
 from clpbackup.results import ClusterResult, StatusResult
 from clpbackup.testing import SimulatedCluster
-from clpbackup.testing.simulate_cli import plan_yaml
+from clpbackup.testing.simulate_cli import control_server, plan_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -87,6 +88,7 @@ NO_RUN: dict[tuple[str, str], str] = {
 OFFLINE_COMMANDS = {"validate", "render", "schema", "ansible-path"}
 CLUSTER_COMMANDS = {"deploy", "status", "failover-backup", "failback-backup", "run", "restore-source"}
 NOT_RUN_COMMANDS = {"demo", "simulate"}
+SIM_COMMANDS = {"sim"}  # `clpbackup sim …` drives the page's simulated cluster (its control endpoint)
 EXAMPLE_SCRIPTS = {"examples/deploy.py", "examples/failover.py"}
 FAILURE_WORDS = ("INVALID", "NEEDS ATTENTION", "refused", "no source")
 
@@ -334,7 +336,7 @@ class PageRun:
                 return True
             if b.lang == "console" and any(
                 (c := _command(line))
-                and c[0] in CLUSTER_COMMANDS | {"examples/deploy.py", "examples/failover.py"}
+                and c[0] in CLUSTER_COMMANDS | SIM_COMMANDS | {"examples/deploy.py", "examples/failover.py"}
                 for line in b.text.splitlines()
             ):
                 return True
@@ -348,6 +350,9 @@ class PageRun:
             if plan is not None:
                 self.sim = stack.enter_context(SimulatedCluster.from_plan(plan))
                 text = plan_yaml(self.sim.plan)
+                # As `clpbackup simulate --write-plan plan.yaml` does: `clpbackup sim …` lines work.
+                control = control_server(self.sim, self.workdir, threading.Lock(), lambda _line: None)
+                stack.callback(control.start().stop)
             (self.workdir / "plan.yaml").write_text(text, encoding="utf-8")
             self.namespace = {"__name__": "__doc_sample__", "sim": self.sim}
             previous: Block | None = None

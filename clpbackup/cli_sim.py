@@ -1,0 +1,68 @@
+"""``clpbackup sim advance 24h | failover | failback | status``: drive a running ``clpbackup simulate``.
+
+The simulator writes its control file (address and token, mode 0600) next to the plan it wrote
+(``--write-plan``); run these in that folder or name it with ``--dir``. Exit codes: 0 done, 2 no
+simulator answers there, or bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from clpbackup.cli import EXIT_OK, EXIT_UNREADABLE, _emit_json, subcommand
+
+_ACTIONS = ("status", "advance", "failover", "failback")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=_ACTIONS, help="status, advance DURATION, failover or failback")
+    p.add_argument("duration", nargs="?", metavar="DURATION",
+                   help="advance: how far to move the simulated clock (24h, 90m, 1h30m, 2d)")
+    p.add_argument("--dir", default=".", metavar="DIR",
+                   help="the folder of the plan `simulate --write-plan` wrote (default: here)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+
+def _text(action: str, answer: dict[str, Any]) -> list[str]:
+    if action == "status":
+        lines = [
+            f"cluster {answer['cluster']}: model time {answer['now']}, the group runs on {answer['owner']}"
+        ]
+        lines += [f"  {name}: {n['url']}  Windows Server {n['os']}" for name, n in answer["nodes"].items()]
+        return lines
+    if action == "advance":
+        return [f"ran {item}" for item in answer["ran"]] + [f"model time {answer['now']}"]
+    script = answer.get("start_script")
+    ran = (f"; start script {script['path']} ran with CLP_EVENT={script['event']}, exit code {script['rc']}"
+           if script else "; no start script on that node")
+    return [f"{action}: the group now runs on {answer['owner']}{ran}"]
+
+
+@subcommand("sim", "drive a running `clpbackup simulate`: advance the clock, fail over, fail back, status",
+            _configure)
+def _sim(args: argparse.Namespace) -> int:
+    from clpbackup.testing.control import ControlClient, ControlError, parse_duration
+
+    body: dict[str, Any] = {}
+    if args.action == "advance":
+        try:
+            body["seconds"] = parse_duration(args.duration or "")
+        except ValueError as exc:
+            print(f"clpbackup sim advance: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    elif args.duration is not None:
+        print(f"clpbackup sim {args.action}: takes no DURATION", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        answer = ControlClient(args.dir).call(args.action, **body)
+    except ControlError as exc:
+        print(f"clpbackup sim: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.format == "json":
+        _emit_json(answer)
+    else:
+        for line in _text(args.action, answer):
+            print(line)
+    return EXIT_OK
