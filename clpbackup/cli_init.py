@@ -30,15 +30,20 @@ from clpbackup.cli import (
     subcommand,
 )
 
-_OS_CHOICES = ("2003", "2008", "2008R2", "2012", "2012R2", "2016", "2019", "2022")
-# Kept equal to plan.OS_VERSIONS by a test; spelled out here so `clpbackup --help` imports no pydantic.
+
+def os_choices() -> tuple[str, ...]:
+    """The OS values a plan accepts (the platforms'), oldest first; imported when init runs, so
+    ``clpbackup --help`` stays light."""
+    from clpbackup.platforms import PLATFORMS
+
+    return tuple(PLATFORMS)
 
 
 @dataclass
 class Answers:
     """What the plan is made of (one field per flag)."""
 
-    os: str = "2012"
+    os: str = ""  # the newest platform unless given
     cluster: str = "cluster1"
     group: str = "failover1"
     node_a: str = "node-a=192.0.2.11"
@@ -51,7 +56,7 @@ class Answers:
 
 
 _QUESTIONS: tuple[tuple[str, str], ...] = (
-    ("os", "Windows Server version (" + ", ".join(_OS_CHOICES) + ")"),
+    ("os", "Windows Server version"),
     ("cluster", "cluster name"),
     ("group", "failover group"),
     ("node_a", "home node (normally runs the group), NAME=HOST"),
@@ -67,7 +72,9 @@ _QUESTIONS: tuple[tuple[str, str], ...] = (
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT", type=Path, help="the plan file to write (.yaml)")
     d = Answers()
-    p.add_argument("--os", choices=_OS_CHOICES, help=f"Windows Server version of both nodes (default {d.os})")
+    p.add_argument(
+        "--os", help="Windows Server version of both nodes: 2003 … 2022 as in a plan (default: the newest)"
+    )
     p.add_argument("--cluster", help=f"cluster name (default {d.cluster})")
     p.add_argument("--group", help=f"failover group (default {d.group})")
     p.add_argument("--node-a", metavar="NAME=HOST", help=f"home node (default {d.node_a})")
@@ -111,7 +118,8 @@ def _ask(answers: Answers, given: set[str], read: Callable[[str], str]) -> None:
         if field in given:
             continue
         default = getattr(answers, field) or (_DEFAULTS[field](answers.os) if field in _DEFAULTS else "")
-        reply = read(f"{question} [{default}]: ").strip()
+        hint = f" ({', '.join(os_choices())})" if field == "os" else ""
+        reply = read(f"{question}{hint} [{default}]: ").strip()
         setattr(answers, field, reply or default)
 
 
@@ -194,7 +202,7 @@ def _init(args: argparse.Namespace) -> int:
     from clpbackup.errors import PlanError
     from clpbackup.plan import Plan
 
-    answers = Answers()
+    answers = Answers(os=os_choices()[-1])
     given: set[str] = set()
     for field in vars(answers):
         value = getattr(args, field, None)
@@ -203,8 +211,9 @@ def _init(args: argparse.Namespace) -> int:
             given.add(field)
     if not args.no_input and sys.stdin.isatty():
         _ask(answers, given, input)
-    if answers.os not in _OS_CHOICES:
-        print(f"clpbackup init: os {answers.os!r} is not one of {', '.join(_OS_CHOICES)}", file=sys.stderr)
+    if answers.os not in os_choices():
+        print(f"clpbackup init: --os {answers.os!r} is not one of {', '.join(os_choices())}; nothing written",
+              file=sys.stderr)
         return EXIT_UNREADABLE
     try:
         text = render_plan(answers)

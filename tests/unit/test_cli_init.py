@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from clpbackup.cli import main
-from clpbackup.cli_init import _OS_CHOICES
+from clpbackup.cli_init import os_choices
 from clpbackup.plan import OS_VERSIONS, Plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def clp(*argv: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Comple
 
 
 def test_the_os_choices_are_the_plans() -> None:
-    assert _OS_CHOICES == OS_VERSIONS
+    assert os_choices() == OS_VERSIONS
 
 
 @pytest.mark.parametrize("os_version", OS_VERSIONS)
@@ -104,7 +104,7 @@ def test_init_never_replaces_a_file_without_force(tmp_path: Path) -> None:
         (["--node-a", "node-a"], 2, "--node-a: 'node-a' is not NAME=HOST"),
         (["--node-a", "b a d=10.0.0.1"], 2, "nodes[0].name (line 9): 'b a d' is not a server name"),
         (["--os", "2008", "--include", "C:\\data"], 1, "OS-1"),
-        (["--os", "2000"], 2, "invalid choice: '2000'"),
+        (["--os", "2000"], 2, "--os '2000' is not one of 2003, 2008, 2008R2"),
     ],
 )
 def test_init_bad_answers_write_nothing_and_say_why(
