@@ -399,6 +399,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 # The operational subcommands live in their own module; importing it registers them.
 import clpbackup.cli_ansible  # noqa: E402  (clpbackup ansible-path)
+import clpbackup.cli_completion  # noqa: E402  (clpbackup completion)
 import clpbackup.cli_init  # noqa: E402  (clpbackup init)
 import clpbackup.cli_sim  # noqa: E402, F401  (clpbackup sim)
 from clpbackup import cli_ops  # noqa: E402, F401
