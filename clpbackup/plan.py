@@ -43,24 +43,33 @@ OsVersion = Literal["2003", "2008", "2008R2", "2012", "2012R2", "2016", "2019", 
 
 OS_VERSIONS: tuple[str, ...] = get_args(OsVersion)
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_VOLUME = re.compile(r"^[A-Za-z]:\\?$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-_DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
+# Every pattern is used with fullmatch() and names its digits [0-9]: with match() and "$" a trailing
+# newline passes ("node-a\n"), and "\d" takes any Unicode digit ("0１:0０", "0٣:00"), which would
+# then reach schtasks and at as typed (issue #10).
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_VOLUME = re.compile(r"[A-Za-z]:\\?")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_DURATION = re.compile(r"(?:([0-9]+)[ \t]*h)?[ \t]*(?:([0-9]+)[ \t]*m(?:in)?)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HOST = re.compile(r"[A-Za-z0-9_.:\[\]-]{1,253}")
 
 # Code pages that Python can encode and that Windows Server consoles use as OEM code page.
 SUPPORTED_CODEPAGES: tuple[int, ...] = (437, 850, 852, 855, 857, 866, 932, 936, 949, 950, 1252)
 
 # Characters Windows does not allow in a file or folder name (after the drive's "C:").
 _NOT_IN_NAMES = ':*?"<>|'
+#: Windows' MAX_PATH: a path of at most 259 characters and its terminating NUL (Win32 "Maximum Path
+#: Length Limitation"); CreateDirectory needs room for an 8.3 name after a folder (MAX_PATH - 12).
+MAX_PATH = 260
+MAX_DIR = MAX_PATH - 12 - 1
 # Texts that mean a boolean; connection.cert_validation refuses them as a CA bundle path.
 _BOOLEAN_WORDS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1"})
 
 
 def parse_hhmm(value: str) -> int:
     """Minutes after midnight of an ``HH:MM`` (24 h) time; ``ValueError`` otherwise."""
-    m = _HHMM.match(value)
+    m = _HHMM.fullmatch(value)
     if not m:
         raise ValueError(f"{value!r} is not a 24-hour time HH:MM (00:00-23:59)")
     return int(m.group(1)) * 60 + int(m.group(2))
@@ -79,11 +88,11 @@ def parse_duration(value: str | int) -> int:
     if isinstance(value, int):
         minutes = value
     else:
-        text = value.strip().lower()
-        if text.isdigit():
+        text = value.strip(" \t").lower()
+        if text.isascii() and text.isdigit():
             minutes = int(text)
         else:
-            m = _DURATION.match(text)
+            m = _DURATION.fullmatch(text)
             if not m or not (m.group(1) or m.group(2)):
                 raise ValueError(f"{value!r} is not a duration such as 2h, 90m or 1h30m")
             minutes = int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
@@ -94,7 +103,7 @@ def parse_duration(value: str | int) -> int:
 
 def normalize_volume(value: str) -> str:
     """``e:`` / ``E:\\`` → ``E:``."""
-    if not _VOLUME.match(value):
+    if not _VOLUME.fullmatch(value):
         raise ValueError(f"{value!r} is not a drive letter such as E:")
     return value[0].upper() + ":"
 
@@ -121,7 +130,7 @@ class PasswordRef(_Model):
     def _one_source(self) -> PasswordRef:
         if sum(x is not None for x in (self.env, self.callback, self.prompt or None)) != 1:
             raise ValueError("give exactly one of env, callback or prompt")
-        if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
+        if self.env is not None and not _ENV_NAME.fullmatch(self.env):
             raise ValueError(f"{self.env!r} is not an environment variable name")
         return self
 
@@ -271,14 +280,14 @@ class Node(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a server name (letters, digits, - _ .)")
         return value
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9_.:\[\]-]{1,253}$", value):
+        if not _HOST.fullmatch(value):
             raise ValueError(f"{value!r} is not a host name or address")
         return value
 
@@ -330,7 +339,7 @@ class Cluster(_Model):
     @field_validator("name", "failover_group")
     @classmethod
     def _names(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid name (letters, digits, - _ .)")
         return value
 
@@ -510,7 +519,7 @@ class Plan(_Model):
         if not value:
             raise ValueError("the plan has no jobs")
         for name in value:
-            if not _JOB_NAME.match(name):
+            if not _JOB_NAME.fullmatch(name):
                 raise ValueError(f"job name {name!r}: use letters, digits, - and _ (at most 40)")
         _derived_names_are_distinct(list(value))
         return value
@@ -533,7 +542,18 @@ class Plan(_Model):
                 "(cmd /c, START, the scheduled run string); choose a folder without , ; = such as "
                 "C:\\clpbackup"
             )
-        return value.rstrip("\\")
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError(f"{value!r}: a folder name cannot contain a control character (line break, tab)")
+        value = value.rstrip("\\")
+        if len(value) > MAX_DIR:
+            # The AT command and cmd.exe use Win32 paths without the \\?\ prefix: past MAX_PATH the
+            # folder can neither be created nor its batch files run.
+            raise ValueError(
+                f"the folder is {len(value)} characters; Windows creates a folder of at most {MAX_DIR} "
+                f"(MAX_PATH {MAX_PATH} less room for a file name): choose a shorter path such as "
+                "C:\\clpbackup"
+            )
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Plan:

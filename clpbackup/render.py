@@ -34,14 +34,22 @@ from clpbackup.artifacts import (
     Scheduler,
 )
 from clpbackup.commands import Command
-from clpbackup.errors import PlanError
-from clpbackup.plan import Job, Node, Plan
+from clpbackup.errors import PlanError, QuotingError
+from clpbackup.plan import MAX_DIR, MAX_PATH, Job, Node, Plan
 from clpbackup.platforms import AT_EVERY_DAY, Platform, get_platform, run_batch
 from clpbackup.platforms.win2003 import bks_line
 from clpbackup.record import LOCK_NAME, RECORD_NAME
 from clpbackup.rules import ntbackup_media, scheduler_for, standby_start
 from clpbackup.startscript import BEGIN, END
-from clpbackup.winquote import batch_line, batch_path, batch_rem, check_codepage, check_value, cmd_c_path
+from clpbackup.winquote import (
+    batch_line,
+    batch_path,
+    batch_rem,
+    check_codepage,
+    check_line_length,
+    check_value,
+    cmd_c_path,
+)
 
 __all__ = [
     "BKS_ENCODING",
@@ -227,7 +235,7 @@ class _Batch:
         line = prefix + batch_line(cmd, self.codepage)
         if log is not None:
             line += f" {'>>' if append else '>'} {self.path(log)} 2>&1"
-        self.lines.append(line)
+        self.lines.append(check_line_length(line, field=cmd.field))
 
     def exit_with_rc(self) -> None:
         self.fixed("set RC=%ERRORLEVEL%")
@@ -573,6 +581,7 @@ def render_node(plan: Plan, node: Node | str) -> NodeArtifacts:
             _file(failover_path(plan), "failover-script", None, _failover_script(plan, n, platform, run))
         )
         files.append(_file(fragment_path(plan), "start-fragment", None, _start_fragment(plan, n)))
+    _check_max_path(plan, files)
     return NodeArtifacts(
         node=n.name,
         os=n.os,
@@ -582,6 +591,26 @@ def render_node(plan: Plan, node: Node | str) -> NodeArtifacts:
         schedules=tuple(schedules),
         notes=tuple(notes),
     )
+
+
+#: What apply.ps1 appends to a file's path while it writes it (the temporary and the replaced copy).
+_WRITE_SUFFIX = ".clpbackup-tmp"
+
+
+def _check_max_path(plan: Plan, files: Sequence[ArtifactFile]) -> None:
+    """Every file clpbackup writes (its temporary copy included) and the log folder fit MAX_PATH.
+
+    AT, cmd.exe and PowerShell 2.0's .NET 2.0 take no path past MAX_PATH (no long-path prefix): a
+    longer one is created by nothing, or run by nothing (issue #10).
+    """
+    longest = max([f.path + _WRITE_SUFFIX for f in files], key=len, default="")
+    if len(log_dir(plan)) > MAX_DIR or len(longest) >= MAX_PATH:
+        raise QuotingError(
+            f"the path {longest!r} would be {len(longest)} characters; Windows' MAX_PATH allows at "
+            f"most {MAX_PATH - 1} (and {MAX_DIR} for a folder)",
+            field=_SCRIPTS_FIELD,
+            hint="choose a shorter scripts_dir (or shorter job names), such as C:\\clpbackup",
+        )
 
 
 def render_plan(plan: Plan, node: str | None = None) -> dict[str, NodeArtifacts]:

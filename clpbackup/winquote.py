@@ -272,6 +272,26 @@ def _escape_for_batch(text: str, *, field: str | None, context: str) -> str:
     return "".join(out)
 
 
+#: The longest line cmd.exe reads, at the prompt and in a batch file (Microsoft KB 830473).
+CMD_LINE_MAX = 8191
+
+
+def check_line_length(line: str, *, field: str | None) -> str:
+    """``line`` if cmd.exe can read it (at most :data:`CMD_LINE_MAX` characters), else ``QuotingError``.
+
+    cmd.exe stops at "The input line is too long." and the batch file ends there: the backup
+    would never run, so the plan is refused before anything is written.
+    """
+    if len(line) > CMD_LINE_MAX:
+        raise QuotingError(
+            f"a batch line would be {len(line)} characters; cmd.exe reads at most {CMD_LINE_MAX} "
+            "(KB 830473)",
+            field=field,
+            hint="split the job into several jobs, or name parent folders instead of many long paths",
+        )
+    return line
+
+
 def batch_line(cmd: Command, codepage: int) -> str:
     """The line that runs ``cmd`` in a ``.bat`` file encoded in ``codepage`` (no line end).
 

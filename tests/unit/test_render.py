@@ -518,7 +518,7 @@ def test_scripts_dir_that_cmd_would_misread_is_refused() -> None:
 
 def test_too_long_run_command_names_scripts_dir() -> None:
     data = plan_2012().model_dump(mode="python", exclude_none=True)
-    data["scripts_dir"] = "C:\\" + "\\".join(["d" * 50] * 5)
+    data["scripts_dir"] = "C:\\" + "\\".join(["d" * 48] * 5)  # 247: the longest folder MAX_PATH allows
     with pytest.raises(QuotingError, match="261") as info:
         render_plan(Plan.from_dict(data))
     assert info.value.field == "scripts_dir"

@@ -245,3 +245,28 @@ def test_winrs_command_set_of_design_md_on_2003() -> None:
     assert outputs["if exist E:\\ echo yes"] == "yes\r\n"
     assert not node.fs.exists("E:\\.clpbackup-probe-0a1b2c3d")
     assert node.not_simulated == []
+
+
+def test_a_batch_line_past_8191_characters_stops_the_batch(node: SimulatedWindows) -> None:
+    """KB 830473: cmd.exe reads at most 8191 characters of a line; the batch file ends there."""
+    long_line = "echo " + "x" * 8190
+    node.write_file("C:\\long.bat", f"@echo off\r\n{long_line}\r\necho after > C:\\after.txt\r\n")
+    rc, _out, err = run(node, 'cmd /c "C:\\long.bat"')
+    assert rc != 0 and "The input line is too long." in err
+    assert not node.fs.exists("C:\\after.txt")
+    node.write_file("C:\\fits.bat", "@echo off\r\necho " + "x" * 8180 + "\r\n")
+    assert run(node, 'cmd /c "C:\\fits.bat"')[0] == 0
+
+
+def test_paths_past_max_path_are_refused(node: SimulatedWindows) -> None:
+    """MAX_PATH: a file path of 260 characters or more, a folder past 247, cannot be created."""
+    from clpbackup.testing.model.fs import ERROR_FILENAME_EXCED_RANGE, FsError
+
+    folder = "C:\\" + "\\".join(["d" * 48] * 5)  # 247
+    node.fs.mkdir(folder)
+    with pytest.raises(FsError) as info:
+        node.fs.mkdir(folder + "x")
+    assert info.value.winerror == ERROR_FILENAME_EXCED_RANGE
+    node.fs.write_bytes(folder + "\\" + "f" * 11, b"ok")  # 259
+    with pytest.raises(FsError):
+        node.fs.write_bytes(folder + "\\" + "f" * 12, b"no")  # 260

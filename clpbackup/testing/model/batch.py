@@ -23,6 +23,7 @@ from clpbackup.testing.model.cmd import run_statement
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.testing.model.node import SimulatedWindows
 
+CMD_LINE_MAX = 8191  # cmd.exe reads at most this many characters of a line (KB 830473)
 MAX_STEPS = 100_000  # a runaway "goto" loop stops here (real cmd would spin forever)
 
 
@@ -191,6 +192,10 @@ def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) ->
                 continue
             if stripped.startswith("::"):
                 continue
+            if len(raw) > CMD_LINE_MAX:
+                # cmd.exe says so and ends the batch file: the rest (the backup) never runs.
+                err.append(lines(node.texts.t("cmd.line_too_long")))
+                raise BatchExit(1, whole=True, out="".join(out), err="".join(err))
             expanded = expand(node, proc, raw, argv)
             if proc.echo and not stripped.startswith("@"):
                 out.append(

@@ -30,6 +30,13 @@ ERROR_FILE_EXISTS = 80
 ERROR_INVALID_NAME = 123
 ERROR_DIR_NOT_EMPTY = 145
 ERROR_ALREADY_EXISTS = 183
+ERROR_FILENAME_EXCED_RANGE = 206
+
+# Win32 paths without the \\?\ prefix stop at MAX_PATH (259 characters and the NUL); a folder
+# needs room for an 8.3 name after it (CreateDirectory: MAX_PATH - 12). "Maximum Path Length
+# Limitation", Microsoft Learn; .NET 2.0 (PowerShell 2.0) checks the same before calling Win32.
+MAX_PATH = 260
+MAX_DIR = MAX_PATH - 12 - 1
 
 
 # The second hop (docs/windows-facts.md "The second hop"): a process started from a WinRM network
@@ -269,6 +276,8 @@ class FileSystem:
     def resolve(self, path: str, cwd: str = "C:\\") -> Resolved:
         """Resolve a path to its store; ``FsError`` 15 (no drive) or 53 (share unreachable)."""
         root, parts = split_path(path, cwd)
+        if len(root) + sum(len(p) + 1 for p in parts) >= MAX_PATH:
+            raise FsError(ERROR_FILENAME_EXCED_RANGE, path)
         if root.startswith("\\\\"):
             server, _, name = root[2:].partition("\\")
             store: Store = self.shares.share(server, name)
@@ -360,6 +369,8 @@ class FileSystem:
             if exist_ok:
                 return
             raise FsError(ERROR_ALREADY_EXISTS, path)
+        if len(r.full) > MAX_DIR:
+            raise FsError(ERROR_FILENAME_EXCED_RANGE, path)
         if not parents:
             self._check_parent(r, path)
         for i in range(1, len(r.parts) + 1):

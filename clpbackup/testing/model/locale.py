@@ -49,6 +49,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cmd.echo_off": ("ECHO is off.", "ECHO は <OFF> です。"),
     "cmd.ver": ("Microsoft Windows [Version {version}]", "Microsoft Windows [Version {version}]"),
     "cmd.chcp": ("Active code page: {cp}", "現在のコード ページ: {cp}"),
+    # KB 830473; ja text as cmd.exe of a ja-JP Windows prints it (unverified here)
+    "cmd.line_too_long": ("The input line is too long.", "入力行が長すぎます。"),
     "cmd.syntax": ("The syntax of the command is incorrect.", "コマンドの構文が誤っています。"),
     "cmd.no_label": (
         "The system cannot find the batch label specified - {label}",

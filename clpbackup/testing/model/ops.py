@@ -21,6 +21,7 @@ from clpbackup.testing.model.base import Proc
 from clpbackup.testing.model.fs import (
     ERROR_ACCESS_DENIED,
     ERROR_FILE_NOT_FOUND,
+    ERROR_FILENAME_EXCED_RANGE,
     FsError,
     network_credentials,
 )
@@ -136,6 +137,15 @@ def _net_message(node: SimulatedWindows, exc: FsError, path: str, *, reading: bo
         )
     if exc.winerror == ERROR_FILE_NOT_FOUND and reading:
         return f"ファイル '{path}' が見つかりませんでした。" if ja else f"Could not find file '{path}'."
+    if exc.winerror == ERROR_FILENAME_EXCED_RANGE:
+        # .NET 2.0's PathTooLongException (PowerShell 2.0 on every supported version)
+        return (
+            "指定されたパス、ファイル名、またはその両方が長すぎます。完全限定型名は 260 文字未満で指定し、"
+            "ディレクトリ名は 248 文字未満で指定してください。"
+            if ja
+            else "The specified path, file name, or both are too long. The fully qualified file name "
+            "must be less than 260 characters, and the directory name must be less than 248 characters."
+        )
     if exc.winerror == 53:
         return "ネットワーク パスが見つかりません。" if ja else "The network path was not found.\r\n"
     return (
