@@ -268,6 +268,24 @@ class ClusterBackup:
         node, facts = read.node, read.facts
         name = node.name
         problems: list[Problem] = []
+        expected = node.expected_computer_name
+        if (facts.hostname or "").strip().upper() != expected:
+            # Swapped hosts (or a DNS name pointing elsewhere) would give this node the other
+            # node's schedule: never write to a node that is not the one the plan means.
+            msg = (
+                f"the host {node.host} is the computer {facts.hostname or '(no name)'}, not {expected}: "
+                "it is not the node the plan means"
+            )
+            if for_write:
+                raise PreflightFailed(
+                    msg,
+                    node=name,
+                    rule="NODE-ID",
+                    hint=f"correct nodes[].host of {name}, or set nodes[].computer_name when the "
+                    "computer name differs from the CLUSTERPRO server name",
+                )
+            problems.append(Problem("NODE-ID", msg, name))
+            return problems
         platform = get_platform(node.os)
         if not platform.matches_kernel(facts.os_version):
             raise PreflightFailed(

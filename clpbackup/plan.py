@@ -262,6 +262,11 @@ class Node(_Model):
         description="Windows Server version: 2003, 2008, 2008R2, 2012, 2012R2, 2016, 2019 or 2022."
     )
     home: bool = Field(default=False, description="The node that normally runs the failover group.")
+    computer_name: str | None = Field(
+        default=None,
+        description="The node's own computer name when it differs from name; clpbackup refuses to "
+        "change a node whose computer name is neither (NODE-ID).",
+    )
     connection: ConnectionOverride | None = Field(default=None, description="Overrides of the defaults.")
 
     @field_validator("os", mode="before")
@@ -277,12 +282,18 @@ class Node(_Model):
             return canonical_os(value) or value
         return value
 
-    @field_validator("name")
+    @field_validator("name", "computer_name")
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a server name (letters, digits, - _ .)")
         return value
+
+    @property
+    def expected_computer_name(self) -> str:
+        """The computer name the node must report (``[Environment]::MachineName``, the NetBIOS name:
+        the first DNS label, upper case, at most 15 characters)."""
+        return (self.computer_name or self.name).split(".")[0][:15].upper()
 
     @field_validator("host")
     @classmethod

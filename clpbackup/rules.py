@@ -821,6 +821,24 @@ def _sec_rules(plan: Plan, out: _Collector) -> None:
                 node=n.name, field=fld,
                 hint="set ssl: true (HTTPS, port 5986) or use negotiate / ntlm / kerberos",
             )
+        if conn.auth in ("basic", "credssp") and conn.ssl and conn.cert_validation is False:
+            fld = (
+                f"{_node_field(plan, n)}.connection.cert_validation"
+                if n.connection is not None and n.connection.cert_validation is not None
+                else "connection.cert_validation"
+            )
+            consequence = (
+                "allow_insecure: true lets it through" if conn.allow_insecure
+                else "clpbackup refuses to connect so (allow_insecure is false)"
+            )
+            out.add(
+                "SEC-1", "warning",
+                f"auth: {conn.auth} gives the node the password, and cert_validation: false lets any "
+                f"peer pose as the node; {consequence}",
+                node=n.name, field=fld,
+                hint="give the CA bundle of the nodes' certificates (cert_validation: /path/ca.pem) or "
+                "use negotiate / kerberos / ntlm",
+            )
     for fld, value in _job_strings(plan):
         if _PASSWORDISH.search(value):
             out.add(

@@ -6,7 +6,8 @@
 * Over HTTP, NTLM / Negotiate / Kerberos / CredSSP always encrypt the messages (``encryption=
   "always"``); over HTTPS TLS protects them.
 * Certificate validation is on by default; ``cert_validation`` may name a CA bundle (refused when
-  it does not exist); turning it off logs a warning.
+  it does not exist); turning it off logs a warning, and is refused for Basic and CredSSP (which
+  give the node the password itself) unless ``allow_insecure: true``.
 * ``read_timeout`` must exceed ``operation_timeout`` (WinRM answers a Receive only after the
   operation timeout); a node override that breaks this is refused.
 * The password is resolved (``Connection.resolve_password``) only here, at connect time, and goes
@@ -31,6 +32,9 @@ __all__ = ["check_connection", "open_wsman", "wsman_settings"]
 
 #: Authentication methods that can encrypt WinRM messages themselves (no TLS needed).
 ENCRYPTING_AUTH = frozenset({"negotiate", "ntlm", "kerberos", "credssp"})
+#: Authentication methods that hand the node the password itself (Basic in the header, CredSSP by
+#: delegation), so the node must be proven to be the node first: by a validated certificate.
+PASSWORD_TO_PEER_AUTH = frozenset({"basic", "credssp"})
 
 
 def _refuse(node: str, message: str, field: str, hint: str) -> PlanError:
@@ -83,6 +87,18 @@ def check_connection(node: str, conn: Connection) -> str:
                 "connection.cert_validation",
                 "give the path of the PEM file (or folder) of the CA that signed the node's "
                 "certificate, or true to validate against the system's CAs",
+            )
+        if conn.cert_validation is False and conn.auth in PASSWORD_TO_PEER_AUTH and not conn.allow_insecure:
+            # Whoever answers on the node's address (a fake node with a self-signed certificate, a
+            # man in the middle) would receive the password: refuse before a byte is sent.
+            raise _refuse(
+                node,
+                f"{conn.auth} authentication gives the node the password itself, and with "
+                "cert_validation: false nothing proves the peer is the node; clpbackup refuses it",
+                "connection.cert_validation",
+                "give the CA bundle that signed the node's certificate (cert_validation: /path/ca.pem), "
+                "or use auth: negotiate / kerberos / ntlm; set allow_insecure: true only on an isolated "
+                "test network",
             )
         if conn.cert_validation is False:
             log.warning(

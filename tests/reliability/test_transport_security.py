@@ -383,3 +383,41 @@ def test_cli_refuses_basic_over_http_and_names_the_field(plan: Plan, tmp_path: P
         out = run.stdout + run.stderr
         assert "connection.auth" in out and "allow_insecure" in out and PASSWORD not in out
         assert [n.server.auth_requests for n in sim.nodes] == [0, 0]
+
+
+# -- no password to an unverified peer (issue #10) ------------------------------------------------
+
+
+@pytest.mark.parametrize("auth", ["basic", "credssp"])
+def test_a_password_auth_over_unvalidated_tls_is_refused_without_allow_insecure(auth: str) -> None:
+    """Basic (and CredSSP) hand the password to whoever answers; with cert_validation: false that can
+    be anyone on the path. Refused like Basic over HTTP, naming the node and the field."""
+    conn = Connection(auth=auth, ssl=True, cert_validation=False, username=USER)  # type: ignore[arg-type]
+    with pytest.raises(PlanError) as info:
+        check_connection("node-a", conn)
+    assert info.value.field == "connection.cert_validation" and info.value.node == "node-a"
+    assert "allow_insecure" in (info.value.hint or "")
+    insecure = Connection(auth=auth, ssl=True, cert_validation=False, username=USER, allow_insecure=True)  # type: ignore[arg-type]
+    assert check_connection("node-a", insecure) == "auto"
+    # NTLM/Kerberos never give the node the password itself: allowed, with the warning as before
+    assert check_connection("node-a", Connection(ssl=True, cert_validation=False)) == "auto"
+
+
+def test_a_fake_node_with_a_self_signed_certificate_never_sees_the_basic_password(
+    plan: Plan, taps: list[dict[str, Tap]]
+) -> None:
+    """The reproduction of issue #10: auth basic, ssl true, cert_validation false validated with no
+    finding, and a node with a self-signed certificate received the password."""
+    weak = with_connection(plan, auth="basic", ssl=True, cert_validation=False)
+    sec = [f for f in weak.findings() if f.rule == "SEC-1"]
+    assert sec and all("cert_validation" in (f.field or "") for f in sec), sec
+    with SimulatedCluster.from_plan(plan, ssl=True) as sim:
+        tapped, relays = through_taps(with_connection(sim.plan, auth="basic", cert_validation=False), sim)
+        taps.append(relays)
+        with ClusterBackup(tapped) as cb:
+            result = cb.deploy()
+        for n in plan.nodes:
+            err = result[n.name]
+            assert isinstance(err, PlanError) and err.field == "connection.cert_validation", err
+        assert [tap.connections for tap in relays.values()] == [0, 0]
+        assert [n.server.auth_requests for n in sim.nodes] == [0, 0]
