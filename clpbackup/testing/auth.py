@@ -3,10 +3,13 @@
 NTLM (raw, or wrapped in SPNEGO under the ``Negotiate`` scheme, the way pypsrp sends it) is
 accepted with pyspnego's ``spnego.server``. pyspnego's NTLM acceptor looks the user up in the file
 named by the environment variable ``NTLM_USER_FILE``, read when the client's AUTHENTICATE message
-arrives. Each server writes its own credential file (NT/LM hashes in the smbpasswd layout, never the
-clear password, mode 0600) and points the variable at it only while its acceptor steps, under a
-process-wide lock; so several servers with different credentials — even the same user name with
-different passwords — live in one process, and a caller's own ``NTLM_USER_FILE`` is restored after
+arrives. Each server keeps its own credential file (NT/LM hashes in the smbpasswd layout, never the
+clear password) in memory — an anonymous ``memfd`` named through ``/proc/self/fd/N``, so no folder
+another process could read or clean holds it, and nothing is left when the process ends however it
+ends; where there is no ``memfd`` (not Linux) in a private 0700 folder removed with the server — and
+points the variable at it only while its acceptor steps, under a process-wide lock; so several
+servers with different credentials — even the same user name with different passwords — live in
+one process, and a caller's own ``NTLM_USER_FILE`` is restored after
 (when there was none, it is left empty rather than removed: see ``NegotiateAcceptor.step``).
 
 Over plain HTTP every message is then encrypted with the NTLM session (``multipart/encrypted``,
@@ -20,6 +23,7 @@ import base64
 import hmac
 import os
 import re
+import shutil
 import struct
 import tempfile
 import threading
@@ -86,10 +90,8 @@ class CredentialStore:
         self._basic_key = os.urandom(32)
         self._basic_digest = hmac.new(self._basic_key, password.encode("utf-8"), "sha256").digest()
         lm, nt = _ntlm_hashes(password)
-        fd, self.path = tempfile.mkstemp(prefix="clpbackup-sim-ntlm-", suffix=".txt")
         lines = [f"{form}:1000:{lm}:{nt}:[U]:LCT-0\n" for form in _name_forms(username)]
-        with os.fdopen(fd, "w", encoding="utf-8") as f:  # mkstemp: mode 0600 already
-            f.writelines(lines)
+        self._fd, self.path, self._folder = _private_file("".join(lines).encode("utf-8"))
 
     def __repr__(self) -> str:
         return f"CredentialStore(username={self.username!r})"
@@ -100,11 +102,40 @@ class CredentialStore:
         return username.lower() in self._forms and hmac.compare_digest(digest, self._basic_digest)
 
     def remove(self) -> None:
-        """Delete the credential file."""
+        """Drop the credential file (close the memory file, or delete the private folder)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        if self._folder is not None:
+            folder, self._folder = self._folder, None
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _private_file(data: bytes) -> tuple[int | None, str, str | None]:
+    """``(fd, path, folder)`` of a file holding ``data`` that only this process uses.
+
+    pyspnego opens a *path* (``NTLM_USER_FILE``); ``/proc/self/fd/N`` of a ``memfd`` is one that
+    lives in memory only. Without ``memfd_create`` the file goes to a fresh 0700 folder.
+    """
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is not None:
         try:
-            os.remove(self.path)
-        except FileNotFoundError:
-            pass
+            fd = memfd_create("clpbackup-sim-ntlm", getattr(os, "MFD_CLOEXEC", 0))
+        except OSError:
+            fd = None
+        if fd is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            path = f"/proc/self/fd/{fd}"
+            if os.path.isfile(path):
+                return fd, path, None
+            os.close(fd)
+    folder = tempfile.mkdtemp(prefix="clpbackup-sim-ntlm-")  # mode 0700
+    path = os.path.join(folder, "users.txt")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(data)
+    return None, path, folder
 
 
 def decode_basic(token: str) -> tuple[str, str]:
