@@ -738,7 +738,16 @@ class ClusterBackup:
     def _check_applied(self, name: str, applied: ApplyResult) -> None:
         for f in applied.files:
             if not f.sha256:
-                raise RemoteCommandFailed(f"writing {f.path} failed", node=name)
+                # the node's own reason (access denied, a folder in the way, disk full) decides what
+                # the operator does next: keep it, with the path (issue #10)
+                reason = (f.error or "").strip() or "the node gave no reason"
+                raise RemoteCommandFailed(
+                    f"writing {f.path} failed: {reason}",
+                    node=name,
+                    hint="fix the cause on the node, then re-run deploy: it writes only what is missing",
+                )
+        for path, error in applied.delete_errors.items():
+            raise RemoteCommandFailed(f"deleting {path} failed: {error.strip()}", node=name)
         for c in applied.commands:
             if c.ran and c.rc != 0 and not nodestate.benign_failure(c):
                 raise RemoteCommandFailed(

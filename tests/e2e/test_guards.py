@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clpbackup import ClusterBackup, Plan
-from clpbackup.errors import PreflightFailed
+from clpbackup.errors import PreflightFailed, RemoteCommandFailed
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 
@@ -77,3 +77,54 @@ def test_a_mapped_computer_name_is_accepted(plan2012: Plan) -> None:
         with ClusterBackup(Plan.from_dict(data)) as cb:
             result = cb.deploy()
         assert result.ok and isinstance(result["node-a"], DeployResult), result
+
+
+# -- errors keep their reason -------------------------------------------------------------------------
+
+
+def _leftovers(sim: SimulatedCluster, node: str) -> list[str]:
+    model = sim.node(node).model
+    return [p for p, _ in model.fs.walk("C:\\") if p.lower().endswith((".clpbackup-tmp", ".clpbackup-old"))]
+
+
+def test_a_directory_in_the_way_is_reported_with_the_nodes_reason(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        script = next(f.path for f in cb.artifacts["node-a"].files if f.role == "backup-script")
+        assert cb.deploy().ok
+        fs = sim.node("node-a").model.fs
+        fs.delete(script)
+        fs.mkdir(script)  # a folder of the script's name is in the way
+        result = cb.deploy()
+        err = result["node-a"]
+        assert isinstance(err, RemoteCommandFailed), err
+        assert err.node == "node-a" and script in str(err)
+        assert "Cannot create a file when that file already exists" in str(err), err
+        assert _leftovers(sim, "node-a") == []
+        assert isinstance(result["node-b"], DeployResult)
+
+
+def test_access_denied_and_disk_full_keep_their_reason(plan2012: Plan) -> None:
+    from clpbackup.testing.model.fs import Volume
+
+    data = plan2012.model_dump(mode="python", exclude_none=True)
+    data["scripts_dir"] = "D:\\clpbackup"
+    plan = Plan.from_dict(data)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        denied_d, full_d = Volume("D:"), Volume("D:")
+        denied_d.writable = False  # access denied
+        full_d.free_bytes = 100  # the disk fills up during the write
+        sim.node("node-a").model.fs.attach(denied_d)
+        sim.node("node-b").model.fs.attach(full_d)
+        result = cb.deploy()
+        denied, full = result["node-a"], result["node-b"]
+        assert isinstance(denied, RemoteCommandFailed) and "is denied" in str(denied), denied
+        assert isinstance(full, RemoteCommandFailed) and "not enough space" in str(full), full
+        assert "D:\\clpbackup" in str(denied) and "D:\\clpbackup" in str(full)
+        for volume in (denied_d, full_d):
+            keys = [k for k, _ in volume.walk_files()]
+            assert [k for k in keys if k.endswith((".clpbackup-tmp", ".clpbackup-old"))] == []
+        # once the node is fixed, a later deploy converges
+        denied_d.writable = True
+        full_d.free_bytes = None
+        again = cb.deploy()
+        assert again.ok, again

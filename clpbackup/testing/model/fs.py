@@ -29,6 +29,7 @@ ERROR_BAD_NETPATH = 53
 ERROR_FILE_EXISTS = 80
 ERROR_INVALID_NAME = 123
 ERROR_DIR_NOT_EMPTY = 145
+ERROR_DISK_FULL = 112
 ERROR_ALREADY_EXISTS = 183
 ERROR_FILENAME_EXCED_RANGE = 206
 
@@ -103,6 +104,9 @@ class Store:
         self.dirs: dict[str, str] = {"": ""}
         self.meta: dict[str, Any] = {}
         self.writable = True
+        #: bytes that may still be written (``None``: no limit); a write past it fails with
+        #: ERROR_DISK_FULL after writing what fits, as WriteFile does on a full disk
+        self.free_bytes: int | None = None
 
     # The relative path (display form) of a key.
     def display(self, key: str) -> str:
@@ -398,12 +402,18 @@ class FileSystem:
             parent = r.store.root + "\\" + "\\".join(r.parts[:-1])
             self.mkdir(parent)
         self._check_parent(r, path)
+        full = r.store.free_bytes is not None and len(data) > r.store.free_bytes
+        if r.store.free_bytes is not None:
+            data = data[: r.store.free_bytes]
+            r.store.free_bytes -= len(data)
         old = r.store.files.get(r.key)
         if old is not None:
             old.data = old.data + data if append else data
             old.mtime = mtime
         else:
             r.store.files[r.key] = FileEntry(r.parts[-1], data, mtime)
+        if full:
+            raise FsError(ERROR_DISK_FULL, path)
 
     def delete(self, path: str, cwd: str = "C:\\") -> bool:
         """Delete a file; False when there was none (folders are not deleted here)."""

@@ -20,6 +20,8 @@ from clpbackup.testing.backend import ScriptOutcome
 from clpbackup.testing.model.base import Proc
 from clpbackup.testing.model.fs import (
     ERROR_ACCESS_DENIED,
+    ERROR_ALREADY_EXISTS,
+    ERROR_DISK_FULL,
     ERROR_FILE_NOT_FOUND,
     ERROR_FILENAME_EXCED_RANGE,
     FsError,
@@ -137,6 +139,17 @@ def _net_message(node: SimulatedWindows, exc: FsError, path: str, *, reading: bo
         )
     if exc.winerror == ERROR_FILE_NOT_FOUND and reading:
         return f"ファイル '{path}' が見つかりませんでした。" if ja else f"Could not find file '{path}'."
+    if exc.winerror == ERROR_DISK_FULL:
+        # IOException of a write on a full disk (the Win32 text of error 112)
+        full_ja = "ディスクに十分な空き領域がありません。\r\n"
+        return full_ja if ja else "There is not enough space on the disk.\r\n"
+    if exc.winerror == ERROR_ALREADY_EXISTS:
+        # File.Move onto an existing file or folder (the Win32 text of error 183)
+        return (
+            "既に存在するファイルを作成することはできません。\r\n"
+            if ja
+            else "Cannot create a file when that file already exists.\r\n"
+        )
     if exc.winerror == ERROR_FILENAME_EXCED_RANGE:
         # .NET 2.0's PathTooLongException (PowerShell 2.0 on every supported version)
         return (
@@ -335,6 +348,10 @@ def _write_one(
                 raise _Thrown(_net_message(node, exc, folder)) from None
         try:
             node.fs.write_bytes(temporary, data, proc.cwd, mtime=node.clock.now())
+            if node.fs.is_dir(path, proc.cwd):
+                # .NET File.Move does not move into a folder (cmd's move does): a folder of that
+                # name is in the way
+                raise FsError(ERROR_ALREADY_EXISTS, path)
             node.fs.move(temporary, path, proc.cwd, replace=True)
         except FsError as exc:
             raise _Thrown(_net_message(node, exc, temporary)) from None

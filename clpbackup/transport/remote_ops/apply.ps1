@@ -86,7 +86,13 @@ function Write-OneFile([string]$Path, [string]$ContentBase64, [string]$ExpectedH
         $entry.changed = $true
         $entry.sha256 = $expected
     } catch {
-        $entry.error = $_.Exception.Message
+        # PowerShell wraps a .NET method's exception ('Exception calling "Move" ...'): report the
+        # node's own reason (access denied, a folder in the way, disk full)
+        $exception = $_.Exception
+        if ($exception.InnerException -ne $null) {
+            $exception = $exception.InnerException
+        }
+        $entry.error = $exception.Message
         try {
             if ([IO.File]::Exists($temporary)) {
                 [IO.File]::Delete($temporary)
