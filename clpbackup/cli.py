@@ -106,8 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args._run
     try:
         return run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
+        for line in getattr(exc, "lines", lambda: [])():
+            # OperationInterrupted: per node, what was written before the stop and what was not
+            print(f"  {line}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `clpbackup schema | head`: the reader went away; stop quietly (and keep Python from

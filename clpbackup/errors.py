@@ -191,6 +191,15 @@ class PreflightFailed(ClpBackupError):
         super().__init__(message, node=node, hint=hint)
 
 
+class Cancelled(ClpBackupError):
+    """The operation was interrupted (Ctrl-C) before it finished on this node.
+
+    The message says what was written on the node before the stop and that nothing more was
+    started; running the operation again converges (deploy reads the node and applies what is
+    missing).
+    """
+
+
 class OwnerUnknown(ClpBackupError):
     """Which node owns a switchover volume could not be decided from evidence; nothing was started."""
 

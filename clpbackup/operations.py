@@ -12,11 +12,13 @@ pool open + inspect + apply + close; a deploy with nothing to change skips the a
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,6 +27,7 @@ from clpbackup.artifacts import NodeArtifacts
 from clpbackup.commands import Command
 from clpbackup.errors import (
     AuthenticationFailed,
+    Cancelled,
     ClpBackupError,
     ConnectionFailed,
     NodeBusy,
@@ -78,6 +81,67 @@ Progress = Callable[[str, str], None]
 
 _STALE_RETRIES = 3
 """LOCK-1: how many times deploy reads and decides again when the node changed before its lock."""
+
+
+class OperationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (``KeyboardInterrupt``) stopped a cluster operation; nothing new was started after it.
+
+    The request each node had in flight was allowed to finish (a second Ctrl-C abandons it), and no
+    further request followed. ``result`` holds, per node, the node's result when it had finished,
+    or a :class:`~clpbackup.errors.Cancelled` saying what was written before the stop. It is a
+    ``KeyboardInterrupt``, so code that stops on Ctrl-C still does.
+    """
+
+    def __init__(self, result: ClusterResult[NodeOutcome]) -> None:
+        super().__init__(result.operation)
+        self.result = result
+
+    def lines(self) -> list[str]:
+        """One line per node: what was written and what was not."""
+        out = []
+        for name, value in self.result.items():
+            if isinstance(value, Cancelled):
+                out.append(f"{name}: stopped — {value.message}")
+            elif isinstance(value, ClpBackupError):
+                out.append(f"{name}: failed — {value.message}")
+            else:
+                done = "changed" if value.changed else "no change"
+                out.append(f"{name}: finished before the stop — {done}")
+        return out
+
+
+class _Stop:
+    """One operation's stop flag, and what each node was sent to write before it was set."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.written: dict[str, list[str]] = {}
+
+    def note(self, name: str, what: str) -> None:
+        self.written.setdefault(name, []).append(what)
+
+    def text(self, name: str) -> str:
+        done = self.written.get(name)
+        if not done:
+            return "interrupted: nothing written on this node, nothing more started"
+        return (
+            f"interrupted after {'; '.join(done)} on this node; nothing more was started "
+            "(run the operation again: it reads the node and does what is missing)"
+        )
+
+
+_WORKER = threading.local()
+
+
+def _operation(fn: Callable[..., T]) -> Callable[..., T]:
+    """A public operation: a fresh stop flag, so an earlier interrupted call does not stop this one."""
+
+    @functools.wraps(fn)
+    def wrapper(self: ClusterBackup, *args: object, **kwargs: object) -> T:
+        self._stop = _Stop()
+        return fn(self, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -167,6 +231,7 @@ class ClusterBackup:
         self._lock_owner = _lock_owner()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._stop = _Stop()
         self.artifacts: dict[str, NodeArtifacts] = plan.render()
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -209,9 +274,12 @@ class ClusterBackup:
     def _each(self, nodes: Iterable[str], fn: Callable[[str], T]) -> dict[str, T | ClpBackupError]:
         names = list(nodes)
         out: dict[str, T | ClpBackupError] = {}
+        stop = self._stop
 
         def run(name: str) -> T | ClpBackupError:
+            _WORKER.stop = stop
             try:
+                self._checkpoint(name)
                 if self.progress:
                     self.progress(name, "start")
                 value: T | ClpBackupError = fn(name)
@@ -224,13 +292,18 @@ class ClusterBackup:
                 self.progress(name, "done")
             return value
 
-        if len(names) == 1:
-            out[names[0]] = run(names[0])
-            return out
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(names)) or 1) as pool:
-            futures = {name: pool.submit(run, name) for name in names}
+        # Even one node runs in a worker: the main thread only waits, so Ctrl-C lands there and not
+        # in the middle of a request, and the worker can finish the request it has in flight.
+        pool = ThreadPoolExecutor(max_workers=min(self.max_workers, len(names)) or 1)
+        futures = {name: pool.submit(run, name) for name in names}
+        try:
             for name in names:
                 out[name] = futures[name].result()
+        except KeyboardInterrupt:
+            stop.event.set()
+            raise OperationInterrupted(self._settle(stop, futures)) from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return out
 
     def _each_value(
@@ -242,6 +315,48 @@ class ClusterBackup:
         done = self._each(values, lambda n: fn(values[n]))
         return _then(results, lambda n, _value: done[n])
 
+    def _settle(
+        self, stop: _Stop, futures: Mapping[str, Future[T | ClpBackupError]]
+    ) -> ClusterResult[NodeOutcome]:
+        """After Ctrl-C: let each node's request in flight finish (a second Ctrl-C abandons them),
+        then say per node what was done."""
+        try:
+            wait_futures(list(futures.values()))
+        except KeyboardInterrupt:
+            pass  # abandon: the workers start nothing new (the stop flag is set)
+        values: dict[str, NodeOutcome | ClpBackupError] = {}
+        for name, future in futures.items():
+            value = future.result() if future.done() and not future.cancelled() else None
+            if isinstance(value, (NodeOutcome, ClpBackupError)) and not isinstance(value, Cancelled):
+                values[name] = value
+                continue
+            text = stop.text(name)
+            if not future.done():
+                text += "; a request was still in flight when a second Ctrl-C abandoned it: look with status"
+            values[name] = Cancelled(text, node=name, hint="run it again when you are ready: it converges")
+        return ClusterResult("interrupted", values)
+
+    def _checkpoint(self, name: str) -> None:
+        """Start no new request after Ctrl-C (raises :class:`Cancelled` in the node's worker)."""
+        stop: _Stop | None = getattr(_WORKER, "stop", None)
+        if stop is not None and stop.event.is_set():
+            raise Cancelled(stop.text(name), node=name)
+
+    def _apply(self, name: str, request: ApplyRequest) -> ApplyResult:
+        """Send one write pipeline to the node (never after Ctrl-C); record what it carried."""
+        self._checkpoint(name)
+        stop: _Stop | None = getattr(_WORKER, "stop", None)
+        parts = []
+        if request.writes:
+            parts.append(f"{len(request.writes)} file(s)")
+        if request.deletes:
+            parts.append(f"{len(request.deletes)} deletion(s)")
+        if request.commands:
+            parts.append(f"{len(request.commands)} command(s)")
+        if stop is not None:
+            stop.note(name, "writing " + ", ".join(parts or ["nothing"]))
+        return self._session(name).apply(request)
+
     def _node_names(self, node: str | None = None) -> list[str]:
         if node is not None:
             return [self.plan.node(node).name]
@@ -252,6 +367,7 @@ class ClusterBackup:
     def _read(
         self, name: str, *, logs: bool = False, versions: bool = False, selections: bool = False
     ) -> _NodeRead:
+        self._checkpoint(name)
         node = self.plan.node(name)
         art = self.artifacts[name]
         request, probes = nodestate.build_inspect(
@@ -335,6 +451,7 @@ class ClusterBackup:
 
     # -- deploy -------------------------------------------------------------------------------------
 
+    @_operation
     def deploy(
         self, check: bool = False, *, node: str | None = None, state: str = "present"
     ) -> ClusterResult[DeployResult]:
@@ -390,7 +507,7 @@ class ClusterBackup:
         if prelude and not check:
             # Starting the Schedule service (SCH-4) or installing WSB (OS-3) changes what the
             # node can tell us (AT listings need the service): do it first, then read again.
-            self._check_applied(name, self._session(name).apply(ApplyRequest(commands=prelude)))
+            self._check_applied(name, self._apply(name, ApplyRequest(commands=prelude)))
             read = self._read(name)
             problems = self._preflight(read, for_write=True)
         elif prelude and read.state.at_jobs is None and "at" in read.state.errors:
@@ -531,7 +648,7 @@ class ClusterBackup:
         """
         for _attempt in range(_STALE_RETRIES):
             try:
-                applied = self._session(name).apply(request)
+                applied = self._apply(name, request)
             except (ConnectionFailed, NodeTimeout):
                 self._drop_session(name)
                 applied = None
@@ -762,6 +879,7 @@ class ClusterBackup:
 
     # -- status -------------------------------------------------------------------------------------
 
+    @_operation
     def status(self, *, node: str | None = None) -> ClusterResult[StatusResult]:
         """Where each node stands: schedules, last runs, Schedule service, versions, owner, drift."""
         names = self._node_names(node)
@@ -829,6 +947,7 @@ class ClusterBackup:
 
     # -- failover / failback ----------------------------------------------------------------------
 
+    @_operation
     def failover_backup(self, at: str | None = None, *, check: bool = False) -> ClusterResult[ScheduleResult]:
         """FO-2: schedule the one-shot full backup of the switchover job on the owner only.
 
@@ -845,6 +964,7 @@ class ClusterBackup:
             )
         return self._one_shot("failover-backup", fb.job, at or fb.at, rule="FO-2", check=check)
 
+    @_operation
     def failback_backup(
         self, at: str | None = None, *, job: str | None = None, check: bool = False
     ) -> ClusterResult[ScheduleResult]:
@@ -949,7 +1069,7 @@ class ClusterBackup:
         (``None``); otherwise only the ``missing`` commands are applied (IDEM-1, as deploy does).
         """
         try:
-            return self._session(name).apply(ApplyRequest(commands=commands, stop_on_error=True))
+            return self._apply(name, ApplyRequest(commands=commands, stop_on_error=True))
         except AuthenticationFailed as exc:
             # Refused part-way: the commands may have run, and reading the node again would only be
             # refused too (and count towards an account lockout). Say so instead of guessing.
@@ -965,10 +1085,11 @@ class ClusterBackup:
             rest = missing(again)
             if not rest:
                 return None
-            return self._session(name).apply(ApplyRequest(commands=rest, stop_on_error=True))
+            return self._apply(name, ApplyRequest(commands=rest, stop_on_error=True))
 
     # -- run now ----------------------------------------------------------------------------------
 
+    @_operation
     def run_backup(
         self,
         job: str,
@@ -1088,6 +1209,7 @@ class ClusterBackup:
 
     # -- restore ------------------------------------------------------------------------------------
 
+    @_operation
     def restore_source(self, item: str) -> RestoreSource:
         """RS-1: which node and version hold the newest copy of switchover data, and how to restore it.
 
@@ -1194,4 +1316,4 @@ def _then(
     return out
 
 
-__all__ = ["BackupHandle", "ClusterBackup", "ClusterResult"]
+__all__ = ["BackupHandle", "ClusterBackup", "ClusterResult", "OperationInterrupted"]
