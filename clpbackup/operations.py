@@ -144,6 +144,24 @@ def _operation(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+#: Who may write in the scripts folder without a finding (ACL-1): SYSTEM, Administrators, CREATOR
+#: OWNER (only for what its creator — already one who may write — creates), TrustedInstaller.
+_TRUSTED_WRITERS = frozenset(
+    {
+        "S-1-5-18",
+        "S-1-5-32-544",
+        "S-1-3-0",
+        "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464",
+    }
+)
+_SID_NAMES = {
+    "S-1-1-0": "Everyone",
+    "S-1-5-11": "Authenticated Users",
+    "S-1-5-32-545": "BUILTIN\\Users",
+    "S-1-5-32-547": "BUILTIN\\Power Users",
+    "S-1-5-4": "INTERACTIVE",
+}
+
 @dataclass
 class _NodeRead:
     """One node's inspect answer with the parsed state clpbackup needs."""
@@ -402,6 +420,22 @@ class ClusterBackup:
                 )
             problems.append(Problem("NODE-ID", msg, name))
             return problems
+        others = sorted(set(facts.scripts_dir_writers or ()) - _TRUSTED_WRITERS)
+        if facts.scripts_dir_exists and others and not self.plan.allow_writable_scripts_dir:
+            # SYSTEM runs the batch files in scripts_dir: anyone else who may write there could
+            # plant a <job>.bat or logs\ that SYSTEM runs or writes (privilege escalation).
+            who = ", ".join(f"{_SID_NAMES[s]} ({s})" if s in _SID_NAMES else s for s in others)
+            msg = (
+                f"{self.plan.scripts_dir} exists and others than SYSTEM and Administrators may write "
+                f"in it: {who}"
+            )
+            hint = (
+                "restrict the folder to SYSTEM and Administrators (no inheritance), or remove it and let "
+                "deploy create it locked; set allow_writable_scripts_dir: true only if you accept the risk"
+            )
+            if for_write:
+                raise PreflightFailed(msg, node=name, rule="ACL-1", hint=hint)
+            problems.append(Problem("ACL-1", msg, name))
         platform = get_platform(node.os)
         if not platform.matches_kernel(facts.os_version):
             raise PreflightFailed(
@@ -777,6 +811,8 @@ class ClusterBackup:
                 deletes=deletes,
                 commands=all_commands,
                 stop_on_error=True,
+                # ACL-1: a missing scripts folder is created locked before anything goes into it
+                locked_dirs=[] if read.facts.scripts_dir_exists else [self.plan.scripts_dir],
                 lock=self._node_lock(),
                 guards=guards,
                 record=record,

@@ -505,6 +505,11 @@ class Plan(_Model):
     scripts_dir: str = Field(
         default="C:\\clpbackup", description="Folder on the nodes for clpbackup's files."
     )
+    allow_writable_scripts_dir: bool = Field(
+        default=False,
+        description="Deploy into an existing scripts_dir that users other than SYSTEM and "
+        "Administrators may write (ACL-1 refuses it otherwise: SYSTEM runs what is in it).",
+    )
     scheduler: Literal["auto", "at", "schtasks"] = Field(
         default="auto",
         description="auto = the guide's choice per OS (AT on 2003/2008/2008 R2, schtasks on 2012).",

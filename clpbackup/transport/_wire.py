@@ -125,6 +125,7 @@ def apply_parameters(req: ApplyRequest, *, codepage: int, command_timeout: int) 
         "WriteContents": [base64.b64encode(w.content).decode("ascii") for w in req.writes],
         "WriteHashes": [sha256_hex(w.content) for w in req.writes],
         "DeletePaths": [str(p) for p in req.deletes],
+        "LockedDirectories": [str(p) for p in req.locked_dirs],
         "Programs": programs,
         "Arguments": arguments,
         "StopOnError": bool(req.stop_on_error),
@@ -276,7 +277,19 @@ def _facts(r: _Reader) -> NodeFacts:
         wsb_installed=r.bool_("wsb_installed", optional=True),
         scripts_dir_exists=r.bool_("scripts_dir_exists", optional=True),
         clpstat=r.str_("clpstat", optional=True, required=False),
+        scripts_dir_writers=_sids(r),
     )
+
+
+def _sids(r: _Reader) -> tuple[str, ...] | None:
+    if r._get("scripts_dir_writers", False) is None:
+        return None
+    out = []
+    for i, item in enumerate(r.list_("scripts_dir_writers", required=False)):
+        if not isinstance(item, str) or not item.startswith("S-1-"):
+            raise r.error(f"scripts_dir_writers[{i}] is not a SID")
+        out.append(item)
+    return tuple(out)
 
 
 def parse_inspect(data: Mapping[str, Any], req: InspectRequest, *, node: str) -> InspectResult:

@@ -43,6 +43,9 @@ class NodeFacts:
     wsb_installed: bool | None
     scripts_dir_exists: bool | None = None
     clpstat: str | None = None
+    scripts_dir_writers: tuple[str, ...] | None = None
+    """SIDs that may write in the scripts folder (its owner and every Allow entry with a write,
+    delete or permission right, inherit-only entries included); ``None`` when not read."""
 
     @property
     def os(self) -> str | None:
@@ -187,6 +190,8 @@ class ApplyRequest:
 
     writes: Sequence[FileWrite] = ()
     deletes: Sequence[str] = ()
+    locked_dirs: Sequence[str] = ()
+    """Folders to create first, when missing, with SYSTEM and Administrators only (no inheritance)."""
     commands: Sequence[CommandSpec] = ()
     stop_on_error: bool = True
     command_timeout: int | None = None

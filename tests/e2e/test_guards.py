@@ -128,3 +128,65 @@ def test_access_denied_and_disk_full_keep_their_reason(plan2012: Plan) -> None:
         full_d.free_bytes = None
         again = cb.deploy()
         assert again.ok, again
+
+
+# -- the scripts folder is run by SYSTEM: locked ----------------------------------------------------
+
+
+SYSTEM, ADMINISTRATORS, USERS = "S-1-5-18", "S-1-5-32-544", "S-1-5-32-545"
+
+
+@pytest.mark.parametrize("name", ["plan2012", "plan2008r2"])
+def test_deploy_creates_the_scripts_folder_for_system_and_administrators_only(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    plan: Plan = request.getfixturevalue(name)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        fs = sim.node(plan.nodes[0].name).model.fs
+        fs.mkdir("C:\\elsewhere")  # what Windows gives a folder made under C:\ without an ACL
+        assert fs.may_write("C:\\elsewhere", USERS)
+        assert cb.deploy().ok
+        for n in sim.nodes:
+            acl = n.model.fs.acl(plan.scripts_dir)
+            assert acl.protected and acl.writers == {SYSTEM, ADMINISTRATORS}, acl
+            assert not n.model.fs.may_write(plan.scripts_dir, USERS)
+            assert not n.model.fs.may_write(plan.scripts_dir, "S-1-5-11")  # Authenticated Users
+        status = cb.status()
+        assert not [p for v in status.values() for p in getattr(v, "problems", []) if p.rule == "ACL-1"]
+
+
+def test_an_existing_folder_others_may_write_is_refused_unless_the_plan_says_so(plan2012: Plan) -> None:
+    with SimulatedCluster.from_plan(plan2012) as sim:
+        for n in sim.nodes:
+            n.model.fs.mkdir(plan2012.scripts_dir)  # inherits "Users may create files" from C:\
+            n.model.fs.write_bytes(plan2012.scripts_dir + "\\planted.txt", b"by a user")
+        before = {n.name: scheduled(sim, n.name) for n in sim.nodes}
+        with ClusterBackup(sim.plan) as cb:
+            result = cb.deploy()
+            status = cb.status()
+        for n in plan2012.nodes:
+            err = result[n.name]
+            assert isinstance(err, PreflightFailed) and err.rule == "ACL-1", err
+            assert "BUILTIN\\Users (S-1-5-32-545)" in str(err)
+            assert "allow_writable_scripts_dir" in (err.hint or "")
+            assert sim.node(n.name).files.listdir(plan2012.scripts_dir) == ["planted.txt"]
+            assert scheduled(sim, n.name) == before[n.name]
+            st = status[n.name]
+            assert isinstance(st, StatusResult) and any(p.rule == "ACL-1" for p in st.problems), st
+        data = sim.plan.model_dump(mode="python", exclude_none=True)
+        data["allow_writable_scripts_dir"] = True
+        with ClusterBackup(Plan.from_dict(data)) as cb:
+            assert cb.deploy().ok
+
+
+def test_status_reports_a_folder_opened_after_deploy(plan2012: Plan) -> None:
+    from clpbackup.testing.model.fs import FolderAcl
+
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        opened = FolderAcl(ADMINISTRATORS, frozenset({SYSTEM, ADMINISTRATORS, "S-1-1-0"}), True)
+        sim.node("node-b").model.fs.set_acl(plan2012.scripts_dir, opened)
+        status = cb.status()
+        problems = [p for p in status["node-b"].problems if p.rule == "ACL-1"]  # type: ignore[union-attr]
+        assert problems and "Everyone (S-1-1-0)" in problems[0].message, status["node-b"]
+        assert isinstance(cb.deploy()["node-b"], PreflightFailed)

@@ -199,8 +199,8 @@ def test_the_interpolation_check_can_fail() -> None:
 EXPECTED_PARAMETERS = {
     "inspect": {"$WantFacts", "$HashPaths", "$ReadPaths", "$Programs", "$Arguments", "$ProbeVolumes",
                 "$ScriptsDir", "$Clpstat", "$CodePage", "$CommandTimeoutSeconds"},
-    "apply": {"$WritePaths", "$WriteContents", "$WriteHashes", "$DeletePaths", "$Programs", "$Arguments",
-              "$StopOnError", "$CodePage", "$CommandTimeoutSeconds",
+    "apply": {"$WritePaths", "$WriteContents", "$WriteHashes", "$DeletePaths", "$LockedDirectories",
+              "$Programs", "$Arguments", "$StopOnError", "$CodePage", "$CommandTimeoutSeconds",
               "$LockPath", "$LockOwner", "$LockSeconds", "$LockWaitSeconds",
               "$GuardPaths", "$GuardHashes", "$GuardPrograms", "$GuardArguments", "$GuardOutputs",
               "$RecordPath", "$RecordLines", "$RecordWhen"},

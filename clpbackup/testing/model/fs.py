@@ -73,6 +73,34 @@ def as_computer_account() -> bool:
     return _NETWORK_CREDENTIALS.get()[1]
 
 
+# Well-known SIDs (Microsoft Learn, "Well-known SIDs"): the same on every locale.
+SID_SYSTEM = "S-1-5-18"
+SID_ADMINISTRATORS = "S-1-5-32-544"
+SID_USERS = "S-1-5-32-545"
+SID_CREATOR_OWNER = "S-1-3-0"
+SID_TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+
+#: Who may write somewhere under the root of a Windows Server system drive by default: besides
+#: SYSTEM, Administrators and CREATOR OWNER, BUILTIN\Users may create folders in the root and files
+#: in its subfolders (``icacls C:\``: ``BUILTIN\Users:(CI)(AD)``, ``BUILTIN\Users:(CI)(IO)(WD)``),
+#: so a folder created there with inherited permissions is writable by any user.
+DEFAULT_ROOT_WRITERS = frozenset(
+    {SID_SYSTEM, SID_ADMINISTRATORS, SID_CREATOR_OWNER, SID_TRUSTED_INSTALLER, SID_USERS}
+)
+
+
+@dataclass
+class FolderAcl:
+    """What the model keeps of a folder's security descriptor: its owner, the SIDs an Allow entry
+    lets write (create files or folders, write, delete, change permissions or take ownership —
+    inherit-only entries included, since they apply to what is created inside) and whether it is
+    protected from inheritance (``SetAccessRuleProtection(true, false)``)."""
+
+    owner: str
+    writers: frozenset[str]
+    protected: bool = False
+
+
 class FsError(OSError):
     """A file-system operation failed; ``winerror`` is the Win32 error number."""
 
@@ -104,6 +132,10 @@ class Store:
         self.dirs: dict[str, str] = {"": ""}
         self.meta: dict[str, Any] = {}
         self.writable = True
+        #: folders with an ACL of their own (the others inherit from their parent; the root has
+        #: ``root_writers``)
+        self.acls: dict[str, FolderAcl] = {}
+        self.root_writers: frozenset[str] = DEFAULT_ROOT_WRITERS
         #: bytes that may still be written (``None``: no limit); a write past it fails with
         #: ERROR_DISK_FULL after writing what fits, as WriteFile does on a full disk
         self.free_bytes: int | None = None
@@ -358,6 +390,41 @@ class FileSystem:
         r = self.resolve(path, cwd)
         return [(r.store.full(k), e.data) for k, e in r.store.walk_files(r.key)]
 
+    # -- security -----------------------------------------------------------------------------
+    def acl(self, path: str, cwd: str = "C:\\") -> FolderAcl:
+        """The folder's effective ACL: its own when protected, else its entries plus its parent's."""
+        r = self.resolve(path, cwd)
+        if r.key not in r.store.dirs:
+            raise FsError(ERROR_PATH_NOT_FOUND, path)
+        writers: set[str] = set()
+        owner = SID_ADMINISTRATORS
+        key = r.key
+        own = r.store.acls.get(key)
+        if own is not None:
+            owner = own.owner
+        while True:
+            entry = r.store.acls.get(key)
+            if entry is not None:
+                writers |= entry.writers
+                if entry.protected:
+                    return FolderAcl(owner, frozenset(writers), own is not None and own.protected)
+            if not key:
+                break
+            key = key.rpartition("\\")[0] if "\\" in key else ""
+        return FolderAcl(owner, frozenset(writers | r.store.root_writers), False)
+
+    def set_acl(self, path: str, acl: FolderAcl, cwd: str = "C:\\") -> None:
+        """Give a folder an ACL of its own (``Set-Acl`` / ``DirectorySecurity``)."""
+        r = self.resolve(path, cwd)
+        if r.key not in r.store.dirs:
+            raise FsError(ERROR_PATH_NOT_FOUND, path)
+        r.store.acls[r.key] = acl
+
+    def may_write(self, path: str, sid: str, cwd: str = "C:\\") -> bool:
+        """True when ``sid`` may create or change files in the folder ``path`` (or is its owner)."""
+        acl = self.acl(path, cwd)
+        return sid == acl.owner or sid in acl.writers
+
     # -- changes ------------------------------------------------------------------------------
     def _writable(self, r: Resolved, path: str) -> None:
         if not r.store.writable:
@@ -434,6 +501,7 @@ class FileSystem:
         for k in [k for k in r.store.dirs if k == r.key or k.startswith(prefix)]:
             if k:
                 del r.store.dirs[k]
+                r.store.acls.pop(k, None)
 
     def move(self, src: str, dst: str, cwd: str = "C:\\", *, replace: bool = True) -> None:
         """Move a file (``MoveFileEx`` with ``MOVEFILE_REPLACE_EXISTING`` when ``replace``)."""

@@ -24,6 +24,9 @@ from clpbackup.testing.model.fs import (
     ERROR_DISK_FULL,
     ERROR_FILE_NOT_FOUND,
     ERROR_FILENAME_EXCED_RANGE,
+    SID_ADMINISTRATORS,
+    SID_SYSTEM,
+    FolderAcl,
     FsError,
     network_credentials,
 )
@@ -110,6 +113,7 @@ def _param_case(params: dict[str, Any]) -> dict[str, Any]:
         "WriteContents",
         "WriteHashes",
         "DeletePaths",
+        "LockedDirectories",
         "StopOnError",
         "LockPath",
         "LockOwner",
@@ -260,8 +264,12 @@ def facts(
     if node.os != "2003":
         wsb = node.fs.is_file(node.system32 + "\\wbadmin.exe")
     scripts: bool | None = None
+    writers: list[str] | None = None
     if scripts_dir:
         scripts = node.fs.is_dir(scripts_dir, proc.cwd)
+        if scripts:
+            acl = node.fs.acl(scripts_dir, proc.cwd)
+            writers = sorted({acl.owner, *acl.writers})
     clpstat_text: str | None = None
     if clpstat:
         kind, _ = node.resolve_program(proc, "clpstat.exe")
@@ -280,6 +288,7 @@ def facts(
         "schedule_state": node.schedule_state,
         "wsb_installed": wsb,
         "scripts_dir_exists": scripts,
+        "scripts_dir_writers": writers,
         "clpstat": clpstat_text,
     }
 
@@ -395,6 +404,18 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         "delete_errors": [],
         "commands": [],
     }
+    # ACL-1: the scripts folder first, locked; the node lock's file goes into it
+    for folder in _strings(params, "LockedDirectories"):
+        # New-LockedDirectory: created with SYSTEM and Administrators only, no inheritance
+        if not node.fs.is_dir(folder, proc.cwd):
+            try:
+                node.fs.mkdir(folder, proc.cwd)
+                node.fs.set_acl(
+                    folder, FolderAcl(SID_ADMINISTRATORS, frozenset({SID_SYSTEM, SID_ADMINISTRATORS}), True),
+                    proc.cwd,
+                )
+            except FsError:
+                pass  # the first write into it reports the reason
     lock_path = str(params.get("LockPath") or "")
     if lock_path:
         held = _take_lock(node, proc, lock_path, params)

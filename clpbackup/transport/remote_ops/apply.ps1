@@ -25,6 +25,7 @@ param(
     [string[]]$WriteContents = @(),
     [string[]]$WriteHashes = @(),
     [string[]]$DeletePaths = @(),
+    [string[]]$LockedDirectories = @(),
     [string[]]$Programs = @(),
     [string[]]$Arguments = @(),
     [bool]$StopOnError = $true,
@@ -220,6 +221,23 @@ function Get-RecordText($Files, $Commands) {
         $text += $line + "`r`n"
     }
     return $text
+
+function New-LockedDirectory([string]$Path) {
+    # The scripts folder is run by SYSTEM: SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544)
+    # get full control, nothing is inherited, nobody else may write. Well-known SIDs, so the same
+    # on every locale. .NET 2.0 DirectorySecurity: PowerShell 2.0 on 2003 (WMF 2.0) and later.
+    $security = New-Object System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    $propagate = [System.Security.AccessControl.PropagationFlags]'None'
+    $allow = [System.Security.AccessControl.AccessControlType]'Allow'
+    $full = [System.Security.AccessControl.FileSystemRights]'FullControl'
+    foreach ($sidText in @('S-1-5-18', 'S-1-5-32-544')) {
+        $sid = New-Object System.Security.Principal.SecurityIdentifier($sidText)
+        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($sid, $full, $inherit, $propagate, $allow)
+        $security.AddAccessRule($rule)
+    }
+    $null = [IO.Directory]::CreateDirectory($Path, $security)
 }
 
 if (($WriteContents.Length -ne $WritePaths.Length) -or ($WriteHashes.Length -ne $WritePaths.Length)) {
@@ -227,6 +245,17 @@ if (($WriteContents.Length -ne $WritePaths.Length) -or ($WriteHashes.Length -ne 
 }
 if (($GuardHashes.Length -ne $GuardPaths.Length) -or ($GuardOutputs.Length -ne $GuardPrograms.Length)) {
     throw 'apply: GuardPaths/GuardHashes and GuardPrograms/GuardOutputs must have the same length'
+}
+
+# The scripts folder first, locked (ACL-1): the node lock's file and everything after go into it.
+foreach ($lockedPath in $LockedDirectories) {
+    if (-not [IO.Directory]::Exists($lockedPath)) {
+        try {
+            New-LockedDirectory $lockedPath
+        } catch {
+            # the first write into it reports the reason
+        }
+    }
 }
 
 $script:lockHolder = $null

@@ -116,8 +116,25 @@ function Get-Facts {
         $wsb = Test-Path -LiteralPath (Join-Path $system 'wbadmin.exe')
     }
     $scripts = $null
+    $writers = $null
     if ($ScriptsDir) {
         $scripts = [IO.Directory]::Exists($ScriptsDir)
+        if ($scripts) {
+            # Who may write in the folder SYSTEM runs from: its owner and every Allow entry with a
+            # write, delete or permission right (inherit-only entries too: they apply to what is
+            # created inside). SIDs, not names, so the answer is the same on ja-JP.
+            $writeMask = [long](2 -bor 4 -bor 16 -bor 64 -bor 256 -bor 65536 -bor 262144 -bor 524288)
+            $writeMask = $writeMask -bor [long]0x10000000 -bor [long]0x40000000
+            $security = [IO.Directory]::GetAccessControl($ScriptsDir)
+            $sid = [Security.Principal.SecurityIdentifier]
+            $writers = @([string]$security.GetOwner($sid).Value)
+            foreach ($rule in $security.GetAccessRules($true, $true, $sid)) {
+                $rights = [long]$rule.FileSystemRights.value__
+                if (($rule.AccessControlType -eq 'Allow') -and (($rights -band $writeMask) -ne 0)) {
+                    $writers += [string]$rule.IdentityReference.Value
+                }
+            }
+        }
     }
     $clpstatText = $null
     if ($Clpstat) {
@@ -141,6 +158,7 @@ function Get-Facts {
         schedule_state = $serviceState
         wsb_installed = $wsb
         scripts_dir_exists = $scripts
+        scripts_dir_writers = $writers
         clpstat = $clpstatText
     }
 }
