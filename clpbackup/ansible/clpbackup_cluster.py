@@ -232,6 +232,11 @@ failed_nodes:
   type: list
   elements: str
   sample: [node-b]
+interrupted:
+  description: True when the task was cancelled (Ctrl-C, SIGTERM) during the operation; no new request was
+    started on any node after it, and C(msg) says per node what was written.
+  returned: when the task was cancelled
+  type: bool
 findings:
   description: The rule findings when the plan breaks a rule (rule, severity, message, field, hint ...).
   returned: when the plan breaks a rule
@@ -250,6 +255,8 @@ diff:
 """
 
 import os
+import signal
+import threading
 import traceback
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
@@ -610,6 +617,9 @@ def run_module() -> None:
     except ClpBackupError as exc:
         module.fail_json(msg=f"the plan cannot be rendered: {exc}", failed_nodes=[])
 
+    from clpbackup.operations import OperationInterrupted
+
+    _interrupt_on_sigterm()
     try:
         with cb:
             if state in ("deployed", "absent"):
@@ -618,10 +628,30 @@ def run_module() -> None:
                 run_status(module, cb)
             else:
                 run_one_shot(module, cb, state)
+    except OperationInterrupted as exc:
+        # A cancelled task (Ctrl-C, or the SIGTERM of a cancelled run): nothing new was started on
+        # any node; say per node what was written.
+        module.fail_json(
+            msg=f"{state} interrupted; nothing more was started on any node: " + "; ".join(exc.lines()),
+            interrupted=True,
+            failed_nodes=sorted(n for n, v in exc.result.items() if isinstance(v, ClpBackupError)),
+        )
+    except KeyboardInterrupt:
+        module.fail_json(msg=f"{state} interrupted", interrupted=True, failed_nodes=[])
     except PlanError as exc:  # a bad node name, a missing failover_backup section, SCH-3 ...
         fail_plan(module, exc, f"{state} refused")
     except ClpBackupError as exc:  # raised before any per-node result existed
         module.fail_json(msg=f"{state} failed: {error_label(exc)}: {exc}", failed_nodes=[])
+
+
+def _interrupt_on_sigterm() -> None:
+    """A cancelled task may end the module with SIGTERM: stop as on Ctrl-C (start nothing new)."""
+    if threading.current_thread() is threading.main_thread():
+
+        def interrupt(_signum: int, _frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def main() -> None:

@@ -113,3 +113,39 @@ def test_keyboard_interrupt_in_the_api_raises_with_the_result_per_node(plan2012:
         # the same object works afterwards: a new deploy converges
         again = cb.deploy()
         assert again.ok and all(isinstance(v, DeployResult) for v in again.values())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_cancelled_ansible_task_starts_nothing_new(plan2012: Plan, tmp_path: Path, sig: int) -> None:
+    """The module run as Ansible runs it (the module file, its arguments in a JSON file); the task is
+    cancelled with SIGTERM or SIGINT while the nodes are being read."""
+    import json
+
+    from clpbackup.ansible import module_path
+
+    with SimulatedCluster.from_plan(plan2012, latency=0.5) as sim:
+        local = tmp_path / "local.yaml"
+        local.write_text(plan_yaml(sim.plan), encoding="utf-8")
+        args = tmp_path / "args.json"
+        args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"plan": str(local), "state": "deployed"}}))
+        proc = subprocess.Popen(
+            [sys.executable, module_path(), str(args)],
+            env={**os.environ, "CLPBACKUP_PASSWORD": PASSWORD},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(sim, INSPECT_COMMAND)
+            at_signal = [n.requests for n in sim.nodes]
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        after = [n.requests for n in sim.nodes]
+        answer = json.loads(out)
+        assert answer["failed"] and answer["interrupted"], answer
+        assert "nothing written" in answer["msg"] and PASSWORD not in out + err
+        assert all(a - s <= 3 for s, a in zip(at_signal, after, strict=True)), (at_signal, after)
+        assert _written(sim, plan2012) == {"node-a": [], "node-b": []}
