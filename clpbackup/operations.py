@@ -105,8 +105,9 @@ class OperationInterrupted(KeyboardInterrupt):
             elif isinstance(value, ClpBackupError):
                 out.append(f"{name}: failed — {value.message}")
             else:
-                done = "changed" if value.changed else "no change"
-                out.append(f"{name}: finished before the stop — {done}")
+                # the node's own summary ("node-a: changed 6 item(s)", "node-a: daily running")
+                line = f"{value.summary()} (before the stop)"
+                out.append("; ".join([line, *(p.message for p in value.problems)]))
         return out
 
 
@@ -1239,7 +1240,27 @@ class ClusterBackup:
                         problems=[Problem("RUN", f"{job} still running after {timeout:.0f} s", n)],
                     )
                 break
-            time.sleep(delay)
+            try:
+                time.sleep(delay)
+            except KeyboardInterrupt:
+                # Ctrl-C while waiting stops the waiting, not the backup the node already runs:
+                # say so per node instead of a bare "interrupted" (starting it again would run it twice)
+                waiting: dict[str, RunResult | ClpBackupError] = dict(final)
+                for n in pending:
+                    waiting[n] = RunResult(
+                        n,
+                        job=job,
+                        outcome="running",
+                        problems=[
+                            Problem(
+                                "RUN",
+                                f"{job} was started and still runs; Ctrl-C stopped the waiting, not the "
+                                "backup: look with status() before starting it again",
+                                n,
+                            )
+                        ],
+                    )
+                raise OperationInterrupted(ClusterResult("run", waiting)) from None
             delay = min(delay * 2, self.poll_max)
         return ClusterResult("run", {n: final[n] for n in nodes})
 

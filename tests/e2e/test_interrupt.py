@@ -149,3 +149,29 @@ def test_a_cancelled_ansible_task_starts_nothing_new(plan2012: Plan, tmp_path: P
         assert "nothing written" in answer["msg"] and PASSWORD not in out + err
         assert all(a - s <= 3 for s, a in zip(at_signal, after, strict=True)), (at_signal, after)
         assert _written(sim, plan2012) == {"node-a": [], "node-b": []}
+
+
+def test_ctrl_c_while_waiting_for_a_backup_says_it_still_runs(
+    plan2012: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during run_backup's waiting stops the waiting, not the backup the node runs. (The
+    simulated backups finish at once, so the poll answers "running" here and Ctrl-C comes in the
+    sleep between two polls.)"""
+    from clpbackup import operations
+    from clpbackup.results import ClusterResult, RunResult
+
+    with SimulatedCluster.from_plan(plan2012) as sim, ClusterBackup(sim.plan) as cb:
+
+        def still_running(job: str, nodes: list[str], before: object) -> ClusterResult[RunResult]:
+            return ClusterResult("run", {n: RunResult(n, job=job, outcome="running") for n in nodes})
+
+        def ctrl_c(_seconds: float) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cb, "_poll_runs", still_running)
+        monkeypatch.setattr(operations.time, "sleep", ctrl_c)
+        with pytest.raises(OperationInterrupted) as info:
+            cb.run_backup("local-daily")
+        lines = info.value.lines()
+        assert len(lines) == 2 and all("still runs" in line and "status()" in line for line in lines), lines
+        assert all(isinstance(v, RunResult) and v.outcome == "running" for v in info.value.result.values())
