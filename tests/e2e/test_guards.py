@@ -112,7 +112,7 @@ def test_access_denied_and_disk_full_keep_their_reason(plan2012: Plan) -> None:
     with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
         denied_d, full_d = Volume("D:"), Volume("D:")
         denied_d.writable = False  # access denied
-        full_d.free_bytes = 100  # the disk fills up during the write
+        full_d.free_bytes = 300  # the node lock's file fits, the batch files do not
         sim.node("node-a").model.fs.attach(denied_d)
         sim.node("node-b").model.fs.attach(full_d)
         result = cb.deploy()

@@ -418,7 +418,12 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
                 pass  # the first write into it reports the reason
     lock_path = str(params.get("LockPath") or "")
     if lock_path:
-        held = _take_lock(node, proc, lock_path, params)
+        try:
+            held = _take_lock(node, proc, lock_path, params)
+        except FsError as exc:
+            # Enter-NodeLock rethrows what is not a sharing violation (a ``throw``): the pipeline
+            # fails with the .NET reason (access denied, disk full) as its error record
+            raise _Thrown(_net_message(node, exc, exc.path).strip()) from None
         if held is not None:
             busy = {"acquired": False, "busy": True, "holder": held}
             return ScriptOutcome(output=[{**empty, "lock": busy}], errors=[])

@@ -221,6 +221,7 @@ function Get-RecordText($Files, $Commands) {
         $text += $line + "`r`n"
     }
     return $text
+}
 
 function New-LockedDirectory([string]$Path) {
     # The scripts folder is run by SYSTEM: SYSTEM (S-1-5-18) and Administrators (S-1-5-32-544)
