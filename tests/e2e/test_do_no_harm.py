@@ -18,6 +18,7 @@ from clpbackup import ClusterBackup, Plan
 from clpbackup.errors import NodeBusy, PreflightFailed
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
+from clpbackup.testing.model.fs import SID_ADMINISTRATORS, SID_SYSTEM, FolderAcl
 
 pytestmark = pytest.mark.e2e
 
@@ -187,6 +188,9 @@ def test_a_held_node_lock_refuses_the_second_deploy_naming_the_holder(
     with SimulatedCluster.from_plan(plan) as sim:
         model = sim.node("node-a").model
         model.write_file(lock, holder.encode("utf-8"))
+        # the folder as a deploy made it (ACL-1): SYSTEM and Administrators only
+        locked = FolderAcl(SID_ADMINISTRATORS, frozenset({SID_SYSTEM, SID_ADMINISTRATORS}), True)
+        model.fs.set_acl(plan.scripts_dir, locked)
         model.open_handles.add(lock.lower())  # a live deploy holds it open
         with ClusterBackup(sim.plan, lock_wait=1) as cb:
             result = cb.deploy()
