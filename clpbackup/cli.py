@@ -44,33 +44,47 @@ _HEADINGS = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
 
 @dataclass(frozen=True)
 class Subcommand:
-    """A registered subcommand: its name, one-line help, argument setup and handler."""
+    """A registered subcommand: its name, one-line help, argument setup, handler and the longer
+    text its own ``--help`` shows (``description``; the one-line help when empty)."""
 
     name: str
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    description: str = ""
 
 
 _REGISTRY: dict[str, Subcommand] = {}
 
 
 def subcommand(
-    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
+    *,
+    description: str = "",
 ) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     """Register the decorated handler as ``clpbackup <name>``.
 
     ``configure`` adds the subcommand's arguments to its parser. The handler gets the parsed
-    arguments and returns the exit code.
+    arguments and returns the exit code. ``description`` is the text of ``clpbackup <name> --help``
+    (each command has its own). Every subcommand also gets ``--format text|json`` (unless
+    ``configure`` added it).
     """
 
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
         if name in _REGISTRY:
             raise ValueError(f"the subcommand {name!r} is registered twice")
-        _REGISTRY[name] = Subcommand(name, help, configure or (lambda _p: None), run)
+        _REGISTRY[name] = Subcommand(name, help, configure or (lambda _p: None), run, description)
         return run
 
     return register
+
+
+_EXIT_CODES = (
+    "exit codes: 0 ok; 1 the plan breaks a rule, a node needs attention or the operation failed; "
+    "2 the plan cannot be read, bad arguments or no password. Output contract: docs/cli.md."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,9 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     subs.required = True
     for cmd in _REGISTRY.values():
-        sub = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        sub = subs.add_parser(
+            cmd.name, help=cmd.help, description=cmd.description or cmd.help, epilog=_EXIT_CODES
+        )
         cmd.configure(sub)
-        sub.set_defaults(_run=cmd.run)
+        if "--format" not in sub._option_string_actions:
+            _add_format(sub)
+        sub.set_defaults(_run=cmd.run, _command=cmd.name)
     return parser
 
 
@@ -391,7 +409,12 @@ def _print_rendered(rendered: dict[str, NodeArtifacts]) -> None:
 # -- schema --------------------------------------------------------------------------------------
 
 
-@subcommand("schema", "print the JSON Schema of a plan file")
+@subcommand(
+    "schema",
+    "print the JSON Schema of a plan file",
+    description="Print the JSON Schema (draft 2020-12) of a plan file. The output is JSON with "
+    "--format text and --format json alike: the schema is the document.",
+)
 def _schema(args: argparse.Namespace) -> int:
     from clpbackup.plan import Plan
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from clpbackup.cli import EXIT_OK, subcommand
+from clpbackup.cli import EXIT_OK, _emit_json, subcommand
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -30,7 +30,9 @@ def _ansible_path(args: argparse.Namespace) -> int:
     from clpbackup.ansible import module_dir
 
     folder = module_dir()
-    if args.export:
+    if args.format == "json":
+        _emit_json({"path": folder})
+    elif args.export:
         print(f"export ANSIBLE_LIBRARY={shlex.quote(folder)}" + '"${ANSIBLE_LIBRARY:+:$ANSIBLE_LIBRARY}"')
     else:
         print(folder)

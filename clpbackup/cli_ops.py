@@ -92,15 +92,14 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> ClusterBackup | int:
 
 def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = False) -> int:
     from clpbackup.errors import ClpBackupError
-    from clpbackup.results import DeployResult, StatusResult
+    from clpbackup.results import DeployResult, ScheduleResult, StatusResult
 
     if fmt == "json":
         _emit_json(result.to_json())
         return EXIT_OK if result.ok else EXIT_FINDINGS
-    print(
-        f"{result.operation}: {'ok' if result.ok else 'NEEDS ATTENTION'}"
-        + (" (changed)" if result.changed else "")
-    )
+    changed = " (would change)" if result.check else " (changed)"
+    verdict = "ok" if result.ok else "NEEDS ATTENTION"
+    print(f"{result.operation}: {verdict}" + (changed if result.changed else ""))
     for node, v in result.items():
         if isinstance(v, ClpBackupError):
             print(f"  {node}: FAILED {type(v).__name__}: {v}")
@@ -116,6 +115,8 @@ def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = 
                 print(f"    {s.state:9} {s.name} at {s.at or '-'}{last}  {s.verdict}")
             for job, ver in v.versions.items():
                 print(f"    newest version of {job}: {ver or 'none'}")
+        if isinstance(v, ScheduleResult) and v.action == "refused":
+            print("    refused: nothing was changed on this node")
         for n in v.notes:
             print(f"    - {n}")
     for p in result.all_problems():
@@ -126,25 +127,32 @@ def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = 
 
 
 def _guard(fn: Any) -> Any:
-    """Map clpbackup errors raised before any per-node result exists to exit 2 with the message."""
+    """Map clpbackup errors raised before any per-node result exists to exit 2 (1 for a refusal)
+    with the message on stderr; with ``--format json`` stdout gets ``{"operation", "ok": false,
+    "error"}`` as well, so a script always has one JSON document to read."""
 
     def run(args: argparse.Namespace) -> int:
-        from clpbackup.errors import ClpBackupError, OwnerUnknown, PlanError
+        from clpbackup.errors import ClpBackupError, OwnerUnknown, PlanError, describe
 
         try:
             code: int = fn(args)
             return code
-        except OwnerUnknown as exc:
-            print(f"refused: {exc}", file=sys.stderr)
-            return EXIT_FINDINGS
-        except PlanError as exc:
-            from clpbackup.cli import _describe_plan_error
-
-            print(_describe_plan_error(exc), file=sys.stderr)
-            return EXIT_UNREADABLE
         except ClpBackupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_UNREADABLE
+            if isinstance(exc, OwnerUnknown):
+                text, code = f"refused: {exc}", EXIT_FINDINGS
+            elif isinstance(exc, PlanError):
+                from clpbackup.cli import _describe_plan_error
+
+                text, code = _describe_plan_error(exc), EXIT_UNREADABLE
+            else:
+                text, code = f"error: {exc}", EXIT_UNREADABLE
+            print(text, file=sys.stderr)
+            if getattr(args, "format", "text") == "json":
+                error = describe(exc)
+                if isinstance(exc, PlanError):
+                    error.update(field=exc.field, line=exc.line, hint=exc.hint)
+                _emit_json({"operation": getattr(args, "_command", None), "ok": False, "error": error})
+            return code
 
     run.__doc__ = fn.__doc__
     return run
@@ -187,6 +195,9 @@ def _configure_deploy(p: argparse.ArgumentParser) -> None:
     "deploy",
     "deploy the plan's jobs to both nodes (idempotent; --check changes nothing)",
     _configure_deploy,
+    description="Deploy the plan's batch files and daily schedules to both nodes (JOB-1, SCH-1, "
+    "SCH-2), only under clpbackup's names, idempotently (IDEM-1): a second run changes nothing. "
+    "--check reads the nodes and shows what would change, writing nothing ('(would change)').",
 )
 @_guard
 def _deploy(args: argparse.Namespace) -> int:
@@ -211,7 +222,14 @@ def _configure_status(p: argparse.ArgumentParser) -> None:
 
 
 @subcommand(
-    "status", "show schedules, last runs, versions, the switchover owner and drift", _configure_status
+    "status",
+    "show schedules, last runs, versions, the switchover owner and drift",
+    _configure_status,
+    description="Read both nodes and show, per node, the files and schedules against the plan, last "
+    "runs and their verdicts, the newest backups, who owns the switchover partition and drift between "
+    "the nodes. Changes nothing. With --node only that node is asked: the other is 'not asked', and "
+    "the owner and drift checks, which need both nodes, say they were skipped. --format html|md "
+    "writes a report to hand over (--out FILE).",
 )
 @_guard
 def _status(args: argparse.Namespace) -> int:
@@ -227,13 +245,42 @@ def _status(args: argparse.Namespace) -> int:
     return _print_result(result, args.format)
 
 
-def _configure_one_shot(p: argparse.ArgumentParser) -> None:
-    _configure(p, node=False)
-    p.add_argument("--at", help="HH:MM or now (default: the plan's failover_backup.at; failback: now)")
+def _configure_one_shot(p: argparse.ArgumentParser, *, at_help: str, replace_help: str) -> None:
+    _configure(p, check=True, node=False)
+    p.add_argument("--at", metavar="HH:MM|now", help=at_help)
+    p.add_argument("--replace", action="store_true", help=replace_help)
+
+
+def _configure_failover(p: argparse.ArgumentParser) -> None:
+    _configure_one_shot(
+        p,
+        at_help="when the one-shot runs: HH:MM or now (default: the plan's failover_backup.at); a time "
+        "inside a daily backup window is refused (SCH-3)",
+        replace_help="replace another one-shot of the job still waiting to run on the owner (a failback "
+        "one at another time); without it such a call is refused and changes nothing",
+    )
+
+
+def _configure_failback(p: argparse.ArgumentParser) -> None:
+    _configure_one_shot(
+        p,
+        at_help="when the backup runs: now (the default) or HH:MM; a time inside a daily backup window "
+        "is refused (SCH-3)",
+        replace_help="replace the failover one-shot (FO-2) still waiting to run on the owner; the two share "
+        "a task name, so without it failback-backup is refused and changes nothing",
+    )
 
 
 @subcommand(
-    "failover-backup", "FO-2: schedule the one-shot full switchover backup on the owner", _configure_one_shot
+    "failover-backup",
+    "FO-2: schedule the one-shot full switchover backup on the owner",
+    _configure_failover,
+    description="FO-2: after a failover, schedule one full backup of the switchover job "
+    "(failover_backup.job) on the node that now owns the switchover partition, at --at or the plan's "
+    "failover_backup.at. Normally failover.bat does this from the start script; use this when it did "
+    "not, or to choose another time. The owner is decided from evidence; when it is unknown nothing "
+    "is started (exit 1). Idempotent. --check says what would be scheduled, and where, and changes "
+    "nothing.",
 )
 @_guard
 def _failover(args: argparse.Namespace) -> int:
@@ -241,11 +288,19 @@ def _failover(args: argparse.Namespace) -> int:
     if isinstance(cb, int):
         return cb
     with cb:
-        return _print_result(cb.failover_backup(at=args.at), args.format)
+        result = cb.failover_backup(at=args.at, check=args.check, replace=args.replace)
+        return _print_result(result, args.format)
 
 
 @subcommand(
-    "failback-backup", "FB-1: run the switchover backup once on the owner after failback", _configure_one_shot
+    "failback-backup",
+    "FB-1: run the switchover backup once on the owner after failback",
+    _configure_failback,
+    description="FB-1: once the failover group is back on its home node, run the switchover backup "
+    "there once: now (default) or at --at HH:MM. The job is the plan's failover_backup.job (else its "
+    "first switchover job). It uses the failover one-shot's task name: when a failover one-shot is "
+    "still waiting to run, this is refused unless --replace, and the output says what was replaced. "
+    "--check says what would be done and changes nothing.",
 )
 @_guard
 def _failback(args: argparse.Namespace) -> int:
@@ -253,7 +308,8 @@ def _failback(args: argparse.Namespace) -> int:
     if isinstance(cb, int):
         return cb
     with cb:
-        return _print_result(cb.failback_backup(at=args.at), args.format)
+        result = cb.failback_backup(at=args.at, check=args.check, replace=args.replace)
+        return _print_result(result, args.format)
 
 
 def _configure_run(p: argparse.ArgumentParser) -> None:
@@ -263,7 +319,14 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait (default 6 h)")
 
 
-@subcommand("run", "run a job now through the node's scheduler and wait for it", _configure_run)
+@subcommand(
+    "run",
+    "run a job now through the node's scheduler and wait for it",
+    _configure_run,
+    description="Run a job now through each node's scheduler (detached: no WinRM call stays open) and "
+    "wait for its outcome, up to --timeout. A local job runs on both nodes (or --node); a switchover "
+    "job on the owner only (JOB-3). --no-wait starts it and returns.",
+)
 @_guard
 def _run(args: argparse.Namespace) -> int:
     from clpbackup.operations import BackupHandle
@@ -274,9 +337,30 @@ def _run(args: argparse.Namespace) -> int:
     with cb:
         res = cb.run_backup(args.job, node=args.node, wait=not args.no_wait, timeout=args.timeout)
         if isinstance(res, BackupHandle):
-            print(f"started {args.job} on {', '.join(res.nodes)}; check with: clpbackup status")
-            return EXIT_OK
+            return _print_started(res, args.format)
         return _print_result(res, args.format)
+
+
+def _print_started(handle: Any, fmt: str) -> int:
+    """``run --no-wait``: where the job was started, and the nodes where starting it failed."""
+    from clpbackup.errors import describe
+
+    failed = dict(handle.failed)
+    code = EXIT_FINDINGS if failed else EXIT_OK
+    if fmt == "json":
+        _emit_json({
+            "operation": "run --no-wait",
+            "ok": not failed,
+            "job": handle.job,
+            "started": list(handle.nodes),
+            "nodes": {n: {"ok": False, "error": describe(e)} for n, e in failed.items()},
+        })
+        return code
+    if handle.nodes:
+        print(f"started {handle.job} on {', '.join(handle.nodes)}; check with: clpbackup status")
+    for n, e in failed.items():
+        print(f"  {n}: FAILED {type(e).__name__}: {e}")
+    return code
 
 
 def _configure_restore(p: argparse.ArgumentParser) -> None:
@@ -288,6 +372,9 @@ def _configure_restore(p: argparse.ArgumentParser) -> None:
     "restore-source",
     "RS-1: which node and version to restore switchover data from, and how",
     _configure_restore,
+    description="RS-1: say which node and which backup to restore a switchover volume (E:) or a path "
+    "on it from, and the exact command. Reads both nodes; never runs a restore. Exit 1 when there is "
+    "no source.",
 )
 @_guard
 def _restore(args: argparse.Namespace) -> int:
@@ -299,22 +386,45 @@ def _restore(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_json(src.to_json())
     else:
-        print(repr(src))
-        for s in src.steps:
-            print(f"  - {s}")
-        for n, v in src.candidates.items():
-            print(f"  candidate {n}: {v or 'no version'}")
+        _print_restore(src)
     return EXIT_OK if src.ok else EXIT_FINDINGS
+
+
+def _print_restore(src: RestoreSource) -> None:
+    """RS-1 for people: the verdict first, then the command, the steps and what each node holds."""
+    if src.ok:
+        print(f"restore-source: restore {src.item} on {src.node} from version {src.version or '-'}"
+              f" (job {src.job})")
+    else:
+        print(f"restore-source: no source for {src.item}")
+    if src.command:
+        print(f"  command: {src.command}")
+    for step in src.steps:
+        print(f"  - {step}")
+    for n, v in src.candidates.items():
+        print(f"  newest backup on {n}: {v or 'none'}")
+    for p in src.problems:
+        print(f"  ! {p}")
 
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", help="another plan file (default: the packaged ws2012-wsb.yaml example)")
 
 
-@subcommand("demo", "the whole story on a simulated two-node cluster, checked step by step", _configure_demo)
+@subcommand(
+    "demo",
+    "the whole story on a simulated two-node cluster, checked step by step",
+    _configure_demo,
+    description="Tell the whole story on a simulated two-node cluster: validate, render, deploy, "
+    "status, a failover and its backup, failback, restore source, each step checked. Exit 0 when "
+    "every step behaved as the guide prescribes. With --format json the story goes to stderr and "
+    "stdout gets the steps and their checks as JSON.",
+)
 def _demo(args: argparse.Namespace) -> int:
     from clpbackup.demo import run_demo
 
+    if args.format == "json":  # the story is for people: stderr; stdout holds only the JSON
+        return run_demo(args.plan, out=sys.stderr, json_out=sys.stdout)
     return run_demo(args.plan)
 
 
@@ -336,8 +446,37 @@ def _configure_simulate(p: argparse.ArgumentParser) -> None:
     )
 
 
-@subcommand("simulate", "serve two simulated Windows nodes for a plan until interrupted", _configure_simulate)
+@subcommand(
+    "simulate",
+    "serve two simulated Windows nodes for a plan until interrupted",
+    _configure_simulate,
+    description="Serve two simulated Windows nodes (clpbackup.testing) on 127.0.0.1 for the plan and "
+    "write the plan pointed at them to --write-plan; other clpbackup commands then work against them. "
+    "The nodes accept the password in the plan's environment variable: set it first. With --format "
+    "json, stdout gets one JSON document (the endpoints) once they listen; the rest goes to stderr.",
+)
 def _simulate(args: argparse.Namespace) -> int:
+    from clpbackup.cli import _describe_plan_error
+    from clpbackup.errors import ClpBackupError, PlanError, describe
     from clpbackup.testing.simulate_cli import run_simulate
 
-    return run_simulate(args.plan, args.write_plan, ssl=args.ssl, latency=args.latency, speed=args.speed)
+    json_mode = args.format == "json"
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    def ready(data: dict[str, Any]) -> None:
+        _emit_json(data)
+        sys.stdout.flush()
+
+    try:
+        return run_simulate(
+            args.plan, args.write_plan, ssl=args.ssl, latency=args.latency, speed=args.speed,
+            out=say, ready=ready if json_mode else None,
+        )
+    except ClpBackupError as exc:
+        text = _describe_plan_error(exc) if isinstance(exc, PlanError) else str(exc)
+        print(f"clpbackup simulate: {text}", file=sys.stderr)
+        if json_mode:
+            _emit_json({"operation": "simulate", "ok": False, "error": describe(exc)})
+        return EXIT_UNREADABLE

@@ -37,9 +37,11 @@ class Story:
     out: TextIO
     failures: list[str] = field(default_factory=list)
     step_no: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def step(self, title: str) -> None:
         self.step_no += 1
+        self.steps.append({"step": self.step_no, "title": title, "checks": []})
         print(f"\n{self.step_no}. {title}", file=self.out)
 
     def say(self, text: str) -> None:
@@ -48,6 +50,8 @@ class Story:
 
     def expect(self, ok: bool, what: str) -> bool:
         print(f"   [{'ok' if ok else 'FAILED'}] {what}", file=self.out)
+        if self.steps:
+            self.steps[-1]["checks"].append({"ok": ok, "what": what})
         if not ok:
             self.failures.append(f"step {self.step_no}: {what}")
         return ok
@@ -57,18 +61,40 @@ def _indent(result: Any) -> str:
     return "\n".join(line.strip() and f"  {line.strip()}" for line in repr(result).splitlines()[1:])
 
 
-def run_demo(plan_path: str | Path | None = None, *, out: TextIO | None = None) -> int:
-    """Tell the story on ``plan_path`` (default: the 2012 example); return the exit code."""
-    from clpbackup.errors import ClpBackupError, PlanError
-    from clpbackup.plan import Plan
+def run_demo(
+    plan_path: str | Path | None = None, *, out: TextIO | None = None, json_out: TextIO | None = None
+) -> int:
+    """Tell the story on ``plan_path`` (default: the 2012 example); return the exit code.
+
+    With ``json_out`` the story still goes to ``out`` and, at the end, one JSON document goes to
+    ``json_out``: ``{"plan", "ok", "steps": [{"step", "title", "checks": [{"ok", "what"}]}],
+    "failures"}`` (``clpbackup demo --format json``).
+    """
 
     stream = out or sys.stdout
     story = Story(stream)
     path = Path(plan_path) if plan_path else default_plan_path()
+    code = _tell(path, story)
+    if json_out is not None:
+        import json
+
+        json_out.write(json.dumps(
+            {"plan": str(path), "ok": code == 0, "steps": story.steps, "failures": story.failures},
+            indent=2, ensure_ascii=False,
+        ) + "\n")
+    return code
+
+
+def _tell(path: Path, story: Story) -> int:
+    from clpbackup.errors import ClpBackupError, PlanError
+    from clpbackup.plan import Plan
+
+    stream = story.out
     try:
         plan = Plan.from_file(path)
     except PlanError as exc:
         print(f"cannot read the plan {path}: {exc}", file=stream)
+        story.failures.append(f"cannot read the plan: {exc}")
         return 2
     _ensure_password(plan)
     print(

@@ -1082,10 +1082,7 @@ def one_shot_commands(
     is added.
     """
     platform = get_platform(node.os)
-    run = (
-        render.failover_run(plan, node) if plan.failover_backup and plan.failover_backup.job == job else None
-    )
-    batch = run.batch if run is not None else render.job_script_path(plan, job)
+    batch = _one_shot_batch(plan, node, job)
     if at == "now":
         once = render.once_schedule(plan, node, job, "00:00", batch=batch)
         task = state.task(once.name)
@@ -1111,6 +1108,63 @@ def one_shot_commands(
     return f"scheduled at {at} (AT)", [
         Command(entry.argv, node.os, field="at", raw_tail=" ".join(_at_tail(entry)))
     ]
+
+
+@dataclass(frozen=True)
+class PendingOneShot:
+    """A one-shot of clpbackup's for a job that is scheduled and has not run yet (FO-2 / FB-1).
+
+    ``name`` is the task name or ``AT #<id>``; ``at`` its start time (``HH:MM``); ``delete`` the
+    command that removes it (an AT job is not replaced by a new one: it would run as well).
+    """
+
+    name: str
+    at: str | None
+    delete: Command | None = None
+
+    def describe(self, plan: Plan) -> str:
+        """``clpbackup-…-once at 06:00 (the failover backup's time, FO-2)`` — what an operator needs."""
+        fb = plan.failover_backup
+        kind = " (the failover backup's time, FO-2)" if fb is not None and self.at == fb.at else ""
+        return f"{self.name} at {self.at or 'an unknown time'}{kind}"
+
+
+def _one_shot_batch(plan: Plan, node: Node, job: str) -> str:
+    """The batch file a one-shot of ``job`` runs: the failover run's (NTBackup: its own, FO-2/NT-3)."""
+    run = (
+        render.failover_run(plan, node) if plan.failover_backup and plan.failover_backup.job == job else None
+    )
+    return run.batch if run is not None else render.job_script_path(plan, job)
+
+
+def pending_one_shot(plan: Plan, node: Node, state: NodeState, job: str, at: str) -> PendingOneShot | None:
+    """The one-shot of ``job`` that is waiting to run on the node and is *not* the one ``at`` asks
+    for, or ``None``.
+
+    A failback one-shot created with the same task name would silently replace a pending failover
+    one-shot (``schtasks /Create /F``), and a new AT job would run besides a pending one: the caller
+    refuses unless told to replace it.
+    """
+    platform = get_platform(node.os)
+    batch = _one_shot_batch(plan, node, job)
+    entry = render.once_schedule(plan, node, job, at if at != "now" else "00:00", batch=batch)
+    once = render.task_name(plan, job, once=True)
+    task = state.task(once)
+    # Not run yet and a next run to come: a one-shot whose time passed unrun shows no next run
+    # (schtasks: "N/A") and will never run, so it is no pending backup to protect.
+    if task is not None and task.last_run is None and task.next_run is not None and task.state != "running":
+        start = task.start_time
+        shown = start.strftime("%H:%M") if start else None
+        same = at != "now" and entry.scheduler == "schtasks" and _task_matches(task, entry) is None
+        if not same:
+            return PendingOneShot(once, shown)
+    for j in state.at_jobs or []:
+        if j.recurring or _norm_cmd(j.command) != _norm_cmd(entry.run):
+            continue
+        if at != "now" and entry.scheduler == "at" and j.time == entry.at:
+            continue  # the one asked for: idempotent, not "another"
+        return PendingOneShot(f"AT #{j.job_id}", j.time, platform.at_delete(j.job_id))
+    return None
 
 
 def last_run_marker(plan: Plan, node: Node, art: NodeArtifacts, state: NodeState, job: str) -> RunMarker:

@@ -181,12 +181,19 @@ class BackupHandle:
     """A backup started with ``wait=False``: poll it later (no pipeline stays open meanwhile)."""
 
     def __init__(
-        self, cb: ClusterBackup, job: str, nodes: Sequence[str], before: Mapping[str, RunMarker]
+        self,
+        cb: ClusterBackup,
+        job: str,
+        nodes: Sequence[str],
+        before: Mapping[str, RunMarker],
+        failed: Mapping[str, ClpBackupError] | None = None,
     ) -> None:
         self._cb = cb
         self.job = job
         self.nodes = list(nodes)
         self._before = dict(before)
+        #: the nodes where starting the job failed, with their errors (not in ``nodes``)
+        self.failed: dict[str, ClpBackupError] = dict(failed or {})
 
     def poll(self) -> ClusterResult[RunResult]:
         """One look at the run on each node (``outcome == "running"`` while it goes on)."""
@@ -492,7 +499,8 @@ class ClusterBackup:
     ) -> ClusterResult[DeployResult]:
         """Deploy identical jobs to both nodes (JOB-1), idempotently (IDEM-1).
 
-        ``check=True`` changes nothing on any node and returns the same diff (before/after per item).
+        ``check=True`` changes nothing on any node and returns the same diff (before/after per item);
+        ``changed`` is then what *would* change (Ansible's convention), per node and for the result.
         ``state="absent"`` uninstalls instead: it removes exactly what clpbackup's record on each node
         lists and the node agrees on (OWN-1) — files, tasks, AT jobs, the block in the start script —
         under the node lock (LOCK-1), and leaves everything else.
@@ -501,9 +509,11 @@ class ClusterBackup:
             raise PlanError(f"state must be 'present' or 'absent', not {state!r}", field="state")
         if state == "absent":
             removed = self._each(self._node_names(node), lambda n: self._remove_node(n, check))
-            return ClusterResult("deploy --state absent" + (" --check" if check else ""), removed)
+            return ClusterResult("deploy --state absent" + (" --check" if check else ""), removed, check=check)
         values = self._each(self._node_names(node), lambda n: self._deploy_node(n, check))
-        result: ClusterResult[DeployResult] = ClusterResult("deploy --check" if check else "deploy", values)
+        result: ClusterResult[DeployResult] = ClusterResult(
+            "deploy --check" if check else "deploy", values, check=check
+        )
         if not self.plan.cluster.start_script:
             result.notes.append(
                 "FO-1: the plan names no cluster.start_script; add the lines of "
@@ -563,7 +573,10 @@ class ClusterBackup:
                 hint="clpbackup replaces only what its record lists: rename or delete that entry, or "
                 "deploy with adopt=True (CLI --adopt) if it is an earlier clpbackup's",
             )
-        if check or request is None:
+        if check:
+            res.changed = bool(res.diff)
+            return res
+        if request is None:
             return res
         applied = self._apply_locked(name, request)
         self._check_applied(name, applied)
@@ -918,19 +931,38 @@ class ClusterBackup:
 
     @_operation
     def status(self, *, node: str | None = None) -> ClusterResult[StatusResult]:
-        """Where each node stands: schedules, last runs, Schedule service, versions, owner, drift."""
+        """Where each node stands: schedules, last runs, Schedule service, versions, owner, drift.
+
+        With ``node`` only that node is asked: the other one is "not asked", never "could not be
+        read". The owner is then decided only when clpstat on the asked node confirms it; otherwise
+        the owner check is skipped (a note, not a problem) and so is the drift check (it compares
+        both nodes).
+        """
         names = self._node_names(node)
         reads = self._each(names, lambda n: self._read(n, logs=True, versions=True))
         decision = self._decide(reads)
-        values = _then(reads, lambda _n, r: self._status_node(r, decision))
+        not_asked = [n.name for n in self.plan.nodes if n.name not in reads]
+        skipped = bool(not_asked) and not decision.known
+        values = _then(reads, lambda _n, r: self._status_node(r, decision, owner_checked=not skipped))
         problems: list[Problem] = []
+        notes: list[str] = []
         if self.plan.cluster.switchover_volumes and not decision.known:
-            problems.append(Problem("FO-2", "switchover owner unknown: " + "; ".join(decision.reasons)))
-        problems += nodestate.drift(self.plan, _values(values))
-        return ClusterResult("status", values, problems)
+            if skipped:
+                notes.append(
+                    f"owner check skipped: {', '.join(not_asked)} not asked; it needs both nodes (or clpstat "
+                    f"on {', '.join(names)} confirming it runs the group) — run status without --node"
+                )
+            else:
+                problems.append(Problem("FO-2", "switchover owner unknown: " + "; ".join(decision.reasons)))
+        if not_asked:
+            notes.append(f"drift between the nodes not checked: {', '.join(not_asked)} not asked")
+        else:
+            problems += nodestate.drift(self.plan, _values(values))
+        return ClusterResult("status", values, problems, notes)
 
     def _decide(self, reads: Mapping[str, _NodeRead | ClpBackupError]) -> OwnerDecision:
-        """The owner from the nodes that could be read (a node that could not is missing evidence)."""
+        """The owner from the nodes that could be read (a node that could not is missing evidence;
+        a node missing from ``reads`` was not asked)."""
         ok = _values(reads)
         facts = {n.name: (ok[n.name].facts if n.name in ok else None) for n in self.plan.nodes}
         clpstat = {n: r.state.clpstat_current for n, r in ok.items()}
@@ -938,9 +970,12 @@ class ClusterBackup:
             facts,
             self.plan.cluster.switchover_volumes,
             clpstat_current=clpstat if self.plan.cluster.clpstat else None,
+            not_asked=[n.name for n in self.plan.nodes if n.name not in reads],
         )
 
-    def _status_node(self, read: _NodeRead, decision: OwnerDecision) -> StatusResult:
+    def _status_node(
+        self, read: _NodeRead, decision: OwnerDecision, *, owner_checked: bool = True
+    ) -> StatusResult:
         name = read.node.name
         problems = self._preflight(read, for_write=False)
         owner = None if not decision.known else decision.owner == name
@@ -948,6 +983,7 @@ class ClusterBackup:
             name,
             os=read.facts.os,
             owner=owner,
+            owner_checked=owner_checked,
             problems=problems,
             schedule_service=f"{read.facts.schedule_start_mode}/{read.facts.schedule_state}",
         )
@@ -985,12 +1021,17 @@ class ClusterBackup:
     # -- failover / failback ----------------------------------------------------------------------
 
     @_operation
-    def failover_backup(self, at: str | None = None, *, check: bool = False) -> ClusterResult[ScheduleResult]:
+    def failover_backup(
+        self, at: str | None = None, *, check: bool = False, replace: bool = False
+    ) -> ClusterResult[ScheduleResult]:
         """FO-2: schedule the one-shot full backup of the switchover job on the owner only.
 
         ``at`` is ``"HH:MM"``, ``"now"`` or ``None`` (the plan's ``failover_backup.at``). Refused,
         with the reason, when the owner is unknown. Idempotent: no second one-shot for the same event.
-        ``check=True`` says what would be scheduled (and on which node) and changes nothing.
+        A different one-shot of the job still waiting to run (a failback one at another time) is
+        not replaced unless ``replace=True``; the result then names what it replaced.
+        ``check=True`` says what would be scheduled (and on which node) and changes nothing; the
+        result's ``changed`` is then what *would* change (Ansible's convention).
         """
         fb = self.plan.failover_backup
         if fb is None:
@@ -999,15 +1040,21 @@ class ClusterBackup:
                 field="failover_backup",
                 hint="add failover_backup: {job: <switchover job>, at: HH:MM|now} (FO-2)",
             )
-        return self._one_shot("failover-backup", fb.job, at or fb.at, rule="FO-2", check=check)
+        return self._one_shot(
+            "failover-backup", fb.job, at or fb.at, rule="FO-2", check=check, replace=replace
+        )
 
     @_operation
     def failback_backup(
-        self, at: str | None = None, *, job: str | None = None, check: bool = False
+        self, at: str | None = None, *, job: str | None = None, check: bool = False, replace: bool = False
     ) -> ClusterResult[ScheduleResult]:
         """FB-1: after failback, run the switchover backup once on the owner (now, or at ``HH:MM``).
 
-        ``check=True`` says what would be scheduled (and on which node) and changes nothing.
+        The one-shot has the failover one's task name: when a failover one-shot (FO-2) is still
+        waiting to run on the owner, the call is refused (``action == "refused"``, an FB-1 problem)
+        unless ``replace=True``, and then the result names what it replaced (``replaced``).
+        ``check=True`` says what would be scheduled (and on which node) and changes nothing; the
+        result's ``changed`` is then what *would* change (Ansible's convention).
         """
         if job is None:
             if self.plan.failover_backup is not None:
@@ -1017,10 +1064,10 @@ class ClusterBackup:
                 if not jobs:
                     raise PlanError("the plan has no switchover job", field="jobs")
                 job = jobs[0]
-        return self._one_shot("failback-backup", job, at or "now", rule="FB-1", check=check)
+        return self._one_shot("failback-backup", job, at or "now", rule="FB-1", check=check, replace=replace)
 
     def _one_shot(
-        self, operation: str, job: str, at: str, *, rule: str, check: bool = False
+        self, operation: str, job: str, at: str, *, rule: str, check: bool = False, replace: bool = False
     ) -> ClusterResult[ScheduleResult]:
         if job not in self.plan.jobs:
             raise PlanError(f"no job named {job!r}", field="jobs")
@@ -1045,34 +1092,60 @@ class ClusterBackup:
             values = _then(
                 reads,
                 lambda n, _r: ScheduleResult(
-                    n, job=job, at=at, action="refused", problems=[Problem(rule, refused, n)]
+                    n, job=job, at=at, action="refused", check=check, problems=[Problem(rule, refused, n)]
                 ),
             )
-            return ClusterResult(operation, values, [Problem(rule, "owner unknown: " + reason)])
+            return ClusterResult(operation, values, [Problem(rule, "owner unknown: " + reason)], check=check)
         owner = decision.owner
         assert owner is not None
         others = {n: r for n, r in reads.items() if n != owner}
         values = _then(
-            others, lambda n, _r: ScheduleResult(n, job=job, at=at, action="not the owner: nothing to do")
+            others,
+            lambda n, _r: ScheduleResult(
+                n, job=job, at=at, action="not the owner: nothing to do", check=check
+            ),
         )
         values.update(
-            self._each_value({owner: reads[owner]}, lambda r: self._one_shot_node(r, job, at, rule, check))
+            self._each_value(
+                {owner: reads[owner]}, lambda r: self._one_shot_node(r, job, at, rule, check, replace)
+            )
         )
         return ClusterResult(
-            operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"]
+            operation, values, notes=[f"owner: {owner} ({decision.evidence.get(owner, '')})"], check=check
         )
 
-    def _one_shot_node(self, read: _NodeRead, job: str, at: str, rule: str, check: bool) -> ScheduleResult:
+    def _one_shot_node(
+        self, read: _NodeRead, job: str, at: str, rule: str, check: bool, replace: bool
+    ) -> ScheduleResult:
         name = read.node.name
         self._preflight(read, for_write=True)
         action, commands = nodestate.one_shot_commands(
             self.plan, read.node, self.artifacts[name], read.state, job, at
         )
-        res = ScheduleResult(name, job=job, at=at, action=action)
+        res = ScheduleResult(name, job=job, at=at, action=action, check=check)
         if not commands:
             return res
+        pending = nodestate.pending_one_shot(self.plan, read.node, read.state, job, at)
+        if pending is not None:
+            what = pending.describe(self.plan)
+            if not replace:
+                res.action = "refused"
+                res.problems.append(Problem(
+                    rule,
+                    f"another one-shot of {job} is waiting to run: {what}; this call would replace it. "
+                    "Nothing was changed. Run again with --replace (replace=True) to replace it, "
+                    "or leave it to run",
+                    name,
+                ))
+                return res
+            res.replaced = what
+            if pending.delete is not None:
+                commands = [pending.delete, *commands]
+            verb = "would replace" if check else "replaced"
+            res.notes.append(f"{rule}: {verb} the pending one-shot {what}")
         if check:
             res.action = "would be " + action
+            res.changed = True
             res.notes.append(f"{rule}: would run " + "; ".join(_shown(c) for c in commands))
             return res
         once = render.task_name(self.plan, job, once=True)
@@ -1165,7 +1238,7 @@ class ClusterBackup:
             targets = [decision.owner]
         started = self._each_value({n: reads[n] for n in targets}, lambda r: self._start_run(r, job))
         before = _values(started)
-        handle = BackupHandle(self, job, list(before), before)
+        handle = BackupHandle(self, job, list(before), before, _errors(started))
         if not wait:
             return handle
         result = handle.wait(timeout, progress)

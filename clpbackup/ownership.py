@@ -33,12 +33,14 @@ def decide_owner(
     volumes: Sequence[str],
     *,
     clpstat_current: Mapping[str, str | None] | None = None,
+    not_asked: Sequence[str] = (),
 ) -> OwnerDecision:
     """Decide the owner from both nodes' facts.
 
     ``facts`` maps node name → facts (``None`` when the node could not be read). ``clpstat_current``
     maps node name → the server clpstat on that node names as the group's current one (``None``
-    where clpstat is absent or did not answer).
+    where clpstat is absent or did not answer). ``not_asked`` names nodes that were deliberately not
+    read (``status(node=...)``): missing evidence as well, but said as "not asked", not as a failure.
     """
     if not volumes:
         return OwnerDecision(None, ("the plan names no switchover volume",))
@@ -48,7 +50,7 @@ def decide_owner(
     unreachable: list[str] = []
     for node, f in facts.items():
         if f is None:
-            evidence[node] = "unreachable"
+            evidence[node] = "not asked" if node in not_asked else "unreachable"
             unreachable.append(node)
             continue
         states = []
@@ -93,10 +95,18 @@ def decide_owner(
             and (clpstat_current.get(holders[0]) or "").lower() == holders[0].lower()
         )
         if not confirmed:
-            reasons.append(
-                f"{', '.join(unreachable)} could not be read and clpstat did not confirm the other node "
-                "as the group's current server"
-            )
+            asked = [n for n in unreachable if n not in not_asked]
+            skipped = [n for n in unreachable if n in not_asked]
+            if asked:
+                reasons.append(
+                    f"{', '.join(asked)} could not be read and clpstat did not confirm the other node "
+                    "as the group's current server"
+                )
+            if skipped:
+                reasons.append(
+                    f"{', '.join(skipped)} was not asked and clpstat did not confirm the other node "
+                    "as the group's current server: the owner check needs both nodes"
+                )
     if len(holders) > 1:
         reasons.append("both nodes report the switchover volumes attached and writable")
     if not holders and not reasons:

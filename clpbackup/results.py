@@ -68,7 +68,11 @@ class Outcome:
 
 @dataclass
 class NodeOutcome(Outcome):
-    """Base of every per-node result."""
+    """Base of every per-node result.
+
+    ``changed`` follows Ansible's convention: in check mode it says what *would* change (nothing
+    was written); otherwise what did.
+    """
 
     node: str
     changed: bool = False
@@ -78,7 +82,8 @@ class NodeOutcome(Outcome):
     def summary(self) -> str:
         """One line for text output."""
         state = "ok" if self.ok else "needs attention"
-        return f"{self.node}: {state}" + (", changed" if self.changed else "")
+        verb = "would change" if getattr(self, "check", False) else "changed"
+        return f"{self.node}: {state}" + (f", {verb}" if self.changed else "")
 
 
 @dataclass
@@ -120,7 +125,11 @@ class ScheduleStatus:
 
 @dataclass
 class StatusResult(NodeOutcome):
-    """Where one node stands."""
+    """Where one node stands.
+
+    ``owner_checked`` is False when the owner was not decided because the other node was not asked
+    (``status(node=...)``): ``owner`` is then ``None`` for that reason, not for a lack of evidence.
+    """
 
     os: str | None = None
     schedule_service: str | None = None
@@ -128,20 +137,29 @@ class StatusResult(NodeOutcome):
     schedules: list[ScheduleStatus] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=dict)
+    owner_checked: bool = True
 
     def summary(self) -> str:
         role = {True: "owns the switchover partition", False: "standby", None: "owner unknown"}[self.owner]
+        if self.owner is None and not self.owner_checked:
+            role = "owner not checked (the other node was not asked)"
         state = "ok" if self.ok else f"{len(self.problems)} problem(s)"
         return f"{self.node}: {state}; {role}"
 
 
 @dataclass
 class ScheduleResult(NodeOutcome):
-    """A one-shot backup scheduled (failover FO-2, failback FB-1) or refused."""
+    """A one-shot backup scheduled (failover FO-2, failback FB-1) or refused.
+
+    ``check`` is True in check mode (``action`` then starts with ``would be``). ``replaced`` names
+    the pending one-shot this call replaced (``--replace``), or in check mode would replace.
+    """
 
     job: str | None = None
     at: str | None = None
     action: str = ""
+    check: bool = False
+    replaced: str | None = None
 
 
 @dataclass
@@ -210,11 +228,14 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
         values: Mapping[str, R | ClpBackupError],
         problems: list[Problem] | None = None,
         notes: list[str] | None = None,
+        *,
+        check: bool = False,
     ) -> None:
         self.operation = operation
         self._values = dict(values)
         self.problems: list[Problem] = list(problems or [])
         self.notes: list[str] = list(notes or [])
+        self.check = check
 
     def __getitem__(self, node: str) -> R | ClpBackupError:
         return self._values[node]
@@ -237,7 +258,8 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
 
     @property
     def changed(self) -> bool:
-        """True when any node changed."""
+        """True when any node changed; in check mode (:attr:`check`), when any node *would* change
+        (Ansible's convention: nothing was written, ``changed`` is the forecast)."""
         return any(v.changed for v in self.succeeded.values())
 
     @property
@@ -262,7 +284,8 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
         return self
 
     def __repr__(self) -> str:
-        lines = [f"<{self.operation}: {'ok' if self.ok else 'NOT OK'}{', changed' if self.changed else ''}>"]
+        verb = ", would change" if self.check else ", changed"
+        lines = [f"<{self.operation}: {'ok' if self.ok else 'NOT OK'}{verb if self.changed else ''}>"]
         for node, v in self._values.items():
             if isinstance(v, ClpBackupError):
                 lines.append(f"  {node}: FAILED {type(v).__name__}: {v}")
@@ -275,7 +298,8 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly dict: operation, ok, changed, nodes, problems."""
+        """A JSON-friendly dict: operation, check, ok, changed (would change, in check mode), nodes,
+        problems, notes."""
         nodes: dict[str, Any] = {}
         for node, v in self._values.items():
             nodes[node] = (
@@ -283,6 +307,7 @@ class ClusterResult(Mapping[str, "R | ClpBackupError"], Generic[R]):
             )
         return {
             "operation": self.operation,
+            "check": self.check,
             "ok": self.ok,
             "changed": self.changed,
             "nodes": nodes,

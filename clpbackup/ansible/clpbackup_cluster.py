@@ -70,6 +70,14 @@ options:
       - Default - the plan's C(failover_backup.at) for a failover backup, V(now) for a failback backup.
       - A time inside a daily backup window is refused (SCH-3).
     type: str
+  replace:
+    description:
+      - For O(state=failover_backup) and O(state=failback_backup) - replace a different one-shot of the job
+        that is still waiting to run on the owner (a failback and a failover one-shot share the task name).
+        Without it such a task is refused and nothing is changed; with it the result's C(replaced) names
+        what was replaced.
+    type: bool
+    default: false
   install_features:
     description:
       - Let V(deployed) install Windows Server Backup on a 2008+ node that lacks it (OS-3). Without it such a
@@ -114,7 +122,8 @@ notes:
   - The rule IDs in messages (JOB-1, SCH-2, FO-2, OS-3 ...) are those of clpbackup's C(docs/rules.md).
   - The task fails when the plan cannot be read or breaks a rule, when any node fails (unreachable,
     refused credentials, a preflight check such as OS-3 or SCH-4, a command that failed), or when a
-    failover or failback backup is refused because the owner of the switchover partition is unknown.
+    failover or failback backup is refused because the owner of the switchover partition is unknown, or
+    because another one-shot of the job is waiting to run there and O(replace) is not set.
     RV(nodes) still holds every node's result.
   - V(status) reports problems (missing schedules, drift, failed backups) in RV(problems) without
     failing; use C(failed_when) on RV(ok) to fail on them.
@@ -285,6 +294,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "choices": list(STATES), "default": "deployed"},
     "node": {"type": "str"},
     "at": {"type": "str"},
+    "replace": {"type": "bool", "default": False},
     "install_features": {"type": "bool", "default": False},
     "fix_schedule_service": {"type": "bool", "default": False},
     "password": {"type": "str", "no_log": True},
@@ -508,8 +518,8 @@ def run_deployed(module: AnsibleModule, cb: ClusterBackup, *, absent: bool = Fal
     check = module.check_mode
     result = cb.deploy(check=check, node=module.params["node"], state="absent" if absent else "present")
     data = result_json(result, names)
-    # In check mode nothing changed, but Ansible's `changed` is what *would* change.
-    data["changed"] = any(r.diff for r in result.succeeded.values()) if check else result.changed
+    # In check mode ClusterResult.changed is already what *would* change (Ansible's convention).
+    data["changed"] = result.changed
     if module._diff:
         data["diff"] = deploy_diffs(cb, result)
     warn_problems(module, result)
@@ -539,14 +549,13 @@ def run_one_shot(module: AnsibleModule, cb: ClusterBackup, state: str) -> None:
     rule = "FO-2" if state == "failover_backup" else "FB-1"
     at = module.params["at"]
     check = module.check_mode
+    replace = bool(module.params["replace"])
     if state == "failover_backup":
-        result = cb.failover_backup(at=at, check=check)
+        result = cb.failover_backup(at=at, check=check, replace=replace)
     else:
-        result = cb.failback_backup(at=at, check=check)
+        result = cb.failback_backup(at=at, check=check, replace=replace)
     data = result_json(result, names)
-    data["changed"] = result.changed
-    if check:
-        data["changed"] = any(v.action.startswith("would be") for v in result.succeeded.values())
+    data["changed"] = result.changed  # in check mode: what would change
     if module._diff:
         data["diff"] = one_shot_diffs(cb, result)
     if result.failed:
@@ -554,7 +563,7 @@ def run_one_shot(module: AnsibleModule, cb: ClusterBackup, state: str) -> None:
     ok = result.succeeded
     refused = [n for n in names if n in ok and ok[n].action == "refused"]
     if refused or result.problems:
-        reasons = "; ".join(str(p) for p in result.problems)
+        reasons = "; ".join(str(p) for p in result.all_problems())
         module.fail_json(msg=f"{rule}: {result.operation} refused, nothing was started: {reasons}", **data)
     warn_problems(module, result)
     data["msg"] = f"{result.operation}: " + "; ".join(f"{n}: {ok[n].action}" for n in names if n in ok)

@@ -47,8 +47,13 @@ def run_simulate(
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     poll: float = 0.2,
+    ready: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """Serve a simulated cluster for the plan at ``plan_path`` until interrupted; returns 0.
+
+    ``ready`` is called once the endpoints listen, with what ``clpbackup simulate --format json``
+    prints: ``{"cluster", "group", "owner", "model_time", "plan", "nodes": [{"name", "url", "os",
+    "powershell", "codepage"}]}``.
 
     Raises :class:`~clpbackup.errors.PlanError` when the plan does not load or its password variable
     is unset (set it first: the nodes accept that password).
@@ -84,6 +89,19 @@ def run_simulate(
             control = control_server(sim, Path(write_plan).resolve().parent, lock, out).start()
             where = Path(write_plan).parent
             out(f"Control: clpbackup sim status|advance 24h|failover|failback --dir {where}")
+        if ready is not None:
+            ready({
+                "cluster": plan.cluster.name,
+                "group": plan.cluster.failover_group,
+                "owner": sim.owner,
+                "model_time": f"{sim.clock.now():%Y-%m-%d %H:%M}",
+                "plan": str(write_plan) if write_plan is not None else None,
+                "nodes": [
+                    {"name": n.name, "url": n.server.url, "os": n.model.os,
+                     "powershell": n.model.ps_version, "codepage": n.model.codepage}
+                    for n in sim.nodes
+                ],
+            })
         out("Serving; press Ctrl+C to stop.")
         last = time.monotonic()
         restore = _stop_on_sigterm(stop)

@@ -443,7 +443,10 @@ def test_failover_check_mode_changes_nothing_then_real_runs_schedule_once(sim: S
             task("check", plan=str(sim.plan), state="failover_backup", check_mode=True),
             task("first", plan=str(sim.plan), state="failover_backup"),
             task("again", plan=str(sim.plan), state="failover_backup"),
-            task("failback", plan=str(sim.plan), state="failback_backup"),
+            # The failover one-shot (06:00) is still waiting: a failback would replace it (same task
+            # name), so it is refused without replace and names what it replaces with it.
+            task("failback_refused", plan=str(sim.plan), state="failback_backup", ignore_errors=True),
+            task("failback", plan=str(sim.plan), state="failback_backup", replace=True),
             task(
                 "node_refused", plan=str(sim.plan), state="failover_backup", node="node-b", ignore_errors=True
             ),
@@ -469,9 +472,14 @@ def test_failover_check_mode_changes_nothing_then_real_runs_schedule_once(sim: S
     assert again["changed"] is False
     assert again["nodes"]["node-a"]["action"].startswith("already scheduled at 06:00")
 
+    refused = r["failback_refused"]
+    assert refused["failed"] is True and refused["changed"] is False, refused
+    assert refused["nodes"]["node-a"]["action"] == "refused"
+    assert "clpbackup-sim-shared-daily-once at 06:00" in refused["msg"], refused["msg"]
     failback = r["failback"]
     assert failback["changed"] is True
     assert failback["nodes"]["node-a"]["action"].startswith("started now")
+    assert failback["nodes"]["node-a"]["replaced"].startswith("clpbackup-sim-shared-daily-once at 06:00")
 
     assert r["node_refused"]["failed"] is True
     assert "node is not accepted with state=failover_backup" in r["node_refused"]["msg"]
