@@ -167,7 +167,8 @@ def _deploy_steps(plan: Plan, story: Story, sim: SimulatedCluster, cb: ClusterBa
         and not sim.node(n).files.exists(plan.scripts_dir)
         for n in before
     )
-    story.expect(check.ok and not check.changed and untouched, "a diff for both nodes, nothing written")
+    # check mode's `changed` is what would change (Ansible's convention): true here, yet nothing written
+    story.expect(check.ok and check.changed and untouched, "a diff for both nodes, nothing written")
 
     story.step("deploy: batch files and schedules on both nodes over PowerShell Remoting")
     first = cb.deploy()

@@ -58,7 +58,8 @@ def test_check_mode_writes_nothing_and_shows_the_diff(plan: Plan) -> None:
     with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
         before = {n.name: scheduled(sim, n.name) for n in plan.nodes}
         result = cb.deploy(check=True)
-        assert result.ok and not result.changed
+        # changed = would change in check mode (Ansible's convention); nothing is written (below)
+        assert result.ok and result.changed and result.check
         for n in plan.nodes:
             value = result[n.name]
             assert isinstance(value, DeployResult) and value.check
@@ -518,11 +519,11 @@ def test_one_shots_in_check_mode_change_nothing(plan2012: Plan) -> None:
         tasks = scheduled(sim, "node-b")
         result = cb.failover_backup(at="06:00", check=True)
         value = result["node-b"]
-        assert isinstance(value, ScheduleResult) and not value.changed
+        assert isinstance(value, ScheduleResult) and value.changed  # would change; nothing written
         assert value.action.startswith("would be scheduled at 06:00")
         assert scheduled(sim, "node-b") == tasks
         back = cb.failback_backup(check=True)
-        assert not back.changed and scheduled(sim, "node-b") == tasks
+        assert back.changed and back.check and scheduled(sim, "node-b") == tasks
 
 
 @pytest.mark.parametrize("name", ["ws2008r2-wsb.yaml", "ws2012-wsb.yaml"])
