@@ -24,7 +24,9 @@ EXAMPLE = ROOT / "examples" / "plans" / "ws2012-wsb.yaml"
 PASSWORD = "Cli-Contract-0nly!"
 
 
-def clp(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def clp(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "CLPBACKUP_PASSWORD": PASSWORD, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "clpbackup", *args],
@@ -96,7 +98,9 @@ def test_check_mode_changed_is_would_change(cluster: tuple[SimulatedCluster, str
         assert cb.failover_backup(check=True).changed is False  # already scheduled
 
 
-def test_failback_refuses_to_replace_a_pending_failover_one_shot(cluster: tuple[SimulatedCluster, str]) -> None:
+def test_failback_refuses_to_replace_a_pending_failover_one_shot(
+    cluster: tuple[SimulatedCluster, str],
+) -> None:
     sim, plan = cluster
     assert clp("deploy", plan).returncode == 0
     fo = clp("failover-backup", plan)
@@ -147,7 +151,8 @@ def test_restore_source_text_starts_with_the_verdict(cluster: tuple[SimulatedClu
 
 def test_each_command_has_its_own_help() -> None:
     texts = {}
-    for cmd in ("failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate"):
+    commands = ("failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate")
+    for cmd in commands:
         proc = clp(cmd, "--help")
         assert proc.returncode == 0
         assert "--format" in proc.stdout and "exit codes: 0" in proc.stdout
@@ -164,8 +169,8 @@ def test_simulate_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.yaml" in missing.stderr
     env = {k: v for k, v in os.environ.items() if k != "CLPBACKUP_PASSWORD"}
     proc = subprocess.run(
-        [sys.executable, "-m", "clpbackup", "simulate", str(EXAMPLE), "--write-plan", str(tmp_path / "o.yaml"),
-         "--format", "json"],
+        [sys.executable, "-m", "clpbackup", "simulate", str(EXAMPLE),
+         "--write-plan", str(tmp_path / "o.yaml"), "--format", "json"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False,
     )
     no_traceback(proc)
