@@ -119,11 +119,20 @@ def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = 
             print("    refused: nothing was changed on this node")
         for n in v.notes:
             print(f"    - {n}")
-    for p in result.all_problems():
+    for p in _problems_not_shown(result):
         print(f"  ! {p}")
     for n in result.notes:
         print(f"  - {n}")
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def _problems_not_shown(result: ClusterResult[Any]) -> list[Any]:
+    """The cluster's and the nodes' problems; a node's error is on its own line already, so its
+    cause is said once."""
+    out = list(result.problems)
+    for v in result.succeeded.values():
+        out += v.problems
+    return out
 
 
 def _guard(fn: Any) -> Any:

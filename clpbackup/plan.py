@@ -440,6 +440,15 @@ class Job(_Model):
     def _include(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("JOB-4: name at least one volume or folder to back up")
+        for item in value:
+            if "/" in item:
+                # Never passed on silently: wbadmin -include and NTBackup's .bks take Windows paths,
+                # and a batch line reads "/x" as a switch.
+                fixed = item.replace("/", "\\")
+                raise ValueError(
+                    f"{item!r} uses forward slashes; Windows paths use backslashes: write '{fixed}' "
+                    "(in YAML single quotes keep the backslashes as they are)"
+                )
         return value
 
     @property
@@ -695,9 +704,16 @@ class Plan(_Model):
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
-            raise PlanError(
-                f"not valid YAML: {getattr(exc, 'problem', exc)}", field="(file)", line=line
-            ) from None
+            problem = str(getattr(exc, "problem", exc))
+            hint = None
+            if "escape character" in problem:
+                hint = (
+                    "a backslash inside double quotes starts an escape (\\t is a TAB); use single "
+                    "quotes for Windows paths: 'C:\\data'"
+                )
+            raise PlanError(f"not valid YAML: {problem}", field="(file)", line=line, hint=hint) from None
+        if data is None or (isinstance(text, str) and not text.strip()):
+            raise PlanError("the file is empty", field="(file)", hint="a plan needs cluster, nodes and jobs")
         return cls.from_dict(data, lines=lines)
 
     @classmethod
@@ -717,8 +733,8 @@ class Plan(_Model):
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise PlanError(f"cannot read the plan file {p}: {exc.strerror}", field="(file)") from None
-        except UnicodeDecodeError:
-            raise PlanError(f"the plan file {p} is not UTF-8 text", field="(file)") from None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(p, exc) from None
         if p.suffix.lower() == ".json":
             return cls.from_json(text)
         return cls.from_yaml(text)
@@ -727,6 +743,28 @@ class Plan(_Model):
     def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema of a plan file."""
         return cls.model_json_schema(mode="validation")
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> PlanError:
+    """Where the file stops being UTF-8 (line), and what it probably is (Shift-JIS on a Japanese
+    Windows, cp1252 elsewhere): the fix is to save it as UTF-8."""
+    data = path.read_bytes()
+    line = data[: exc.start].count(b"\n") + 1
+    guess = ""
+    for codec, name in (("cp932", "Shift-JIS (cp932)"), ("cp1252", "Windows-1252")):
+        try:
+            data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        guess = f"; it reads as {name}"
+        break
+    return PlanError(
+        f"the plan file {path} is not UTF-8 text (byte 0x{data[exc.start]:02X}){guess}",
+        field="(file)",
+        line=line,
+        hint=f"save it as UTF-8 (for example: iconv -f {'cp932' if 'cp932' in guess else 'cp1252'} "
+        "-t utf-8); plans are UTF-8, clpbackup converts to each node's code page itself",
+    )
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -767,6 +805,8 @@ def _plan_error(exc: ValidationError, lines: Mapping[tuple[Any, ...], int]) -> P
     path = _loc_to_path(loc)
     msg = str(first["msg"])
     msg = msg.removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        msg = "required, but missing from the plan (clpbackup schema lists every field)"
     if not loc:
         # A model-level validator has no location of its own; its message starts with the field
         # path it is about ("failover_backup.job: ..."), so report that field (and its line).
@@ -790,6 +830,35 @@ class _LineLoader(yaml.SafeLoader):
     """A safe loader that also records the line of every mapping key and sequence item."""
 
 
+# YAML 1.1 (PyYAML) reads an unquoted 1:00 as a base-60 integer (60), 1:30:00 as 5400 (01:00 stays a
+# string: PyYAML's base-60 pattern starts with 1-9); the resolved tag says which it became.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_scalar(n: yaml.ScalarNode, path: tuple[Any, ...]) -> None:
+    """The YAML pitfalls a plan meets, explained where they are (field and exact line)."""
+    where = _loc_to_path(path) if path else "(file)"
+    line = n.start_mark.line + 1
+    numeric = n.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    if n.style is None and numeric and ":" in n.value:
+        raise PlanError(
+            f"{n.value} without quotes is a number in YAML 1.1 (base 60: 1:00 reads as 60), not a time",
+            field=where,
+            line=line,
+            hint=f"quote the time: '{n.value.zfill(5) if len(n.value) == 4 else n.value}'",
+        )
+    if n.style == '"' and _CONTROL.search(n.value):
+        names = {"\t": "<TAB>", "\n": "<LF>", "\r": "<CR>", "\a": "<BEL>", "\b": "<BS>"}
+        shown = _CONTROL.sub(lambda m: names.get(m.group(), f"<0x{ord(m.group()):02X}>"), n.value)
+        raise PlanError(
+            f"the double-quoted value reads as '{shown}': YAML turns \\t, \\n, \\a … inside double "
+            "quotes into control characters",
+            field=where,
+            line=line,
+            hint="use single quotes for Windows paths: 'C:\\temp'",
+        )
+
+
 def _load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     loader = _LineLoader(text)
     try:
@@ -797,6 +866,9 @@ def _load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         lines: dict[tuple[Any, ...], int] = {}
 
         def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+            if isinstance(n, yaml.ScalarNode):
+                _check_scalar(n, path)
+                return
             if isinstance(n, yaml.MappingNode):
                 for k, v in n.value:
                     key = loader.construct_object(k, deep=True)
@@ -810,7 +882,7 @@ def _load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
                     walk(v, here)
 
         if node is None:
-            return {}, {}
+            return None, {}
         walk(node, ())
         data = loader.construct_document(node)
     finally:

@@ -186,21 +186,10 @@ def map_error(
         return mark(
             ConnectionFailed(f"TLS failed during {where}: {detail}", node=node, hint=hint), network=True
         )
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError)):
+        message, hint = _unreachable(exc, where, secret)
         return mark(
-            ConnectionFailed(f"no answer in time during {where}: {detail}", node=node, hint=CONNECT_HINT),
-            retryable=True,
-            broken=True,
-            network=True,
-        )
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return mark(
-            ConnectionFailed(
-                f"cannot connect to WinRM during {where}: {detail}", node=node, hint=CONNECT_HINT
-            ),
-            retryable=True,
-            broken=True,
-            network=True,
+            ConnectionFailed(message, node=node, hint=hint), retryable=True, broken=True, network=True
         )
     if isinstance(exc, AuthenticationError):
         return mark(
@@ -300,6 +289,86 @@ def _map_fault(exc: WSManFaultError, *, node: str, phase: str, detail: str) -> C
             broken=True,
         )
     return mark(RemoteCommandFailed(f"WinRM fault during {where}: {detail}", node=node), broken=True)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (requests → urllib3 MaxRetryError.reason → socket errors)."""
+    out: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is x for x in out) or len(out) > 12:
+            continue
+        out.append(e)
+        todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *getattr(e, "args", ())]
+    return out
+
+
+def _endpoint(exc: BaseException) -> tuple[str, str, int | None]:
+    """(scheme, host, port) the request went to, from the request requests attached to ``exc``."""
+    from urllib.parse import urlsplit
+
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        port = parts.port or (5986 if parts.scheme == "https" else 5985)
+        return parts.scheme or "http", parts.hostname or "?", port
+    for e in _chain(exc):
+        pool = getattr(e, "pool", None)
+        if pool is not None and getattr(pool, "host", None):
+            return str(getattr(pool, "scheme", "http")), str(pool.host), getattr(pool, "port", None)
+    return "http", "?", None
+
+
+def _unreachable(exc: BaseException, where: str, secret: SecretStr | None) -> tuple[str, str]:
+    """Message and hint for a node that could not be reached: which of DNS, a refused port or a
+    timeout, naming the actual scheme and port, with the innermost cause said once."""
+    import socket
+
+    scheme, host, port = _endpoint(exc)
+    url = f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+    at = f" at {url}" if host != "?" else ""
+    chain = _chain(exc)
+    names = {type(e).__name__ for e in chain}
+    root = chain[-1]
+    for e in chain:
+        if isinstance(e, OSError) and e.errno is not None:
+            root = e
+            break
+    cause = redact(str(root).split("): ")[-1].strip(" ')\"") or type(root).__name__, secret)
+    listener = "an HTTPS listener" if scheme == "https" else "an HTTP listener"
+    check_port = (
+        f"check nodes[].host / connection.port (here {port}, {scheme.upper()}); WinRM's defaults are "
+        "5985 (HTTP) and 5986 (HTTPS)"
+    )
+    if "ProxyError" in names:
+        return (
+            f"cannot reach WinRM{at} through the HTTP proxy during {where}: {cause}",
+            "the request went to the proxy of HTTP_PROXY/HTTPS_PROXY: keep connection.no_proxy: true "
+            "(the default) or list the nodes in NO_PROXY",
+        )
+    if "NameResolutionError" in names or any(isinstance(e, socket.gaierror) for e in chain):
+        return (
+            f"the name {host} does not resolve (DNS) during {where}: {cause}",
+            f"check nodes[].host ({host}): use a name this machine's DNS knows, or the node's IP address",
+        )
+    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, TimeoutError) for e in chain) or (
+        "ConnectTimeoutError" in names or "ReadTimeoutError" in names
+    ):
+        return (
+            f"no answer{' from ' + url if at else ''} in time during {where}: {cause}",
+            f"a firewall on the way may drop TCP {port} silently, or the host is down; {check_port}; "
+            "raise connection.read_timeout for a slow node",
+        )
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return (
+            f"nothing accepts connections{at} (connection refused) during {where}",
+            f"the node answered but no WinRM listener is on TCP {port}: run 'winrm quickconfig' on "
+            f"2008/2008 R2/2012 (WMF 2.0 on 2003) for {listener}, or a firewall rejects the port; "
+            + check_port,
+        )
+    return (f"cannot connect to WinRM{at} during {where}: {cause}", f"{CONNECT_HINT}; {check_port}")
 
 
 def _describe(exc: BaseException) -> str:

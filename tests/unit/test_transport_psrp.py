@@ -647,7 +647,8 @@ def test_apply_is_never_retried() -> None:
     s = session(attempts=3, sleeps=[])
     s.facts()
     FakePowerShell.poll_effects = [requests.exceptions.ConnectionError("Connection reset by peer")]
-    with pytest.raises(ConnectionFailed, match=r"\[node-a\] cannot connect to WinRM during apply"):
+    reset = r"\[node-a\] cannot connect to WinRM during apply on the node: Connection reset by peer"
+    with pytest.raises(ConnectionFailed, match=reset):
         s.apply(ApplyRequest(writes=[FileWrite("C:\\a", b"1")]))
     apply_pipelines = [ps for ps in FakePowerShell.instances if ps.params.get("WritePaths")]
     assert len(apply_pipelines) == 1
