@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -395,14 +396,34 @@ class NtBackupOptions(_Model):
         return self
 
 
+def _backslashes(item: str) -> str:
+    """A Windows path written with forward slashes (``C:/data``) is refused with its backslash form:
+    never passed on silently (wbadmin -include and NTBackup's .bks take Windows paths, and a batch
+    line reads ``/x`` as a switch)."""
+    if "/" in item:
+        fixed = item.replace("/", "\\")
+        raise ValueError(
+            f"{item!r} uses forward slashes; Windows paths use backslashes: write '{fixed}' "
+            "(in YAML single quotes keep the backslashes as they are)"
+        )
+    return item
+
+
+_WindowsPath = Annotated[str, AfterValidator(_backslashes)]
+
+
 class Job(_Model):
     """One backup job, identical on both nodes (JOB-1)."""
 
     scope: Literal["local", "switchover"] = Field(
         description="local disks or the switchover partition (JOB-2)."
     )
-    include: list[str] = Field(description="Volumes, folders or files to back up, one by one (JOB-4).")
-    exclude: list[str] = Field(default_factory=list, description="WSB -exclude / NTBackup /exclude lines.")
+    include: list[_WindowsPath] = Field(
+        description="Volumes, folders or files to back up, one by one (JOB-4)."
+    )
+    exclude: list[_WindowsPath] = Field(
+        default_factory=list, description="WSB -exclude / NTBackup /exclude lines."
+    )
     target: str | None = Field(
         default=None,
         description="WSB: backup target volume (G:) or UNC share; {node} expands to the node name (WSB-3).",
@@ -440,15 +461,6 @@ class Job(_Model):
     def _include(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("JOB-4: name at least one volume or folder to back up")
-        for item in value:
-            if "/" in item:
-                # Never passed on silently: wbadmin -include and NTBackup's .bks take Windows paths,
-                # and a batch line reads "/x" as a switch.
-                fixed = item.replace("/", "\\")
-                raise ValueError(
-                    f"{item!r} uses forward slashes; Windows paths use backslashes: write '{fixed}' "
-                    "(in YAML single quotes keep the backslashes as they are)"
-                )
         return value
 
     @property

@@ -118,7 +118,7 @@ def test_yaml_syntax_errors_name_the_exact_line(tmp_path: Path) -> None:
 def test_forward_slashes_in_an_include_path_are_refused_with_the_fix(tmp_path: Path) -> None:
     text = edited("'C:\\data'", "'C:/data'")
     err = read_error(tmp_path, text)
-    assert err.field == "jobs.local-daily.include" and err.line == line_of(text, "include: ['C:/data'")
+    assert err.field == "jobs.local-daily.include[0]" and err.line == line_of(text, "include: ['C:/data'")
     assert "forward slashes" in err.message and "'C:\\data'" in err.message
 
 
