@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.configure(sub)
         if "--format" not in sub._option_string_actions:
             _add_format(sub)
+        sub.add_argument(
+            "-v", "--verbose", action="count", default=0,
+            help="log to stderr what is asked of which node, how long it takes, retries (-vv: more)",
+        )
+        sub.add_argument(
+            "--log-file", metavar="PATH",
+            help="append a detailed log (DEBUG) to PATH; never a password",
+        )
         sub.set_defaults(_run=cmd.run, _command=cmd.name)
     return parser
 
@@ -122,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_UNREADABLE
     run: Callable[[argparse.Namespace], int] = args._run
+    from clpbackup.cli_progress import setup_logging
+
+    try:
+        file_log = setup_logging(args.verbose, args.log_file)
+    except OSError as exc:
+        print(f"clpbackup: cannot write the log file {args.log_file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_UNREADABLE
     try:
         return run(args)
     except KeyboardInterrupt as exc:
@@ -138,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
+    finally:
+        if file_log is not None:
+            import logging
+
+            logging.getLogger("clpbackup").removeHandler(file_log)
+            file_log.close()
 
 
 def _tolerant_streams() -> None:

@@ -31,6 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover
 def _configure(p: argparse.ArgumentParser, *, check: bool = False, node: bool = True) -> None:
     _add_plan(p)
     _add_format(p)
+    p.add_argument(
+        "--no-progress", action="store_true",
+        help="no per-node progress on stderr (by default: a bar on a terminal, else a line every 10 s "
+        "once the work takes that long)",
+    )
     if node:
         p.add_argument("--node", help="only this node")
     if check:
@@ -69,6 +74,16 @@ def _with_password(plan: Plan) -> Plan:
     return plan.model_copy(update={"connection": conn})
 
 
+def _reporter(args: argparse.Namespace) -> Any:
+    """Per-node progress on stderr while the nodes work (closed by :func:`_guard`)."""
+    from clpbackup.cli_progress import Reporter
+
+    enabled = not getattr(args, "no_progress", False)
+    reporter = Reporter(getattr(args, "_command", "clpbackup"), enabled=enabled)
+    args._reporter = reporter
+    return reporter
+
+
 def _open(args: argparse.Namespace, **kwargs: Any) -> ClusterBackup | int:
     from clpbackup.cli import _describe_plan_error, _load
     from clpbackup.errors import PlanError
@@ -79,7 +94,8 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> ClusterBackup | int:
         return loaded
     try:
         plan = _with_password(loaded)
-        return ClusterBackup(plan, **kwargs)
+        cb = ClusterBackup(plan, progress=_reporter(args), **kwargs)
+        return cb
     except PlanError as exc:
         if exc.findings:
             print(f"the plan breaks {len(exc.findings)} rule(s); nothing was done:", file=sys.stderr)
@@ -147,6 +163,7 @@ def _guard(fn: Any) -> Any:
             code: int = fn(args)
             return code
         except ClpBackupError as exc:
+            _close_reporter(args)
             if isinstance(exc, OwnerUnknown):
                 text, code = f"refused: {exc}", EXIT_FINDINGS
             elif isinstance(exc, PlanError):
@@ -162,9 +179,18 @@ def _guard(fn: Any) -> Any:
                     error.update(field=exc.field, line=exc.line, hint=exc.hint)
                 _emit_json({"operation": getattr(args, "_command", None), "ok": False, "error": error})
             return code
+        finally:
+            _close_reporter(args)
 
     run.__doc__ = fn.__doc__
     return run
+
+
+def _close_reporter(args: argparse.Namespace) -> None:
+    reporter = getattr(args, "_reporter", None)
+    if reporter is not None:
+        args._reporter = None
+        reporter.close()
 
 
 def _configure_deploy(p: argparse.ArgumentParser) -> None:

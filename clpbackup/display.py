@@ -897,7 +897,8 @@ class ProgressUnavailable(ClpBackupError, ImportError):
 class TqdmProgress:
     """A ``progress(node, event)`` callback that advances a tqdm bar (see :func:`tqdm_progress`).
 
-    ``start`` and ``running`` events only show which node is at work; every other event (``done``,
+    ``start`` and ``running`` events (``running 45%`` when the tool reports its progress) only show
+    which node is at work; every other event (``done``,
     a run's outcome, ``error``) advances the bar by one. Callable from the worker threads of
     :class:`~clpbackup.operations.ClusterBackup`.
     """
@@ -910,7 +911,7 @@ class TqdmProgress:
 
     def __call__(self, node: str, event: str) -> None:
         with self._lock:
-            if event not in self._QUIET:
+            if event.split(" ", 1)[0] not in self._QUIET:  # "running 45%" is still "running"
                 self.bar.update(1)
             self.bar.set_postfix_str(f"{node}: {event}", refresh=True)
 

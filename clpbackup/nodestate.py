@@ -29,7 +29,13 @@ from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
 from clpbackup.parsers.ntbackup import NtbackupLog, parse_log
 from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
-from clpbackup.parsers.wbadmin import BackupVersion, parse_backup_summary, parse_versions, reported_error
+from clpbackup.parsers.wbadmin import (
+    BackupVersion,
+    copied_percent,
+    parse_backup_summary,
+    parse_versions,
+    reported_error,
+)
 from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
 from clpbackup.platforms import get_platform
 from clpbackup.record import (
@@ -1227,6 +1233,9 @@ def run_result(
         return res
     if task.state == "running" or task.last_result == _RUNNING or not before.ran_since(task):
         res.outcome = "running"
+        log = state.logs.get(job)
+        if log:
+            res.progress = copied_percent(log)
         return res
     res.last_result = task.last_result
     versions = state.versions.get(job)

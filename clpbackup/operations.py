@@ -1241,7 +1241,7 @@ class ClusterBackup:
         handle = BackupHandle(self, job, list(before), before, _errors(started))
         if not wait:
             return handle
-        result = handle.wait(timeout, progress)
+        result = handle.wait(timeout, progress or self.progress)
         return ClusterResult("run", {**result, **_errors(started)}, result.problems)
 
     def _start_run(self, read: _NodeRead, job: str) -> RunMarker:
@@ -1298,6 +1298,9 @@ class ClusterBackup:
                     final[n] = succeeded[n]
                     said = succeeded[n].outcome
                 else:
+                    if progress:
+                        pct = succeeded[n].progress
+                        progress(n, "running" if pct is None else f"running {pct}%")
                     continue
                 if progress:
                     progress(n, said)

@@ -172,6 +172,8 @@ class RunResult(NodeOutcome):
     log_path: str | None = None
     last_result: int | None = None
     detail: str = ""
+    #: while ``running``: the tool's own progress in percent (wbadmin ``copied (45%)``), if it told
+    progress: int | None = None
 
     def summary(self) -> str:
         v = f", version {self.version}" if self.version else ""

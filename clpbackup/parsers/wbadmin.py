@@ -113,6 +113,7 @@ __all__ = [
     "BackupSummary",
     "BackupVersion",
     "VolumeResult",
+    "copied_percent",
     "parse_backup_summary",
     "parse_version_id",
     "parse_versions",
@@ -464,3 +465,22 @@ def parse_backup_summary(text: str) -> BackupSummary:
         log_path=log_path,
         error_log_path=error_log_path,
     )
+
+
+# "Creating a backup of volume (C:), copied (45%)." (2012 and later) and "Creating a backup of volume
+# C(C:), copied (98%)." (6.1, 2008 R2): wbadmin rewrites this line as it goes (shared/reference/
+# outputs/wbadmin-start-backup_*). The ja-JP text keeps the "(NN%)" form.
+_COPIED = re.compile(r"\((\d{1,3})\s*%\)")
+
+
+def copied_percent(text: str) -> int | None:
+    """wbadmin's own progress: the last ``copied (NN%)`` of a running backup's output, or ``None``."""
+    found = None
+    for line in text.replace("\r", "\n").splitlines():
+        if "%" not in line:
+            continue
+        for m in _COPIED.finditer(line):
+            value = int(m.group(1))
+            if 0 <= value <= 100:
+                found = value
+    return found

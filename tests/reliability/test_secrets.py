@@ -348,19 +348,25 @@ def drive_cli(
         ["run", p, "--job", local, "--timeout", "60"], ["restore-source", p, volume],
         ["restore-source", p, volume, "--format", "json"],
     ]
+    log_file = tmp / "clpbackup.log"
     for argv in commands:
-        rc = cli_main(argv)
+        # -vv and --log-file: every record the CLI can log (DEBUG) goes to stderr and to the file
+        rc = cli_main([*argv, "-vv", "--log-file", str(log_file)])
         out = capsys.readouterr()
         scanner.text(f"cli {' '.join(argv[:1] + argv[2:])} (rc {rc})", out.out + out.err)
+    logged = log_file.read_text(encoding="utf-8")
+    assert "node-a: deploy started" in logged and "done in" in logged  # the file really holds the log
+    scanner.text("cli --log-file", logged)
     os.environ["CLPBACKUP_PASSWORD"] = WRONG
     try:
         for argv in (["status", p], ["deploy", p, "--format", "json"], ["run", p, "--job", local]):
-            rc = cli_main(argv)
+            rc = cli_main([*argv, "-vv", "--log-file", str(log_file)])
             out = capsys.readouterr()
             assert rc != 0 and ("AuthenticationFailed" in out.out + out.err), out
             scanner.text(f"cli wrong password {argv[0]}", out.out + out.err)
     finally:
         os.environ["CLPBACKUP_PASSWORD"] = PASSWORD
+    scanner.text("cli --log-file (wrong password too)", log_file.read_text(encoding="utf-8"))
     rc = cli_main(["demo"])
     out = capsys.readouterr()
     assert rc == 0, out.out
