@@ -130,11 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
         return exc.code if isinstance(exc.code, int) else EXIT_UNREADABLE
     run: Callable[[argparse.Namespace], int] = args._run
-    from clpbackup.cli_progress import setup_logging
+    from clpbackup.cli_progress import setup_logging, teardown_logging
 
     try:
-        file_log = setup_logging(args.verbose, args.log_file)
+        setup_logging(args.verbose, args.log_file)
     except OSError as exc:
+        teardown_logging()
         print(f"clpbackup: cannot write the log file {args.log_file}: {exc.strerror}", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
@@ -154,11 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
     finally:
-        if file_log is not None:
-            import logging
-
-            logging.getLogger("clpbackup").removeHandler(file_log)
-            file_log.close()
+        teardown_logging()
 
 
 def _tolerant_streams() -> None:

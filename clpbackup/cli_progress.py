@@ -64,6 +64,17 @@ def setup_logging(
     return handler
 
 
+def teardown_logging() -> None:
+    """Remove what :func:`setup_logging` added (the CLI's handlers, its level): ``main()`` may run
+    again in the same process (tests, the docs' samples) with other streams."""
+    root = logging.getLogger("clpbackup")
+    for h in list(root.handlers):
+        if getattr(h, "_clpbackup_cli", False):
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(logging.NOTSET)
+
+
 def _interval() -> float:
     try:
         return max(0.05, float(os.environ.get("CLPBACKUP_PROGRESS_INTERVAL", "10")))

@@ -845,6 +845,7 @@ class _LineLoader(yaml.SafeLoader):
 # YAML 1.1 (PyYAML) reads an unquoted 1:00 as a base-60 integer (60), 1:30:00 as 5400 (01:00 stays a
 # string: PyYAML's base-60 pattern starts with 1-9); the resolved tag says which it became.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_ESCAPES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _check_scalar(n: yaml.ScalarNode, path: tuple[Any, ...]) -> None:
@@ -859,7 +860,9 @@ def _check_scalar(n: yaml.ScalarNode, path: tuple[Any, ...]) -> None:
             line=line,
             hint=f"quote the time: '{n.value.zfill(5) if len(n.value) == 4 else n.value}'",
         )
-    if n.style == '"' and _CONTROL.search(n.value):
+    # \r and \n are left to the QUOTE rule: a dumper writes them on purpose ("a\r\nb"); \t, \a, \b,
+    # \f, \v, \e, \0 come from Windows paths written in double quotes (C:\temp, C:\backup).
+    if n.style == '"' and _PATH_ESCAPES.search(n.value):
         names = {"\t": "<TAB>", "\n": "<LF>", "\r": "<CR>", "\a": "<BEL>", "\b": "<BS>"}
         shown = _CONTROL.sub(lambda m: names.get(m.group(), f"<0x{ord(m.group()):02X}>"), n.value)
         raise PlanError(
