@@ -862,7 +862,8 @@ def _check_scalar(n: yaml.ScalarNode, path: tuple[Any, ...]) -> None:
         )
     # \r and \n are left to the QUOTE rule: a dumper writes them on purpose ("a\r\nb"); \t, \a, \b,
     # \f, \v, \e, \0 come from Windows paths written in double quotes (C:\temp, C:\backup).
-    if n.style == '"' and _PATH_ESCAPES.search(n.value):
+    looks_like_a_path = re.match(r"^[A-Za-z]:", n.value) is not None or "\\" in n.value
+    if n.style == '"' and looks_like_a_path and _PATH_ESCAPES.search(n.value):
         names = {"\t": "<TAB>", "\n": "<LF>", "\r": "<CR>", "\a": "<BEL>", "\b": "<BS>"}
         shown = _CONTROL.sub(lambda m: names.get(m.group(), f"<0x{ord(m.group()):02X}>"), n.value)
         raise PlanError(

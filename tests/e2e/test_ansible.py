@@ -272,7 +272,7 @@ def test_check_mode_writes_nothing_and_diff_shows_before_after(sim: Sim) -> None
         changes = deploy["nodes"][node]["changes"]
         assert changes and all(c["action"] == "create" for c in changes), changes
         assert deploy["nodes"][node]["check"] is True
-        assert deploy["nodes"][node]["changed"] is False
+        assert deploy["nodes"][node]["changed"] is True  # would change (Ansible's convention)
 
     # --diff: before/after per item, the new file content in full, SCH-2 visible on node-b.
     out = run.output
@@ -398,7 +398,7 @@ def test_one_node_failing_fails_the_task_with_both_results(sim: Sim) -> None:
     assert down_r["nodes"]["node-a"]["changed"] is False
     assert down_r["msg"].startswith("deploy failed on node-b: node-b: ConnectionFailed: ")
     assert "node-a: no change" in down_r["msg"]
-    assert "what to do: make sure WinRM listens" in down_r["msg"]
+    assert "what to do: the node answered but no WinRM listener is on TCP" in down_r["msg"]
     assert re.search(r"^fatal: \[localhost\]: FAILED! => .*\"node-a\".*\"node-b\"", run.output, re.MULTILINE)
 
     cp = run.results["codepage"]
@@ -475,11 +475,11 @@ def test_failover_check_mode_changes_nothing_then_real_runs_schedule_once(sim: S
     refused = r["failback_refused"]
     assert refused["failed"] is True and refused["changed"] is False, refused
     assert refused["nodes"]["node-a"]["action"] == "refused"
-    assert "clpbackup-sim-shared-daily-once at 06:00" in refused["msg"], refused["msg"]
+    assert "clpbackup-prod-db-shared-daily-once at 06:00" in refused["msg"], refused["msg"]
     failback = r["failback"]
     assert failback["changed"] is True
     assert failback["nodes"]["node-a"]["action"].startswith("started now")
-    assert failback["nodes"]["node-a"]["replaced"].startswith("clpbackup-sim-shared-daily-once at 06:00")
+    assert failback["nodes"]["node-a"]["replaced"].startswith("clpbackup-prod-db-shared-daily-once at 06:00")
 
     assert r["node_refused"]["failed"] is True
     assert "node is not accepted with state=failover_backup" in r["node_refused"]["msg"]

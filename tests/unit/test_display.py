@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "examples" / "plans"
 
 HOSTILE = "<script>alert('x')</script> | *bold* `tick` [link](javascript:x) & \\\\share"
-HOSTILE_PATH = "C:\\data\\<script>alert(1)</script>|x"
+# no "/" in it: a Windows include path with one is refused when the plan loads
+HOSTILE_PATH = "C:\\data\\<img src=x onerror=alert(1)>|x"
 
 # Tags the views may emit; anything else means a value was not escaped.
 ALLOWED_TAGS = {
