@@ -845,6 +845,9 @@ class _LineLoader(yaml.SafeLoader):
 # YAML 1.1 (PyYAML) reads an unquoted 1:00 as a base-60 integer (60), 1:30:00 as 5400 (01:00 stays a
 # string: PyYAML's base-60 pattern starts with 1-9); the resolved tag says which it became.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The plan fields that hold Windows paths (a reference to a job name is not one: a control character
+# there is the rules' and the job name's to report).
+_PATH_FIELDS = frozenset({"include", "exclude", "target", "scripts_dir", "start_script"})
 _PATH_ESCAPES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -862,8 +865,9 @@ def _check_scalar(n: yaml.ScalarNode, path: tuple[Any, ...]) -> None:
         )
     # \r and \n are left to the QUOTE rule: a dumper writes them on purpose ("a\r\nb"); \t, \a, \b,
     # \f, \v, \e, \0 come from Windows paths written in double quotes (C:\temp, C:\backup).
-    looks_like_a_path = re.match(r"^[A-Za-z]:", n.value) is not None or "\\" in n.value
-    if n.style == '"' and looks_like_a_path and _PATH_ESCAPES.search(n.value):
+    keys = [p for p in path if isinstance(p, str)]
+    is_path_field = bool(keys) and keys[-1] in _PATH_FIELDS
+    if n.style == '"' and is_path_field and _PATH_ESCAPES.search(n.value):
         names = {"\t": "<TAB>", "\n": "<LF>", "\r": "<CR>", "\a": "<BEL>", "\b": "<BS>"}
         shown = _CONTROL.sub(lambda m: names.get(m.group(), f"<0x{ord(m.group()):02X}>"), n.value)
         raise PlanError(
