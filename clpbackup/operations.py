@@ -509,7 +509,8 @@ class ClusterBackup:
             raise PlanError(f"state must be 'present' or 'absent', not {state!r}", field="state")
         if state == "absent":
             removed = self._each(self._node_names(node), lambda n: self._remove_node(n, check))
-            return ClusterResult("deploy --state absent" + (" --check" if check else ""), removed, check=check)
+            operation = "deploy --state absent" + (" --check" if check else "")
+            return ClusterResult(operation, removed, check=check)
         values = self._each(self._node_names(node), lambda n: self._deploy_node(n, check))
         result: ClusterResult[DeployResult] = ClusterResult(
             "deploy --check" if check else "deploy", values, check=check
