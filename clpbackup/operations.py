@@ -592,7 +592,10 @@ class ClusterBackup:
         res.problems += [
             Problem("OWN-1", f"{c.name}: {c.before}", name) for c in changes if c.action == "conflict"
         ]
-        if check or request is None:
+        if check:
+            res.changed = any(c.action != "conflict" for c in res.diff)  # would change (Ansible)
+            return res
+        if request is None:
             return res
         applied = self._apply_locked(name, request, decide=lambda again: self._removal(again)[1])
         self._check_applied(name, applied)
