@@ -399,12 +399,11 @@ def with_password(module: AnsibleModule, plan: Plan) -> Plan:
 
 
 def error_label(exc: Any) -> str:
-    """The error's type, with its rule ID unless the message already starts with it
-    (``PreflightFailed: CODEPAGE``, as ``str()`` of the error puts the rule before the message)."""
+    """The error's type, with its rule ID unless the message already starts with it."""
     rule = getattr(exc, "rule", None)
     message = getattr(exc, "message", str(exc))
     if rule and not str(message).startswith(rule):
-        return f"{type(exc).__name__}: {rule}"
+        return f"{type(exc).__name__} [{rule}]"
     return type(exc).__name__
 
 
