@@ -810,7 +810,9 @@ def troubleshooting_messages() -> dict[str, list[str]]:
     out["read-le-operation"].append(str(plan_err.value))
     out["at-2012"] = _findings(_load("ws2012-wsb.yaml", scheduler="at"))[:1]
     out["tr-261"] = _findings(
-        _load("ws2012-wsb.yaml", scripts_dir="C:\\" + "\\".join(["backup-scripts-of-clpbackup"] * 9))
+        # 240 characters: under the MAX_PATH limit of a folder (247), over schtasks' /TR limit once the
+        # task's command is built around it
+        _load("ws2012-wsb.yaml", scripts_dir="\\".join(["C:", *["backup-scripts-of-clp"] * 10, "x" * 17]))
     )
     out["quote-codepage"] = _findings(
         _load("ws2012-wsb.yaml", **{"jobs.local-daily.include": ["C:\\業務データ"]})

@@ -46,6 +46,14 @@ options:
       - For O(action=failover) and O(action=failback) - V(HH:MM) or V(now). A time inside a daily backup
         window is refused (SCH-3).
     type: str
+  replace:
+    description:
+      - For O(action=failover) and O(action=failback) - replace a different one-shot of the job that is still
+        waiting to run on the owner (a failback and a failover one-shot share the task name). Without it
+        such a task is refused and nothing is changed; with it the result's C(replaced) names what was
+        replaced.
+    type: bool
+    default: false
   timeout:
     description:
       - With O(action=now), how many seconds to wait for the backup to finish.
@@ -135,6 +143,7 @@ ARGUMENT_SPEC = dict(
     job={"type": "str"},
     node={"type": "str"},
     at={"type": "str"},
+    replace={"type": "bool", "default": False},
     timeout={"type": "int", "default": 21600},
 )
 
