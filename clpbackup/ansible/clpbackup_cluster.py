@@ -578,7 +578,9 @@ def run_module() -> None:
     if CLPBACKUP_IMPORT_ERROR is not None:
         module.fail_json(
             msg=missing_required_lib(
-                "clpbackup", reason="to run clpbackup_cluster", url="https://pypi.org/project/clpbackup/"
+                "clpbackup",
+                reason="to run clpbackup_cluster; install it from a clpbackup checkout (pip install . there; "
+                "it is not on PyPI)",
             ),
             exception=CLPBACKUP_IMPORT_ERROR,
             failed_nodes=[],

@@ -23,8 +23,6 @@ except ImportError:
     shared = None
     CLPBACKUP_IMPORT_ERROR = traceback.format_exc()
 
-CLPBACKUP_URL = "https://pypi.org/project/clpbackup/"
-
 # The options every module takes, with the same meaning as in clpbackup_cluster.
 PLAN_OPTIONS = {
     "plan": {"type": "raw", "required": True},
@@ -38,8 +36,8 @@ def require_libraries(module, name):
         module.fail_json(
             msg=missing_required_lib(
                 "clpbackup",
-                reason=f"to run {name}; install it in the Python that runs the module on the controller",
-                url=CLPBACKUP_URL,
+                reason=f"to run {name}; install it from a clpbackup checkout (pip install . there; it is "
+                "not on PyPI) into the Python that runs the module on the controller",
             ),
             exception=CLPBACKUP_IMPORT_ERROR,
             failed_nodes=[],
