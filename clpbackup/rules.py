@@ -801,20 +801,28 @@ def _schedule_rules(plan: Plan, out: _Collector) -> None:
         )
 
 
+
+def _connection_field(plan: Plan, n: Node, name: str) -> str:
+    """The plan field that set ``connection.<name>`` for node ``n``: its own override, or the default."""
+    if n.connection is not None and getattr(n.connection, name) is not None:
+        return f"{_node_field(plan, n)}.connection.{name}"
+    return f"connection.{name}"
+
+
+def _insecure_consequence(allow_insecure: bool) -> str:
+    """What SEC-1's warnings say happens to an insecure connection setting."""
+    if allow_insecure:
+        return "allow_insecure: true lets it through"
+    return "clpbackup refuses to connect so (allow_insecure is false)"
+
+
 def _sec_rules(plan: Plan, out: _Collector) -> None:
     """SEC-1: no password on the wire in clear, none inside a job value."""
     for n in plan.nodes:
         conn = plan.connection_for(n)
         if conn.auth == "basic" and not conn.ssl:
-            fld = (
-                f"{_node_field(plan, n)}.connection.auth"
-                if n.connection is not None and n.connection.auth is not None
-                else "connection.auth"
-            )
-            consequence = (
-                "allow_insecure: true lets it through" if conn.allow_insecure
-                else "clpbackup refuses to connect so (allow_insecure is false)"
-            )
+            fld = _connection_field(plan, n, "auth")
+            consequence = _insecure_consequence(conn.allow_insecure)
             out.add(
                 "SEC-1", "warning",
                 f"auth: basic without ssl sends the password over the network unencrypted; {consequence}",
@@ -822,15 +830,8 @@ def _sec_rules(plan: Plan, out: _Collector) -> None:
                 hint="set ssl: true (HTTPS, port 5986) or use negotiate / ntlm / kerberos",
             )
         if conn.auth in ("basic", "credssp") and conn.ssl and conn.cert_validation is False:
-            fld = (
-                f"{_node_field(plan, n)}.connection.cert_validation"
-                if n.connection is not None and n.connection.cert_validation is not None
-                else "connection.cert_validation"
-            )
-            consequence = (
-                "allow_insecure: true lets it through" if conn.allow_insecure
-                else "clpbackup refuses to connect so (allow_insecure is false)"
-            )
+            fld = _connection_field(plan, n, "cert_validation")
+            consequence = _insecure_consequence(conn.allow_insecure)
             out.add(
                 "SEC-1", "warning",
                 f"auth: {conn.auth} gives the node the password, and cert_validation: false lets any "
