@@ -271,6 +271,16 @@ def selection_problems(plan: Plan, node: Node, state: NodeState, result: Inspect
     return out
 
 
+def canary_paths(plan: Plan) -> list[str]:
+    """The canary file of every job that has one (DRILL-1, :func:`clpbackup.render.canary_path`)."""
+    out: list[str] = []
+    for job in plan.jobs:
+        where = render.canary_path(plan, job)
+        if where is not None and where[0] not in out:
+            out.append(where[0])
+    return out
+
+
 def build_inspect(
     plan: Plan,
     node: Node,
@@ -300,6 +310,8 @@ def build_inspect(
     start_script = plan.cluster.start_script
     read_paths: list[str] = [start_script] if start_script else []
     read_paths.append(render.record_path(plan))
+    # DRILL-1: uninstall deletes a canary only when it is still clpbackup's (its first word)
+    read_paths += canary_paths(plan)
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
         read_paths += list(platform.tool_logs)  # NTBackup's verdict is its own log (NT-2)
@@ -1420,6 +1432,7 @@ __all__ = [
     "RunMarker",
     "benign_failure",
     "build_inspect",
+    "canary_paths",
     "daily_overlap",
     "drift",
     "job_for_item",

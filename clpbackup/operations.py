@@ -41,7 +41,15 @@ from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
 from clpbackup.platforms import get_platform
-from clpbackup.record import RecordLine, at_line, block_line, file_line, header_line, task_line
+from clpbackup.record import (
+    RecordLine,
+    at_line,
+    block_line,
+    canary_line,
+    file_line,
+    header_line,
+    task_line,
+)
 from clpbackup.results import (
     Change,
     ClusterResult,
@@ -633,6 +641,16 @@ class ClusterBackup:
                 continue
             changes.append(Change("file", f.path, "delete", before=f.sha256))
             deletes.append(f.path)
+        for canary in rec.canaries:
+            now = read.result.files.get(canary.path)
+            if now is None or now.sha256 is None:
+                continue
+            if not (now.content or b"").startswith(render.CANARY_MARK.encode("ascii")):
+                why = "not a canary of clpbackup's: left"
+                changes.append(Change("file", canary.path, "conflict", before=why))
+                continue
+            changes.append(Change("file", canary.path, "delete", before=now.sha256))
+            deletes.append(canary.path)
         for block in rec.blocks:
             current = read.result.files.get(block.path)
             if current is None or current.content is None:
@@ -802,6 +820,8 @@ class ClusterBackup:
                 if current is not None and current.content is not None:
                     lines.append(block_line(start_script, _block_hash(current.content)))
             writes += write_ss
+        # DRILL-1: the canary files the jobs' runs will write are clpbackup's too (uninstall)
+        lines += [canary_line(path) for path in nodestate.canary_paths(self.plan)]
         sched = nodestate.schedule_changes(self.plan, read.node, art, state, adopt=self.adopt)
         changes += sched.changes
         conflicts += sched.conflicts

@@ -4,7 +4,8 @@ The record (``<scripts_dir>\\clpbackup-record.jsonl``, docs/design.md "The recor
 written by the same ``apply`` that makes the changes, under the node lock (LOCK-1), after the
 commands ran: it lists the files clpbackup wrote (path and SHA-256), the schtasks tasks it created
 (name and what they run), the AT jobs it created (the id at.exe printed, with the exact command
-line, time and days) and the block it put in the CLUSTERPRO start script. Deploy deletes or
+line, time and days), the block it put in the CLUSTERPRO start script and the canary files its
+jobs' runs write for the restore drill (DRILL-1). Deploy deletes or
 replaces only what the record **and** the node agree on; anything else, however similar, is
 foreign: reported, never touched.
 
@@ -30,10 +31,12 @@ __all__ = [
     "Record",
     "RecordLine",
     "RecordedAt",
+    "RecordedCanary",
     "RecordedFile",
     "RecordedTask",
     "at_line",
     "block_line",
+    "canary_line",
     "file_line",
     "header_line",
     "parse_record",
@@ -90,6 +93,14 @@ class RecordedBlock:
     sha256: str
 
 
+@dataclass(frozen=True)
+class RecordedCanary:
+    """A canary file the job's own runs write (DRILL-1): its content changes with every run, so it
+    is known by its path and by its first word (``clpbackup-canary``), not by a hash."""
+
+    path: str
+
+
 @dataclass
 class Record:
     """What one node's record lists. ``present`` is False when the node has no record."""
@@ -100,6 +111,7 @@ class Record:
     tasks: list[RecordedTask] = field(default_factory=list)
     at_jobs: list[RecordedAt] = field(default_factory=list)
     blocks: list[RecordedBlock] = field(default_factory=list)
+    canaries: list[RecordedCanary] = field(default_factory=list)
 
     def file(self, path: str) -> RecordedFile | None:
         """The recorded file at ``path`` (case-insensitive, as Windows paths are)."""
@@ -118,7 +130,7 @@ class Record:
     @property
     def empty(self) -> bool:
         """True when the record lists nothing."""
-        return not (self.files or self.tasks or self.at_jobs or self.blocks)
+        return not (self.files or self.tasks or self.at_jobs or self.blocks or self.canaries)
 
 
 def parse_record(data: bytes | None, path: str = RECORD_NAME) -> Record:
@@ -166,6 +178,8 @@ def _add(rec: Record, obj: dict[str, Any]) -> None:
         rec.at_jobs.append(
             RecordedAt(job_id, str(obj["run"]), str(obj["at"]), tuple(str(d) for d in obj.get("days", ())))
         )
+    elif kind == "canary":
+        rec.canaries.append(RecordedCanary(str(obj["path"])))
     elif kind == "start-script":
         rec.blocks.append(RecordedBlock(str(obj["path"]), str(obj["sha256"]).lower()))
     else:
@@ -216,3 +230,9 @@ def at_line(job_id: int | None, run: str, at: str, days: Sequence[str], when: st
 def block_line(path: str, sha256: str, when: str = "") -> RecordLine:
     """The block in the CLUSTERPRO start script."""
     return RecordLine(_line({"kind": "start-script", "path": path, "sha256": sha256}), when)
+
+
+def canary_line(path: str) -> RecordLine:
+    """A canary file the job's runs write (DRILL-1); uninstall deletes it when it still starts with
+    clpbackup's mark."""
+    return RecordLine(_line({"kind": "canary", "path": path}))

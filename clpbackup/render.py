@@ -53,10 +53,14 @@ from clpbackup.winquote import (
 
 __all__ = [
     "BKS_ENCODING",
+    "CANARY_DIR",
+    "CANARY_MARK",
     "GENERATED",
     "FailoverRun",
     "NodeArtifacts",
     "bks_line",
+    "canary_path",
+    "canary_record_path",
     "daily_start",
     "failover_run",
     "failover_script_path",
@@ -152,6 +156,60 @@ def versions_record(plan: Plan, node: Node, job: str) -> Command | None:
     if platform.backup_tool != "wbadmin" or spec.ntbackup is not None or not is_share(target):
         return None
     return platform.get_versions(target, node.name, field=f"jobs.{job}.target")
+
+
+#: The folder clpbackup's canary files live in, on a volume or folder the job backs up (DRILL-1).
+CANARY_DIR = "clpbackup-canary"
+#: The first word of a canary file: what uninstall checks before it deletes one (OWN-1).
+CANARY_MARK = "clpbackup-canary"
+
+
+def _covers(item: str, path: str) -> bool:
+    """``path`` is ``item`` or under it (case-insensitive, as Windows paths are)."""
+    base = item.rstrip("\\").lower()
+    low = path.lower()
+    return low == base or low.startswith(base + "\\")
+
+
+def canary_path(plan: Plan, job: str) -> tuple[str, str] | None:
+    """``(path, field)`` of the job's canary file (DRILL-1), or ``None`` when the job has no place
+    for one.
+
+    The canary is ``<item>\\clpbackup-canary\\<job>.txt`` under an item the job backs up: a whole
+    volume first (``E:`` → ``E:\\clpbackup-canary\\<job>.txt``), else the first folder (one
+    without blanks before one with); for a
+    switchover job only items on the switchover volumes (the partition the job exists for). An
+    NTBackup line without a trailing backslash names a file, not a folder, and is never used; an
+    item an exclusion covers, a wildcard or a UNC path neither. ``field`` is the plan field of
+    the item chosen (errors about the path name it).
+    """
+    spec = _job(plan, job)
+    candidates: list[tuple[int, str, str]] = []
+    for i, item in enumerate(spec.include):
+        if len(item) < 2 or item[1] != ":" or not item[0].isalpha() or "*" in item or "?" in item:
+            continue
+        if spec.scope == "switchover" and item[:2].upper() not in plan.cluster.switchover_volumes:
+            continue
+        whole = item.rstrip("\\").upper() == item[:2].upper()
+        if not whole and spec.ntbackup is not None and not item.endswith("\\"):
+            continue  # NT-2: a .bks line without the trailing backslash is a file
+        base = item[:2].upper() if whole else item.rstrip("\\")
+        path = f"{base}\\{CANARY_DIR}\\{job}.txt"
+        if any(_covers(x, path) for x in spec.exclude):
+            continue
+        # a whole volume first; a path without blanks before one with (fewer quoting pitfalls)
+        rank = (0 if whole else 1) + (2 if " " in path else 0)
+        candidates.append((rank, path, f"jobs.{job}.include[{i}]"))
+    if not candidates:
+        return None
+    _, path, fld = min(candidates, key=lambda c: c[0])
+    return path, fld
+
+
+def canary_record_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-canary.txt``: one line per run of the job — the canary's
+    token and the time it was written (DRILL-1); the drill looks the recovered token up here."""
+    return f"{log_dir(plan)}\\{job}-canary.txt"
 
 
 def fragment_path(plan: Plan) -> str:
@@ -295,6 +353,7 @@ def _backup_script(
     if guard:
         for vol in plan.cluster.switchover_volumes:
             b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
+    _canary(b, plan, name)
     for cmd in commands:
         if cmd.program == "rsm":
             # NT-1, as in the guide: START /WAIT waits for rsm.exe to exit, but rsm returns before
@@ -335,6 +394,35 @@ def _backup_script(
             b.command(record, log=versions_path(plan, name))
         b.fixed(f"exit /b {NOT_ATTACHED_RC}")
     return b
+
+
+def _canary(b: _Batch, plan: Plan, name: str) -> None:
+    """DRILL-1: just before the backup tool runs, write the canary — a random token and the time —
+    where the backup includes it, and append the same to the job's canary record.
+
+    The token is three ``%RANDOM%`` values (each 0…32767: 45 bits), which is enough: it has to tell
+    this run's canary from the other runs' and from a file someone wrote by hand, not to resist a
+    guesser (an administrator can read the record anyway). The folder is created only when the
+    backed-up item exists (clpbackup never creates a folder the job names: a missing one must
+    still fail the backup), and only clpbackup's own folder and file are written there."""
+    where = canary_path(plan, name)
+    if where is None:
+        b.rem(f"DRILL-1: no volume or folder of job {name} can hold a canary; the drill cannot check it.")
+        return
+    path, fld = where
+    folder = path.rpartition("\\")[0]
+    item = folder.rpartition("\\")[0]
+    b.rem(
+        f"DRILL-1: the restore drill's canary - a random token and the time - goes into the backup; "
+        f"the token is recorded in logs\\{name}-canary.txt."
+    )
+    b.fixed("set CANARY=%RANDOM%%RANDOM%%RANDOM%")
+    b.fixed(
+        f"if exist {b.path(item + chr(92), fld)} if not exist {b.path(folder + chr(92), fld)} "
+        f"mkdir {b.path(folder, fld)}"
+    )
+    b.fixed(f"echo {CANARY_MARK} {name} %CANARY% %DATE% %TIME% > {b.path(path, fld)}")
+    b.fixed(f"echo %CANARY% %DATE% %TIME% >> {b.path(canary_record_path(plan, name))}")
 
 
 @dataclass(frozen=True)

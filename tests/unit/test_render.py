@@ -193,6 +193,11 @@ SUBSET = [
         rf'find /i "[A-Za-z0-9._-]+" {_PATH} > nul',
         rf"echo FO-2: [A-Za-z0-9._-]+ is already pending; no second one-shot > {_PATH}",
         r"exit /b 0",
+        # DRILL-1: the restore drill's canary, written just before the tool runs
+        r"set CANARY=%RANDOM%%RANDOM%%RANDOM%",
+        rf'if exist "[^"]+\\" if not exist "[^"]+\\clpbackup-canary\\" mkdir {_PATH}',
+        rf"echo clpbackup-canary [A-Za-z0-9_-]+ %CANARY% %DATE% %TIME% > {_PATH}",
+        rf"echo %CANARY% %DATE% %TIME% >> {_PATH}",
     )
 ]
 
@@ -612,3 +617,71 @@ def test_a_share_target_job_records_its_versions_after_the_backup_second_hop() -
     assert render.versions_record(volume, volume.node("node-a"), "local") is None
     volume_script = lines(volume.render()["node-a"].file("backup-script", "local"))
     assert not any(line.startswith("wbadmin get ") for line in volume_script)
+
+
+# -- DRILL-1: the restore drill's canary -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_the_canary_is_written_just_before_the_tool_and_never_on_the_not_attached_path(name: str) -> None:
+    plan = ALL[name]()
+    for art in plan.render().values():
+        for job in plan.jobs:
+            text = lines(art.file("backup-script", job))
+            where = render.canary_path(plan, job)
+            assert where is not None, job
+            canary = [i for i, line in enumerate(text) if line.startswith("echo clpbackup-canary ")]
+            starts = ("wbadmin start", "ntbackup", "start /wait")
+            tool = [i for i, line in enumerate(text) if line.startswith(starts)]
+            assert len(canary) == 1 and canary[0] < tool[0], text
+            assert text[canary[0]].endswith(f'> "{where[0]}"')
+            record = f'>> "{render.canary_record_path(plan, job)}"'
+            assert text[canary[0] + 1].startswith("echo %CANARY% ") and text[canary[0] + 1].endswith(record)
+            if "not_attached" in "\n".join(text):  # JOB-3: the canary comes after the guard
+                guard = max(i for i, line in enumerate(text) if line.endswith("goto not_attached"))
+                label = text.index(":not_attached")
+                assert guard < canary[0] < label
+                assert not any("CANARY" in line for line in text[label:])
+
+
+def test_canary_path_takes_a_backed_up_volume_first_and_never_an_excluded_or_file_item() -> None:
+    plan = plan_2012()
+    for job, spec in plan.jobs.items():
+        where = render.canary_path(plan, job)
+        assert where is not None
+        path, fld = where
+        i = int(fld.rsplit("[", 1)[1].rstrip("]"))
+        item = spec.include[i]
+        assert path.lower().startswith(item.rstrip("\\").lower() + "\\clpbackup-canary\\")
+        if spec.scope == "switchover":
+            assert path[:2] in plan.cluster.switchover_volumes
+
+    def one(**job: Any) -> Plan:
+        base = {"scope": "local", "target": "\\\\nas\\b\\{node}", "daily_at": "01:00"}
+        return Plan.from_dict({
+            "cluster": {"name": "c", "failover_group": "g", "switchover_volumes": ["E:"]},
+            "nodes": [
+                {"name": "a", "host": "a", "os": "2012", "home": True},
+                {"name": "b", "host": "b", "os": "2012"},
+            ],
+            "connection": {"auth": "negotiate", "username": "u", "password": {"env": "CLPBACKUP_PASSWORD"}},
+            "scripts_dir": "C:\\clpbackup",
+            "jobs": {"j": {**base, **job}},
+        })
+
+    assert render.canary_path(one(include=["C:\\data", "D:"]), "j") == (
+        "D:\\clpbackup-canary\\j.txt", "jobs.j.include[1]")
+    assert render.canary_path(one(include=["C:\\my data", "C:\\etc"]), "j") == (
+        "C:\\etc\\clpbackup-canary\\j.txt", "jobs.j.include[1]")
+    # an exclusion that covers the canary: the item is not used
+    assert render.canary_path(one(include=["D:"], exclude=["D:\\clpbackup-canary"]), "j") is None
+
+
+def test_canary_path_on_2003_skips_a_bks_file_line() -> None:
+    plan = plan_2003()
+    for job, spec in plan.jobs.items():
+        where = render.canary_path(plan, job)
+        assert where is not None
+        i = int(where[1].rsplit("[", 1)[1].rstrip("]"))
+        item = spec.include[i]
+        assert item.endswith("\\") or item.rstrip("\\").upper() == item[:2].upper()

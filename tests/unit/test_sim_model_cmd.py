@@ -63,6 +63,13 @@ def test_builtins_and_programs(node: SimulatedWindows) -> None:
     assert run(node, "if exist H:\\ echo yes")[1] == ""
 
 
+def test_random_is_a_number_from_0_to_32767_new_at_each_expansion(node: SimulatedWindows) -> None:
+    # set /?: "%RANDOM% - expands to a random decimal number between 0 and 32767" (DRILL-1's token)
+    node.write_file("C:\\r.bat", "@echo off\r\necho %RANDOM% %RANDOM% %RANDOM%\r\n")
+    values = [int(x) for x in run(node, 'cmd /c "C:\\r.bat"')[1].split()]
+    assert len(values) == 3 and all(0 <= v <= 32767 for v in values) and len(set(values)) > 1
+
+
 def test_unknown_program_is_not_recognized_and_recorded(node: SimulatedWindows) -> None:
     rc, _out, err = run(node, "robocopy C:\\a C:\\b")
     assert rc == 9009

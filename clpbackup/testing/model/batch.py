@@ -4,7 +4,8 @@ The subset (``docs/design.md``, "The batch-file subset") plus what CLUSTERPRO st
 hold (``IF "%CLP_EVENT%" == "START" GOTO NORMAL``, ``cd "%CLP_SCRIPT_PATH%"``, ``exit %ret%``):
 
 * ``%VAR%`` expansion (undefined → empty, as in a batch file), ``%ERRORLEVEL%``, ``%CD%``,
-  ``%DATE%``, ``%TIME%``, ``%0``–``%9``, ``%*``, ``%~dp0``/``%~f0``/``%~nx0``/``%~1``, and ``%%`` → ``%``;
+  ``%DATE%``, ``%TIME%``,
+  ``%RANDOM%``, ``%0``–``%9``, ``%*``, ``%~dp0``/``%~f0``/``%~nx0``/``%~1``, and ``%%`` → ``%``;
 * labels, ``goto`` (``goto :eof``), ``call "<file>"``, ``exit /b N``, ``setlocal``/``endlocal``,
   ``@echo off``, ``rem``; every statement then goes through :func:`clpbackup.testing.model.cmd.run_statement`.
 
@@ -56,6 +57,8 @@ def dynamic_var(node: SimulatedWindows, proc: Proc, name: str) -> str | None:
         return str(proc.errorlevel)
     if up == "CD":
         return proc.cwd.rstrip("\\") if len(proc.cwd) > 3 else proc.cwd
+    if up == "RANDOM":
+        return str(node.random.randint(0, 32767))
     now = node.time.local()
     if up == "DATE":
         if node.texts.ja:

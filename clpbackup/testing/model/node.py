@@ -16,6 +16,7 @@ call in at any time.
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -301,6 +302,9 @@ class SimulatedWindows:
         self.name = name
         self.os = os
         self.hostname = name.upper()
+        # %RANDOM% (set /?: a random decimal number between 0 and 32767); seeded by the node's
+        # name so a simulated run is repeatable, as the docs' samples need
+        self.random = random.Random(self.hostname)  # noqa: S311 - a model of %RANDOM%, not a secret
         self.codepage = 932 if codepage == 932 else 437
         self.texts = Texts("ja-JP" if self.codepage == 932 else "en-US")
         self.protocol_version = protocol_version or self.personality.protocol_version
