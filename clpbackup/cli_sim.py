@@ -1,4 +1,5 @@
-"""``clpbackup sim advance 24h | failover | failback | status``: drive a running ``clpbackup simulate``.
+"""``clpbackup sim advance 24h | failover | failback | status | down NODE | up NODE``: drive a running
+``clpbackup simulate``.
 
 The simulator writes its control file (address and token, mode 0600) next to the plan it wrote
 (``--write-plan``); run these in that folder or name it with ``--dir``. Exit codes: 0 done, 2 no
@@ -13,13 +14,16 @@ from typing import Any
 
 from clpbackup.cli import EXIT_OK, EXIT_UNREADABLE, _emit_json, subcommand
 
-_ACTIONS = ("status", "advance", "failover", "failback")
+_ACTIONS = ("status", "advance", "failover", "failback", "down", "up")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=_ACTIONS, help="status, advance DURATION, failover or failback")
-    p.add_argument("duration", nargs="?", metavar="DURATION",
-                   help="advance: how far to move the simulated clock (24h, 90m, 1h30m, 2d)")
+    p.add_argument("action", choices=_ACTIONS,
+                   help="status, advance DURATION, failover, failback, down NODE or up NODE")
+    p.add_argument("duration", nargs="?", metavar="DURATION|NODE",
+                   help="advance: how far to move the simulated clock (24h, 90m, 1h30m, 2d); "
+                   "down/up: the node whose WinRM endpoint stops answering (like a host that is off) "
+                   "or answers again")
     p.add_argument("--dir", default=".", metavar="DIR",
                    help="the folder of the plan `simulate --write-plan` wrote (default: here)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
@@ -34,6 +38,9 @@ def _text(action: str, answer: dict[str, Any]) -> list[str]:
         return lines
     if action == "advance":
         return [f"ran {item}" for item in answer["ran"]] + [f"model time {answer['now']}"]
+    if action in ("down", "up"):
+        what = "no longer answers (like a host that is off)" if action == "down" else "answers again"
+        return [f"{answer['node']}: its WinRM endpoint {what}"]
     script = answer.get("start_script")
     ran = (f"; start script {script['path']} ran with CLP_EVENT={script['event']}, exit code {script['rc']}"
            if script else "; no start script on that node")
@@ -52,6 +59,12 @@ def _sim(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"clpbackup sim advance: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
+    elif args.action in ("down", "up"):
+        if not args.duration:
+            print(f"clpbackup sim {args.action}: name the node (clpbackup sim {args.action} node-b)",
+                  file=sys.stderr)
+            return EXIT_UNREADABLE
+        body["node"] = args.duration
     elif args.duration is not None:
         print(f"clpbackup sim {args.action}: takes no DURATION", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -88,7 +88,8 @@ def run_simulate(
             out(f"Plan for these endpoints: {write_plan}")
             control = control_server(sim, Path(write_plan).resolve().parent, lock, out).start()
             where = Path(write_plan).parent
-            out(f"Control: clpbackup sim status|advance 24h|failover|failback --dir {where}")
+            verbs = "status|advance 24h|failover|failback|down NODE|up NODE"
+            out(f"Control: clpbackup sim {verbs} --dir {where}")
         if ready is not None:
             ready({
                 "cluster": plan.cluster.name,
@@ -182,7 +183,24 @@ def control_server(
             "nodes": {n.name: {"url": n.server.url, "os": n.model.os} for n in sim.nodes},
         }
 
+    def power(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def act(body: dict[str, Any]) -> dict[str, Any]:
+            name = body.get("node")
+            names = [n.name for n in sim.nodes]
+            if name not in names:
+                raise ValueError(f"{kind} needs a node: one of {', '.join(names)}")
+            node = sim.node(str(name))
+            if kind == "down":
+                node.inject("down")  # resets connections like a host that is off; refuses new ones
+            else:
+                node.clear_faults()
+            out(f"  {name} is {kind}")
+            return {"node": name, "state": kind, "now": now()}
+
+        return act
+
     actions = {
         "advance": advance, "failover": move("failover"), "failback": move("failback"), "status": status,
+        "down": power("down"), "up": power("up"),
     }
     return ControlServer(folder, actions, lock)

@@ -104,3 +104,23 @@ def test_bad_durations_are_refused(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "'tomorrow' is not a duration (for example 24h" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_a_node_goes_down_and_comes_back(simulator: tuple[subprocess.Popen[str], Path]) -> None:
+    _proc, here = simulator
+    down = clp("sim", "down", "node-b", cwd=here)
+    assert down.returncode == 0, down.stderr
+    assert down.stdout == "node-b: its WinRM endpoint no longer answers (like a host that is off)\n"
+    seen = clp("status", "sim.yaml", "--format", "json", cwd=here)
+    nodes = json.loads(seen.stdout)["nodes"]
+    assert seen.returncode == 1
+    assert nodes["node-b"]["error"]["type"] == "ConnectionFailed" and nodes["node-a"]["owner"] is True
+    up = clp("sim", "up", "node-b", cwd=here)
+    assert up.returncode == 0 and up.stdout == "node-b: its WinRM endpoint answers again\n"
+    seen = clp("status", "sim.yaml", "--format", "json", cwd=here)
+    assert "error" not in json.loads(seen.stdout)["nodes"]["node-b"]
+    # no node, or one the simulator does not have: a clear refusal, nothing changed
+    bare = clp("sim", "down", cwd=here)
+    assert bare.returncode == 2 and "name the node (clpbackup sim down node-b)" in bare.stderr
+    other = clp("sim", "down", "node-z", cwd=here)
+    assert other.returncode == 2 and "down needs a node: one of node-a, node-b" in other.stderr

@@ -5,7 +5,41 @@ What is checked
 
 (a) Every page of ``docs/`` is linked from ``docs/index.md`` and from ``README.md``, and every
     relative link in the docs and the README leads to a file (and heading) that exists.
-(b) The samples run, page by page, in document order, like a notebook:
+(b) The samples run, page by page, in document order, like a notebook.
+
+    **Shell sessions** (the format for new samples: nothing hidden). A ```` ```console ```` line
+
+        $ clpbackup simulate examples/plans/<file>.yaml --write-plan plan.yaml
+
+    starts a shell session that lasts to the end of the page. From there the harness runs exactly
+    the lines shown, as a reader in a fresh clone would, and nothing else:
+
+    * it stops the page's hidden simulator (if the page had one before) and moves to a fresh folder
+      holding a copy of ``examples/`` (what a clone has there), with ``CLPBACKUP_PASSWORD`` unset;
+    * that ``simulate`` line is started as a real subprocess (``python -m clpbackup simulate …``,
+      the same arguments) that keeps serving until the page ends — the reader runs it in a shell of
+      its own; the lines shown under it are what it prints up to ``Serving; press Ctrl+C to stop.``;
+    * every later ``$ clpbackup …`` line (``sim …`` included) and ``$ python examples/<x>.py …`` line
+      runs as a subprocess in that folder; the lines under it are its stdout and stderr together,
+      as a terminal shows them. ``$ export NAME=value`` sets a variable for every later line and
+      for the python blocks (a shell session must show the ``export CLPBACKUP_PASSWORD=…`` it needs);
+      any other ``$`` line (``cd``, ``cat``, pipes) is refused: keep sessions to these lines;
+    * ```` ```python ```` blocks still run (in process, in that folder, sharing one namespace): a
+      reader runs them in a ``python`` started there;
+    * ``<!-- doctest: … -->`` directives are refused inside a session: change the world with a
+      visible ``$ clpbackup sim advance 24h|failover|failback|down NODE|up NODE`` line instead.
+
+    **What is normalised**: nothing but what ``…`` stands for. Shown output is compared line by
+    line (trailing spaces ignored); a line ``...`` stands for any number of lines and ``…`` inside a
+    line for any text: write ``…`` where a value honestly varies from run to run — the simulator's
+    ports (``http://127.0.0.1:…/wsman``), wall-clock times and durations, temporary paths. The
+    simulator's model time is not normalised: its clock starts at 2024-01-15 00:00 UTC and moves only
+    with ``clpbackup sim advance``, so the times it shows are the same on every run. The exit code
+    must be 1 when the shown output says ``INVALID``, ``NEEDS ATTENTION``, ``refused``, ``FAILED`` or
+    ``no source``, else 0. :func:`test_shell_session_format` pins these rules.
+
+    Pages written before shell sessions (and the parts of a page before its session) run the older
+    way, below: a hidden simulated cluster behind ``plan.yaml``.
 
     * ```` ```python ```` blocks are executed. The blocks of one page share one namespace.
       A page runs in a temporary folder holding ``plan.yaml`` — the page's plan pointed at a
@@ -48,10 +82,15 @@ import contextlib
 import importlib.util
 import io
 import os
+import queue
 import re
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -90,7 +129,9 @@ CLUSTER_COMMANDS = {"deploy", "status", "failover-backup", "failback-backup", "r
 NOT_RUN_COMMANDS = {"demo", "simulate"}
 SIM_COMMANDS = {"sim"}  # `clpbackup sim …` drives the page's simulated cluster (its control endpoint)
 EXAMPLE_SCRIPTS = {"examples/deploy.py", "examples/failover.py"}
-FAILURE_WORDS = ("INVALID", "NEEDS ATTENTION", "refused", "no source")
+FAILURE_WORDS = ("INVALID", "NEEDS ATTENTION", "refused", "FAILED", "no source")
+SERVING = "Serving; press Ctrl+C to stop."  # the last line `clpbackup simulate` prints before serving
+SESSION_TIMEOUT = 180  # seconds for one command of a shell session (a backup waited for included)
 
 
 # -- reading Markdown ----------------------------------------------------------------------------
@@ -318,6 +359,110 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
+def _session_start(line: str) -> list[str] | None:
+    """The argv of a ``clpbackup simulate …`` line (it starts a shell session), else ``None``."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return None
+    if words[:1] == ["$"]:
+        words = words[1:]
+    if words[:3] in (["python", "-m", "clpbackup"], ["python3", "-m", "clpbackup"]):
+        words = ["clpbackup", *words[3:]]
+    return words[1:] if words[:2] == ["clpbackup", "simulate"] else None
+
+
+def starts_session(b: Block) -> bool:
+    return b.lang == "console" and any(
+        line.startswith("$ ") and _session_start(line[2:]) is not None for line in b.text.splitlines()
+    )
+
+
+_EXPORT = re.compile(r"^export\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)\s*(?:#.*)?$")
+
+
+@dataclass
+class ShellSession:
+    """A shell session of a page: a real ``clpbackup simulate`` subprocess and the commands after it."""
+
+    folder: Path
+    env: dict[str, str]
+    simulator: subprocess.Popen[str] | None = None
+    sim_output: list[str] = field(default_factory=list)
+    _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+
+    @classmethod
+    def fresh(cls, parent: Path) -> ShellSession:
+        """A fresh folder holding what a clone holds under ``examples/``; no password variable."""
+        folder = parent / "clone"
+        shutil.copytree(EXAMPLES, folder / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+        env = {k: v for k, v in os.environ.items() if k != "CLPBACKUP_PASSWORD"}
+        env.pop("CLPBACKUP_NOTEBOOK_PLAN", None)
+        return cls(folder, env)
+
+    def argv(self, words: list[str]) -> list[str]:
+        if words[:1] == ["clpbackup"]:
+            return [sys.executable, "-m", "clpbackup", *words[1:]]
+        assert words[:1] in (["python"], ["python3"])
+        return [sys.executable, *words[1:]]
+
+    def start_simulator(self, words: list[str]) -> str:
+        """Start ``clpbackup simulate …``; what it printed up to :data:`SERVING`."""
+        assert self.simulator is None, "one `clpbackup simulate` per page"
+        self.simulator = subprocess.Popen(
+            self.argv(words), cwd=self.folder, env=self.env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        out = self.simulator.stdout
+        assert out is not None
+
+        def pump() -> None:
+            for line in out:
+                self._lines.put(line)
+            self._lines.put(None)
+
+        threading.Thread(target=pump, name="doc-simulator-output", daemon=True).start()
+        shown: list[str] = []
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail("`clpbackup simulate` did not start serving in 60 s:\n" + "".join(shown))
+            if line is None:
+                pytest.fail(f"`clpbackup simulate` ended (exit {self.simulator.wait()}):\n" + "".join(shown))
+            shown.append(line)
+            if line.strip() == SERVING:
+                return "".join(shown)
+
+    def run(self, words: list[str]) -> tuple[int, str]:
+        try:
+            done = subprocess.run(
+                self.argv(words), cwd=self.folder, env=self.env, text=True, timeout=SESSION_TIMEOUT,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"{shlex.join(words)} ran longer than {SESSION_TIMEOUT} s:\n{exc.output}")
+        return done.returncode, done.stdout
+
+    def close(self) -> str:
+        """Stop the simulator as Ctrl+C would (SIGTERM); everything it printed after serving."""
+        if self.simulator is None:
+            return ""
+        if self.simulator.poll() is None:
+            self.simulator.send_signal(signal.SIGTERM)
+            try:
+                self.simulator.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.simulator.kill()
+                self.simulator.wait()
+        rest: list[str] = []
+        with contextlib.suppress(queue.Empty):
+            while (line := self._lines.get(timeout=5)) is not None:
+                rest.append(line)
+        return "".join(rest)
+
+
 @dataclass
 class PageRun:
     """Runs one page's samples in order (see the module docstring)."""
@@ -329,9 +474,22 @@ class PageRun:
     namespace: dict[str, Any] = field(default_factory=dict)
     last_output: str | None = None
     ran: int = 0
+    setenv: Callable[[str, str], None] = os.environ.__setitem__
+    delenv: Callable[[str], None] = lambda name: os.environ.pop(name, None) and None
+    session: ShellSession | None = None
+    after_session: str = ""  # what the session's simulator printed after serving (read at the end)
+
+    def hidden_blocks(self) -> list[Block]:
+        """The blocks before the page's shell session (all of them when it has none)."""
+        out: list[Block] = []
+        for b in self.blocks:
+            if starts_session(b):
+                break
+            out.append(b)
+        return out
 
     def needs_cluster(self) -> bool:
-        for b in self.blocks:
+        for b in self.hidden_blocks():
             if b.lang == "doctest" or (b.lang == "python" and "no-run" not in b.tags):
                 return True
             if b.lang == "console" and any(
@@ -356,9 +514,22 @@ class PageRun:
             (self.workdir / "plan.yaml").write_text(text, encoding="utf-8")
             self.namespace = {"__name__": "__doc_sample__", "sim": self.sim}
             previous: Block | None = None
-            for b in self.blocks:
-                self.run_block(b, previous)
-                previous = b
+            try:
+                for b in self.blocks:
+                    if starts_session(b) and self.session is None:
+                        stack.close()  # the hidden simulator goes: nothing hidden from here on
+                        self.session = ShellSession.fresh(self.workdir)
+                        self.delenv("CLPBACKUP_PASSWORD")
+                        os.chdir(self.session.folder)
+                        self.namespace = {"__name__": "__doc_sample__"}
+                    self.run_block(b, previous)
+                    previous = b
+            finally:
+                self.close_session()
+
+    def close_session(self) -> None:
+        if self.session is not None and self.session.simulator is not None and not self.after_session:
+            self.after_session = self.session.close() or "\n"
 
     def run_block(self, b: Block, previous: Block | None) -> None:
         if b.lang == "python" and "no-run" in b.tags:
@@ -366,6 +537,11 @@ class PageRun:
             assert key in NO_RUN, (
                 f"{b.where}: a python no-run block must be listed in NO_RUN with the reason it cannot "
                 f"run (key {key!r}); prefer a sample that runs"
+            )
+        elif b.lang == "doctest" and self.session is not None:
+            pytest.fail(
+                f"{b.where}: a hidden doctest directive inside a shell session; show a "
+                "`$ clpbackup sim …` line instead"
             )
         elif b.lang in ("python", "doctest"):
             self.last_output = self.exec_python(b)
@@ -384,7 +560,10 @@ class PageRun:
         elif b.lang == "sh":
             for line in b.text.splitlines():
                 if line.strip().startswith("clpbackup "):
-                    self.run_command(b, line.strip(), expected="")
+                    if self.session is not None:
+                        self.run_session_line(b, line.strip(), expected="")
+                    else:
+                        self.run_command(b, line.strip(), expected="")
         if b.lang not in ("python", "doctest", "text"):
             self.last_output = None
 
@@ -411,8 +590,50 @@ class PageRun:
             j = i + 1
             while j < len(lines) and not lines[j].startswith("$ "):
                 j += 1
-            self.run_command(b, line[2:].strip(), expected="\n".join(lines[i + 1 : j]))
+            expected = "\n".join(lines[i + 1 : j])
+            if self.session is not None:
+                self.run_session_line(b, line[2:].strip(), expected=expected)
+            else:
+                self.run_command(b, line[2:].strip(), expected=expected)
             i = j
+
+    def run_session_line(self, b: Block, line: str, *, expected: str) -> None:
+        """One ``$`` line of a shell session, run as the reader would run it (module docstring)."""
+        session = self.session
+        assert session is not None
+        m = _EXPORT.match(line)
+        if m:
+            assert not expected.strip(), f"{b.where}: {line!r} prints nothing"
+            session.env[m.group("name")] = m.group("value")
+            self.setenv(m.group("name"), m.group("value"))
+            return
+        if re.search(r"(\||>|<|&&|;|\$\(|`)", line.split(" #")[0]):
+            pytest.fail(f"{b.where}: {line!r}: keep shell-session lines free of pipes and redirections")
+        words = shlex.split(line, comments=True)
+        if words[:3] in (["python", "-m", "clpbackup"], ["python3", "-m", "clpbackup"]):
+            words = ["clpbackup", *words[3:]]
+        script = len(words) >= 2 and words[0] in ("python", "python3") and words[1] in EXAMPLE_SCRIPTS
+        if not (words[:1] == ["clpbackup"] or script):
+            pytest.fail(
+                f"{b.where}: {line!r}: a shell session runs `clpbackup …`, `python examples/….py …` "
+                "and `export NAME=value` lines only"
+            )
+        if words[1:2] in (["deploy"], ["status"], ["failover-backup"], ["failback-backup"], ["run"],
+                          ["restore-source"]) or script:
+            assert "plan.yaml" in words, f"{b.where}: {line!r} must work on plan.yaml (the simulated cluster)"
+        if _session_start(line) is not None:
+            text = session.start_simulator(words)
+            assert "--write-plan" in words and "plan.yaml" in words, (
+                f"{b.where}: {line!r}: the session's simulator writes plan.yaml (--write-plan plan.yaml)"
+            )
+            rc = 0
+        else:
+            rc, text = session.run(words)
+        self.ran += 1
+        want = 1 if any(w in expected for w in FAILURE_WORDS) else 0
+        assert rc == want, f"{b.where}: {line!r} exited {rc}, the page implies {want}\n--- output:\n{text}"
+        problem = match_output(expected, text)
+        assert problem is None, f"{b.where}: {line!r}: {problem}\n--- it printed:\n{text}"
 
     def run_command(self, b: Block, line: str, *, expected: str) -> None:
         cmd = _command(line)
@@ -477,11 +698,60 @@ def page_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", _sample_pages(), ids=_ids(_sample_pages()))
-def test_samples_run(page: Path, page_env: Path) -> None:
-    run = PageRun(page, page_env, read_blocks(page))
+def test_samples_run(page: Path, page_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = PageRun(
+        page, page_env, read_blocks(page), setenv=monkeypatch.setenv,
+        delenv=lambda name: monkeypatch.delenv(name, raising=False),
+    )
     run.run()
     if run.sim is not None:
         assert not run.sim.not_simulated, f"{page.name}: the samples asked for {run.sim.not_simulated}"
+    assert "Asked for but not simulated" not in run.after_session, (
+        f"{page.name}: the session's simulator was asked for what it does not model:\n{run.after_session}"
+    )
+
+
+def test_shell_session_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell-session rules of the module docstring, on a small page against a real simulator."""
+    monkeypatch.delenv("CLPBACKUP_PASSWORD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "p.md"
+    page.write_text(
+        "# P\n\n```console\n$ export CLPBACKUP_PASSWORD=Sessi0n-only!\n"
+        "$ clpbackup simulate examples/plans/ws2012-wsb.yaml --write-plan plan.yaml\n"
+        "Simulated cluster 'prod-db' (group 'failover1', owner node-a), model time 2024-01-15 00:00 UTC\n"
+        "...\n" + SERVING + "\n```\n\n```console\n$ clpbackup sim advance 2h\n"
+        "model time 2024-01-15 02:00 UTC\n"
+        "$ clpbackup sim down node-b\nnode-b: …\n"
+        "$ clpbackup status plan.yaml --node node-b\nstatus: NEEDS ATTENTION\n  node-b: FAILED …\n...\n"
+        "$ clpbackup sim status\ncluster prod-db: model time 2024-01-15 03:00 UTC, …\n```\n",
+        encoding="utf-8",
+    )
+    run = PageRun(
+        page, tmp_path, read_blocks(page), setenv=monkeypatch.setenv,
+        delenv=lambda name: monkeypatch.delenv(name, raising=False),
+    )
+    with pytest.raises(AssertionError) as wrong:  # the last line shows 03:00; it is 02:00
+        run.run()
+    assert "'clpbackup sim status': not found" in str(wrong.value) and "02:00 UTC" in str(wrong.value)
+    assert run.ran == 5  # export is not counted; simulate, advance, down, status, sim status ran
+    assert os.environ["CLPBACKUP_PASSWORD"] == "Sessi0n-only!"  # the export reached the python blocks
+    assert run.session is not None and run.session.simulator is not None
+    assert run.session.simulator.returncode == 0  # stopped as Ctrl+C stops it, at the page's end
+    assert (tmp_path / "clone" / "examples" / "plans" / "ws2012-wsb.yaml").is_file()  # a fresh clone
+
+    # refused inside a session: hidden directives, pipes, other commands
+    session = PageRun(page, tmp_path, [], session=ShellSession(tmp_path, {}))
+    b = Block(page, 1, "console", (), "")
+    for line in ("clpbackup status plan.yaml | head", "cat plan.yaml", "clpbackup status x.yaml > out"):
+        with pytest.raises(pytest.fail.Exception):
+            session.run_session_line(b, line, expected="")
+    with pytest.raises(pytest.fail.Exception, match="hidden doctest directive inside a shell session"):
+        session.run_block(Block(page, 2, "doctest", (), "sim.failover()\n"), None)
+    assert _session_start("clpbackup simulate a.yaml --write-plan plan.yaml # x") == [
+        "simulate", "a.yaml", "--write-plan", "plan.yaml"
+    ]
+    assert _session_start("clpbackup sim status") is None
 
 
 def test_no_run_blocks_are_listed_with_a_reason() -> None:
