@@ -37,7 +37,9 @@ def test_bash_completion_from_the_real_entry_point(tmp_path: Path) -> None:
     formats = complete(script, "clpbackup", "status", "plan.yaml", "--format", "")
     assert formats == ["text", "json", "html", "md"]
     assert "--out" in complete(script, "clpbackup", "status", "--")
-    assert complete(script, "clpbackup", "sim", "") == ["status", "advance", "failover", "failback"]
+    assert complete(script, "clpbackup", "sim", "") == [
+        "status", "advance", "failover", "failback", "down", "up"
+    ]
     assert complete(script, "clpbackup", "validate", "pl") == ["plan.yaml"]  # plans complete as files
 
 
