@@ -7,6 +7,10 @@ cells: the views a notebook user sees.
 
 ``python tests/e2e/test_notebook.py --write`` executes the notebook and stores its outputs in the
 file (run it after changing the views, so the committed notebook shows current output).
+:func:`test_saved_outputs_are_current` fails when they are stale: it compares every code cell's
+saved outputs with what the notebook produces now, normalising only what varies from run to run
+(:data:`VARIES`: ports of 127.0.0.1, temporary paths; the simulator's clock does not vary) and leaving out
+``stderr`` streams (library warnings depend on the machine, not on the notebook).
 """
 
 from __future__ import annotations
@@ -89,14 +93,85 @@ def _rows(md: str) -> dict[str, list[str]]:
     return rows
 
 
+#: what honestly differs between two runs of the notebook, and what stands for it when comparing
+VARIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    (re.compile(r"/tmp/[^\s'\"<)]+"), "<temporary path>"),
+)
+
+
+def comparable(nb: Any) -> list[list[tuple[str, str, str]]]:
+    """Per code cell, its outputs as ``(output type, MIME type or stream, text)``, normalised."""
+
+    def norm(text: Any) -> str:
+        text = "".join(text) if isinstance(text, list) else str(text)
+        for pattern, stand_in in VARIES:
+            text = pattern.sub(stand_in, text)
+        return text
+
+    cells: list[list[tuple[str, str, str]]] = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        found: list[tuple[str, str, str]] = []
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type", "")
+            if kind == "stream":
+                if out.get("name") != "stderr":
+                    found.append((kind, out.get("name", ""), norm(out.get("text", ""))))
+            elif kind == "error":
+                found.append((kind, out.get("ename", ""), norm(out.get("evalue", ""))))
+            else:
+                found += [(kind, mime, norm(value)) for mime, value in sorted(out.get("data", {}).items())]
+        cells.append(found)
+    return cells
+
+
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+def executed_nb(tmp_path_factory: pytest.TempPathFactory) -> Any:
     pytest.importorskip("nbclient", reason="the test extra installs nbclient, nbformat and ipykernel")
     import nbformat
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    execute(nb, tmp_path_factory.mktemp("jupyter"), {"CLPBACKUP_PASSWORD": PASSWORD})
-    return outputs(nb)
+    return execute(nb, tmp_path_factory.mktemp("jupyter"), {"CLPBACKUP_PASSWORD": PASSWORD})
+
+
+@pytest.fixture(scope="module")
+def executed(executed_nb: Any) -> dict[str, dict[str, str]]:
+    return outputs(executed_nb)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_saved_outputs_are_current(executed_nb: Any) -> None:
+    """The outputs saved in the notebook are what it produces now (modulo :data:`VARIES`)."""
+    import nbformat
+
+    saved = comparable(nbformat.read(NOTEBOOK, as_version=4))
+    now = comparable(executed_nb)
+    assert len(saved) == len(now)
+    stale = [i for i, (old, new) in enumerate(zip(saved, now, strict=True)) if old != new]
+    assert not stale, (
+        f"{NOTEBOOK.name}: the saved outputs of code cell(s) {stale} (0-based, code cells only) are not "
+        "what the notebook produces now; run `python tests/e2e/test_notebook.py --write` and commit it"
+    )
+
+
+def test_comparable_normalises_only_what_varies() -> None:
+    from types import SimpleNamespace
+
+    def nb(*outs: dict[str, Any]) -> Any:
+        return SimpleNamespace(cells=[{"cell_type": "code", "outputs": list(outs)}])
+
+    def text(t: str) -> dict[str, Any]:
+        return {"output_type": "execute_result", "data": {"text/plain": t}}
+
+    warning = {"output_type": "stream", "name": "stderr", "text": "DeprecationWarning: …"}
+    a = nb(text("node-a http://127.0.0.1:40001/wsman"), warning)
+    b = nb(text("node-a http://127.0.0.1:51234/wsman"))
+    assert comparable(a) == comparable(b)  # ports vary, stderr is left out
+    assert comparable(nb(text("last 2024-01-15 01:00"))) != comparable(nb(text("last 2024-01-16 01:00")))
+    assert comparable(nb(text("in /tmp/abc/plan.yaml"))) == comparable(nb(text("in /tmp/xyz/plan.yaml")))
 
 
 @pytest.mark.slow
