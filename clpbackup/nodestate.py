@@ -182,22 +182,43 @@ def _target_for(plan: Plan, job: str, node: str) -> str | None:
     return render.job_target(plan, job, node)
 
 
-def reads_shares_directly(plan: Plan, node: Node) -> bool:
+def reads_shares_directly(plan: Plan, node: Node, *, delegated: bool = False) -> bool:
     """True when the node's WinRM session can read a network share itself.
 
     The second hop (docs/windows-facts.md): a session authenticated with NTLM, Kerberos without
     delegation, Basic or a certificate holds no credentials another machine accepts, so
     ``wbadmin get versions -backupTarget:\\\\server\\share`` answers "Access is denied." there.
-    CredSSP delegates the user's credentials to the node, and the direct read works. Otherwise the
-    versions are those the job's own run (SYSTEM, the computer account on the network) recorded in
-    :func:`clpbackup.render.versions_path`.
+    CredSSP delegates the user's credentials to the node, and so does Kerberos when the plan asks
+    for it (``connection.delegate``) *and* the session's handshake really delegated the ticket
+    (``delegated``, what :meth:`clpbackup.transport.base.Session.delegation` answered): then the
+    direct read works. Otherwise the versions are those the job's own run (SYSTEM, the computer
+    account on the network) recorded in :func:`clpbackup.render.versions_path`.
     """
-    return plan.connection_for(node).auth == "credssp"
+    conn = plan.connection_for(node)
+    if conn.auth == "credssp":
+        return True
+    return delegated and conn.delegate and conn.auth in ("kerberos", "negotiate")
 
 
-def _recorded_versions(plan: Plan, node: Node) -> list[str]:
+def wants_delegation(plan: Plan, node: Node) -> bool:
+    """The plan asks for Kerberos delegation to ``node`` (``connection.delegate``): whether the
+    session got it decides how share versions are read (:func:`reads_shares_directly`)."""
+    conn = plan.connection_for(node)
+    return conn.delegate and conn.auth in ("kerberos", "negotiate")
+
+
+#: Why share versions come from the recorded file although the plan asked for delegation.
+NOT_DELEGATED_NOTE = (
+    "connection.delegate is true but the session holds no delegated Kerberos ticket, so share versions "
+    "are read from what the jobs' runs recorded: get a forwardable ticket (kinit -f; klist -f shows "
+    "flag F) and have the node trusted for delegation in the domain (its service ticket then shows "
+    "flag O, OK-AS-DELEGATE; docs/security.md)"
+)
+
+
+def _recorded_versions(plan: Plan, node: Node, delegated: bool = False) -> list[str]:
     """The jobs whose share versions are read from what their last run recorded."""
-    if reads_shares_directly(plan, node):
+    if reads_shares_directly(plan, node, delegated=delegated):
         return []
     return [job for job in plan.jobs if render.versions_record(plan, node, job) is not None]
 
@@ -289,18 +310,20 @@ def build_inspect(
     logs: bool = False,
     versions: bool = False,
     selections: bool = False,
+    delegated: bool = False,
 ) -> tuple[InspectRequest, list[Probe[Any]]]:
     """The one read pipeline for a node, and the probe (command, parser, slot) of each command.
 
     The request's commands are the probes' commands, in order: adding a read is adding a probe.
     ``selections`` (deploy) adds what :func:`selection_problems` needs: for each NTBackup
     include/exclude path, whether it is a folder (``if exist "<path>\\"``) and a file (its hash).
+    ``delegated``: the session holds a delegated Kerberos ticket (:func:`reads_shares_directly`).
     """
     platform = get_platform(node.os)
     probes: list[Probe[Any]] = [Probe("schtasks", platform.schtasks_query(), parse_query_csv, _store_tasks)]
     if scheduler_for(plan, node) == "at":
         probes.append(Probe("at", platform.at_query(), _parse_at, _store_at_jobs))
-    recorded = _recorded_versions(plan, node) if versions else []
+    recorded = _recorded_versions(plan, node, delegated) if versions else []
     if versions and platform.backup_tool == "wbadmin":
         for job, spec in plan.jobs.items():
             target = _target_for(plan, job, node.name)
@@ -343,14 +366,18 @@ def _clpstat_current(text: str, group: str) -> str | None:
     return current
 
 
-def read_state(plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: InspectResult) -> NodeState:
-    """Parse the inspect answer. A listing that cannot be read is kept as an error, not guessed."""
+def read_state(
+    plan: Plan, node: Node, probes: Sequence[Probe[Any]], result: InspectResult, *, delegated: bool = False
+) -> NodeState:
+    """Parse the inspect answer. A listing that cannot be read is kept as an error, not guessed.
+    ``delegated`` must be what :func:`build_inspect` was given."""
     state = NodeState()
+    recorded = _recorded_versions(plan, node, delegated)
     codepage = plan.codepage_for(node)
     # the transport answers every command of the request (it refuses an answer that does not)
     for probe, res in zip(probes, result.commands, strict=True):
         probe.read(state, res)
-    for job in _recorded_versions(plan, node):
+    for job in recorded:
         path = render.versions_path(plan, job)
         f = result.files.get(path)
         if f is None or f.content is None:
@@ -1426,6 +1453,7 @@ def benign_failure(result: CommandResult) -> bool:
 
 
 __all__ = [
+    "NOT_DELEGATED_NOTE",
     "PASSED_ONE_SHOT",
     "NodeState",
     "Probe",
@@ -1450,4 +1478,5 @@ __all__ = [
     "tool_runs",
     "tool_verdict",
     "version_problems",
+    "wants_delegation",
 ]

@@ -404,13 +404,18 @@ class ClusterBackup:
         self._checkpoint(name)
         node = self.plan.node(name)
         art = self.artifacts[name]
+        session = self._session(name)
+        # The version reads take the delegated path only when the handshake really delegated.
+        delegated = versions and nodestate.wants_delegation(self.plan, node) and session.delegation()
         request, probes = nodestate.build_inspect(
-            self.plan, node, art, logs=logs, versions=versions, selections=selections
+            self.plan, node, art, logs=logs, versions=versions, selections=selections, delegated=delegated
         )
-        result = self._session(name).inspect(request)
+        result = session.inspect(request)
         if result.facts is None:
             raise ConnectionFailed("the node returned no facts", node=name)
-        state = nodestate.read_state(self.plan, node, probes, result)
+        state = nodestate.read_state(self.plan, node, probes, result, delegated=delegated)
+        if versions and not delegated and nodestate.wants_delegation(self.plan, node):
+            state.notes.append(nodestate.NOT_DELEGATED_NOTE)
         return _NodeRead(node, result, state)
 
     def _preflight(self, read: _NodeRead, *, for_write: bool) -> list[Problem]:

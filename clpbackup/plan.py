@@ -65,6 +65,10 @@ _NOT_IN_NAMES = ':*?"<>|'
 MAX_PATH = 260
 MAX_DIR = MAX_PATH - 12 - 1
 # Texts that mean a boolean; connection.cert_validation refuses them as a CA bundle path.
+# A DNS name: labels of letters, digits and '-', dot-separated (a trailing dot allowed).
+_DNS_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+_IPV4 = re.compile(r"[0-9.]+")
 _BOOLEAN_WORDS = frozenset({"", "true", "false", "yes", "no", "on", "off", "0", "1"})
 
 
@@ -169,6 +173,30 @@ class ConnectionOverride(_Model):
     certificate_key_pem: str | None = Field(
         default=None, description="auth: certificate — path of the certificate's private key (PEM)."
     )
+    spn_host: str | None = Field(
+        default=None,
+        description="auth: kerberos / negotiate — the node's DNS name in the domain, for its Kerberos "
+        "service name (HOST/<spn_host>), when nodes[].host is an IP address or an alias the domain does "
+        "not know. Per node only.",
+    )
+    delegate: bool | None = Field(
+        default=None,
+        description="auth: kerberos / negotiate — delegate (forward) your Kerberos ticket to the node, "
+        "so its WinRM session can read the backup share itself (the second hop). Needs a forwardable "
+        "ticket (kinit -f) and the node trusted for delegation.",
+    )
+
+    @field_validator("spn_host")
+    @classmethod
+    def _spn_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _DNS_NAME.fullmatch(value) or _IPV4.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a DNS name: give the node's name in the domain, such as "
+                "node-a.corp.example (Kerberos service names are built from names, not addresses)"
+            )
+        return value
 
     @field_validator("password", mode="before")
     @classmethod
@@ -216,6 +244,7 @@ class Connection(ConnectionOverride):
     connection_timeout: int = Field(default=30, ge=1, le=600)
     deadline: int = Field(default=300, ge=10)
     locale: str | None = None
+    delegate: bool = False
 
     @model_validator(mode="after")
     def _timeouts(self) -> Connection:
@@ -252,6 +281,10 @@ class Connection(ConnectionOverride):
             "the password is to be prompted for; the CLI asks on a terminal, Python callers give a callback",
             field="connection.password.prompt",
         )
+
+
+#: Authentications that use Kerberos service names and can delegate a ticket.
+KERBEROS_AUTH = frozenset({"kerberos", "negotiate"})
 
 
 class Node(_Model):
@@ -591,6 +624,34 @@ class Plan(_Model):
                 "C:\\clpbackup"
             )
         return value
+
+    @model_validator(mode="after")
+    def _kerberos_fields(self) -> Plan:
+        # A service name belongs to one computer: a plan-wide spn_host would send both nodes'
+        # tickets to the same name.
+        if self.connection.spn_host is not None:
+            raise ValueError(
+                "connection.spn_host: a Kerberos service name belongs to one node; give each node its "
+                "own under nodes[].connection.spn_host"
+            )
+        for i, n in enumerate(self.nodes):
+            conn = self.connection_for(n)
+            if conn.auth in KERBEROS_AUTH:
+                continue
+            for fld in ("spn_host", "delegate"):
+                value = getattr(conn, fld)
+                if value is None or value is False:
+                    continue
+                where = (
+                    f"nodes[{i}].connection.{fld}"
+                    if n.connection is not None and getattr(n.connection, fld) is not None
+                    else f"connection.{fld}"
+                )
+                raise ValueError(
+                    f"{where}: only Kerberos uses it (auth: kerberos or negotiate), and node {n.name} "
+                    f"connects with auth: {conn.auth}; remove it or change connection.auth"
+                )
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Plan:

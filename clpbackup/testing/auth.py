@@ -160,10 +160,23 @@ def tls_channel_bindings(cert_der: bytes) -> GssChannelBindings:
 
 
 class NegotiateAcceptor:
-    """The server side of one connection's NTLM / SPNEGO(NTLM) handshake, then its wrapping."""
+    """The server side of one connection's handshake (NTLM, Kerberos, either inside SPNEGO), then
+    its wrapping.
 
-    def __init__(self, store: CredentialStore, channel_bindings: GssChannelBindings | None = None) -> None:
+    ``keytab``: the node's service keys (what joining a domain gives a computer account); with it,
+    Kerberos is accepted too, through the GSSAPI acceptor of the ``gssapi`` package (MIT krb5), for
+    any service name whose key is in the file (``host/<name>``, ``HTTP/<name>``). Without it (or
+    without ``gssapi``) the node speaks NTLM only, as a computer outside a domain does.
+    """
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        channel_bindings: GssChannelBindings | None = None,
+        keytab: str | None = None,
+    ) -> None:
         self._store = store
+        self._keytab = keytab
         self._ctx: Any = spnego.server(
             protocol="negotiate",
             channel_bindings=channel_bindings,
@@ -184,18 +197,40 @@ class NegotiateAcceptor:
         """Feed the client's token; answer ours (None when there is nothing to send back)."""
         with _ENV_LOCK:
             previous = os.environ.get("NTLM_USER_FILE")
+            previous_kt = os.environ.get("KRB5_KTNAME")
             os.environ["NTLM_USER_FILE"] = self._store.path
+            # MIT krb5 reads KRB5_KTNAME when the acceptor's credential is acquired (this step):
+            # each node accepts with its own keys only. A node without keys gets a name that
+            # holds none, never the machine's default keytab.
+            os.environ["KRB5_KTNAME"] = f"FILE:{self._keytab}" if self._keytab else "FILE:/nonexistent/keytab"
             try:
                 out: bytes | None = self._ctx.step(token)
             except Exception as e:  # spnego raises SpnegoError subclasses, and ValueError on junk
-                raise AuthError(f"authentication failed: {type(e).__name__}") from None
+                raise AuthError(f"authentication failed: {type(e).__name__}: {_reason(e)}") from None
             finally:
                 # Never delete the variable, only change its value (empty = no file for pyspnego):
                 # other threads read the environment without our lock (requests looks for proxies
                 # on every request), and os.environ raises KeyError for a key that goes away
                 # between its listing of the keys and reading the value.
                 os.environ["NTLM_USER_FILE"] = previous or ""
+                os.environ["KRB5_KTNAME"] = previous_kt or ""
         return out
+
+    @property
+    def protocol(self) -> str | None:
+        """``kerberos`` or ``ntlm`` once the handshake chose one."""
+        try:
+            return str(self._ctx.negotiated_protocol) if self.complete else None
+        except Exception:  # pyspnego raises when no mechanism was chosen yet
+            return None
+
+    @property
+    def delegated(self) -> bool:
+        """The client delegated its credentials (Kerberos: a forwarded ticket-granting ticket came
+        with the authenticator, GSS_C_DELEG_FLAG), so the session can reach a third machine."""
+        if not self.complete:
+            return False
+        return bool(self._ctx.context_attr & spnego.ContextReq.delegate)
 
     # message encryption (MS-WSMV 2.2.9.1) --------------------------------------------------------
 
@@ -254,6 +289,12 @@ def unwrap_message(acceptor: NegotiateAcceptor, body: bytes) -> bytes:
         header = payload[4 : 4 + header_len]
         out += acceptor.unwrap(header, payload[4 + header_len :])
     return bytes(out)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a handshake failure's own words (GSSAPI's major/minor text), short."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text[:200]
 
 
 def _pairs(items: list[bytes]) -> Iterable[tuple[bytes, bytes]]:

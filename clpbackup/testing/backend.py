@@ -108,10 +108,22 @@ def cancellation_scope(event: threading.Event) -> Iterator[threading.Event]:
 T = TypeVar("T")
 
 
-def run_cancellable(event: threading.Event, fn: Callable[..., T], *args: Any) -> T:
-    """Call ``fn(*args)`` with ``event`` as the thread's cancellation event."""
-    with cancellation_scope(event):
-        return fn(*args)
+def run_cancellable(event: threading.Event, fn: Callable[..., T], *args: Any, delegated: bool = False) -> T:
+    """Call ``fn(*args)`` with ``event`` as the thread's cancellation event; ``delegated``: the
+    shell's logon carries delegated credentials (see :func:`session_delegated`)."""
+    previous = getattr(_local, "delegated", False)
+    _local.delegated = delegated
+    try:
+        with cancellation_scope(event):
+            return fn(*args)
+    finally:
+        _local.delegated = previous
+
+
+def session_delegated() -> bool:
+    """True while a backend call runs for a shell whose creator delegated its credentials
+    (Kerberos with a forwarded ticket): the logon then reaches network shares (the second hop)."""
+    return bool(getattr(_local, "delegated", False))
 
 
 # --- a backend for wire tests -------------------------------------------------------------------

@@ -14,11 +14,12 @@ the node that takes the group, with the ``CLP_*`` variables the cluster would se
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clpbackup.errors import NotSimulated, PlanError
 from clpbackup.plan import Plan
@@ -29,6 +30,9 @@ from clpbackup.testing.model.ntbackup import state as ntbackup_state
 from clpbackup.testing.model.rsm import add_library
 from clpbackup.testing.model.taskscheduler import Task
 from clpbackup.testing.server import WinRMServer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clpbackup.testing.kdc import TestRealm
 
 __all__ = ["ScriptRun", "SimulatedCluster", "SimulatedNode"]
 
@@ -151,6 +155,8 @@ class SimulatedCluster:
         ssl: bool,
         credentials: dict[str, tuple[str, str]],
         owner_box: dict[str, str] | None = None,
+        kdc: TestRealm | None = None,
+        spn_hosts: dict[str, str] | None = None,
     ) -> None:
         self.source_plan = plan
         self._nodes = nodes
@@ -161,6 +167,9 @@ class SimulatedCluster:
         self._credentials = credentials
         self._owner_box = owner_box if owner_box is not None else {"name": plan.home_node.name}
         self.script_runs: list[ScriptRun] = []
+        self.kdc = kdc
+        #: Each node's name in the test realm (its ``host/`` and ``HTTP/`` service principals).
+        self.spn_hosts = dict(spn_hosts or {})
         self._started = False
 
     # -- construction ---------------------------------------------------------------------------------
@@ -178,6 +187,8 @@ class SimulatedCluster:
         start: datetime | None = None,
         tz: str | int | tzinfo | None = None,
         seed_data: bool = True,
+        kdc: TestRealm | None = None,
+        trusted_for_delegation: bool | dict[str, bool] = False,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
@@ -188,6 +199,15 @@ class SimulatedCluster:
         the node that holds it, and the plan's CLUSTERPRO start script (``cluster.start_script``)
         exists on both nodes with NEC's sample lines — as on a real cluster, where the data and the
         script resource are there before clpbackup comes.
+
+        With ``kdc`` (a started :class:`~clpbackup.testing.kdc.TestRealm`) the nodes are members of
+        its realm: each gets its service principals ``host/<name>`` and ``HTTP/<name>`` (``<name>``:
+        the node's ``connection.spn_host``, else ``<node>.<realm domain>``) and a keytab, and accepts
+        Kerberos as well as NTLM; ``trusted_for_delegation`` (per node or for both) is Active
+        Directory's "Trust this computer for delegation" (``+ok_as_delegate``). Every file server a
+        job's target names gets its ``cifs/`` principal. The user's principal and ticket are the
+        test's to make (``kdc.add_user``, ``kdc.kinit``); without a password in the plan the
+        nodes' NTLM account gets a random one (Kerberos only, in effect).
         """
         clock = SimClock(start)
         shares = ShareStore()
@@ -203,9 +223,28 @@ class SimulatedCluster:
         )
         nodes: dict[str, SimulatedNode] = {}
         credentials: dict[str, tuple[str, str]] = {}
+        spn_hosts: dict[str, str] = {}
+        if kdc is not None:
+            for fileserver in _file_servers(plan):
+                kdc.add_service("cifs", fileserver if "." in fileserver else f"{fileserver}.{kdc.domain}")
         for n in plan.nodes:
             conn = plan.connection_for(n)
-            secret = conn.resolve_password(n.name)
+            keytab: str | None = None
+            if kdc is not None:
+                spn_host = conn.spn_host or f"{n.name.lower()}.{kdc.domain}"
+                trusted = (
+                    trusted_for_delegation.get(n.name, False)
+                    if isinstance(trusted_for_delegation, dict)
+                    else trusted_for_delegation
+                )
+                kdc.add_host(spn_host, ok_as_delegate=trusted)
+                keytab = str(kdc.keytab(spn_host))
+                spn_hosts[n.name] = spn_host
+            secret = conn.resolve_password(n.name) if conn.password is not None or kdc is None else None
+            if secret is None and kdc is not None:
+                from pydantic import SecretStr
+
+                secret = SecretStr(secrets.token_urlsafe(18))  # Kerberos only: no NTLM password known
             if secret is None:
                 raise PlanError(
                     "the simulator needs the password the nodes expect; the plan gives none",
@@ -264,6 +303,7 @@ class SimulatedCluster:
                 password=credentials[n.name][1],
                 ssl=ssl,
                 server_assigned_ids=model.server_assigned_ids,
+                keytab=keytab,
             )
             server.latency = latency
             nodes[n.name] = SimulatedNode(model, server)
@@ -276,6 +316,8 @@ class SimulatedCluster:
             ssl=ssl,
             credentials=credentials,
             owner_box=owner,
+            kdc=kdc,
+            spn_hosts=spn_hosts,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -335,7 +377,11 @@ class SimulatedCluster:
         for name, node in self._nodes.items():
             ep: dict[str, Any] = {"host": node.server.host, "port": node.server.port, "ssl": self.ssl}
             auth = self.source_plan.connection_for(name).auth
-            if auth not in _SIMULATED_AUTH[self.ssl]:
+            if self.kdc is not None and auth in ("kerberos", "negotiate"):
+                # A member of the test realm: Kerberos as in a domain, the service name from the
+                # node's name in the realm (the endpoint itself is 127.0.0.1).
+                ep["spn_host"] = self.spn_hosts[name]
+            elif auth not in _SIMULATED_AUTH[self.ssl]:
                 # The endpoint speaks NTLM (and Basic over TLS) only: a Kerberos, CredSSP or
                 # certificate plan is pointed at Negotiate, which falls back to NTLM with the
                 # same user name and password.
@@ -447,6 +493,18 @@ _NEC_START_SCRIPT = (
     "rem the group's applications start here\r\n"
     "EXIT /B 0\r\n"
 )
+
+
+def _file_servers(plan: Plan) -> set[str]:
+    """The servers of the shares the jobs' targets name (``\\\\nas01\\backup`` → ``nas01``)."""
+    out: set[str] = set()
+    for job in plan.jobs.values():
+        target = job.target or ""
+        if target.startswith("\\\\"):
+            server = target[2:].split("\\", 1)[0]
+            if server and "{" not in server:
+                out.add(server.lower())
+    return out
 
 
 def _seed(model: SimulatedWindows, plan: Plan, *, switchover: bool) -> None:

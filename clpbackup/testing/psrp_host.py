@@ -464,7 +464,7 @@ class PSRPShell(Shell):
         outcome: ScriptOutcome | None = None
         error: str | None = None
         try:
-            outcome = run_cancellable(run.cancel, call, list(run.inputs))
+            outcome = run_cancellable(run.cancel, call, list(run.inputs), delegated=self.host.delegated)
         except Exception as e:  # the model refused or broke: a failed pipeline, with its message
             error = str(e) or type(e).__name__
             log.info("pipeline failed in the backend: %s", error)

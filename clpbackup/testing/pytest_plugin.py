@@ -11,6 +11,11 @@ Fixtures:
   **overrides)``; its password variable is set for the test.
 * ``simulated_windows`` — a factory of bare node models (no WinRM server):
   ``simulated_windows("node-a", "2008R2", codepage=932, volumes=["E:"])``.
+* ``kdc`` — a real MIT Kerberos KDC for the session (:class:`~clpbackup.testing.kdc.TestRealm`:
+  ``krb5kdc`` on 127.0.0.1, realm ``CLPBACKUP.TEST``), this process's ``KRB5_CONFIG`` pointed at it;
+  stopped and removed at the end. Skips the test with the reason when the MIT tools or the
+  ``gssapi`` package are missing. Give it to ``sim_cluster(plan, kdc=kdc)`` for nodes that are
+  members of the realm.
 
 Nothing heavy is imported until a fixture is used, so the plugin costs nothing in other test runs.
 """
@@ -135,6 +140,22 @@ def sim_plan(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Plan]:
         return Plan.from_dict(data)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def kdc() -> Iterator[Any]:
+    """A started :class:`~clpbackup.testing.kdc.TestRealm`, active in this process (see above)."""
+    from clpbackup.testing.kdc import TestRealm, kdc_missing
+
+    why = kdc_missing()
+    if why is not None:
+        pytest.skip(why)
+    realm = TestRealm().start()
+    try:
+        realm.activate()
+        yield realm
+    finally:
+        realm.stop()
 
 
 @pytest.fixture

@@ -95,6 +95,10 @@ class WinRMServer:
             GUIDs, as WinRM 2.0 (2003/2008/2008 R2) does. Default: when the backend speaks PSRP 2.1.
         record: keep every decrypted request body in :attr:`received` and the matching response
             envelope in :attr:`responses` (for secrets and fidelity tests).
+        keytab: the node's Kerberos service keys (``host/<name>``, ``HTTP/<name>``, as
+            :class:`~clpbackup.testing.kdc.TestRealm` exports them): Kerberos is then accepted too
+            (needs the ``gssapi`` package), a client's delegated ticket gives its shells the second
+            hop. Without it the node speaks NTLM (and Basic over TLS) only.
 
     Attributes:
         requests: WS-Man requests that reached the SOAP layer (authenticated), injected faults
@@ -116,6 +120,7 @@ class WinRMServer:
         port: int = 0,
         server_assigned_ids: bool | None = None,
         record: bool = False,
+        keytab: str | None = None,
     ) -> None:
         self.backend = backend
         self.username = username
@@ -128,6 +133,7 @@ class WinRMServer:
         )
         self.latency = 0.0
         self.record = record
+        self.keytab = keytab
         self.received: list[str] = []
         self.responses: list[str | None] = []
         self._lock = threading.Lock()
@@ -300,17 +306,19 @@ class WinRMServer:
 
     # --- WS-Man dispatch -------------------------------------------------------------------------
 
-    def _host_info(self, client_ip: str) -> HostInfo:
+    def _host_info(self, client_ip: str, delegated: bool = False) -> HostInfo:
         return HostInfo(
             address=self.url,
             owner=self.username,
             client_ip=client_ip,
             protocol_version=self.backend.protocol_version,
             machine=self.host,
+            delegated=delegated,
         )
 
-    def dispatch(self, data: bytes, client_ip: str) -> tuple[int, bytes]:
-        """Answer one decrypted SOAP request: ``(HTTP status, response envelope)``."""
+    def dispatch(self, data: bytes, client_ip: str, *, delegated: bool = False) -> tuple[int, bytes]:
+        """Answer one decrypted SOAP request: ``(HTTP status, response envelope)``. ``delegated``:
+        the connection's logon holds delegated credentials (a shell it creates keeps them)."""
         winrm3 = self.backend.protocol_version != "2.1"
         if len(data) > self.max_envelope_size:
             # What WinRM answers when a request exceeds MaxEnvelopeSizekb.
@@ -320,7 +328,7 @@ class WinRMServer:
         except WSManFault as f:
             return 500, f.to_xml("", machine=self.host, activity_id=winrm3)
         try:
-            body, namespaces = self._handle(req, client_ip)
+            body, namespaces = self._handle(req, client_ip, delegated)
         except WSManFault as f:
             return 500, f.to_xml(req.message_id, machine=self.host, activity_id=winrm3, lang=req.locale)
         except Exception as e:  # a simulator bug: answer like a broken service, log for the test output
@@ -336,10 +344,10 @@ class WinRMServer:
             lang=req.locale,
         )
 
-    def _handle(self, req: WSManRequest, client_ip: str) -> tuple[str, tuple[str, ...]]:
+    def _handle(self, req: WSManRequest, client_ip: str, delegated: bool) -> tuple[str, tuple[str, ...]]:
         action = req.action
         if action == ACTION_CREATE:
-            return self._create(req, client_ip), NS_CREATE
+            return self._create(req, client_ip, delegated), NS_CREATE
         if action == ACTION_GET:
             return self._get(req), _NS_GET_CONFIG if req.resource_uri == RESOURCE_CONFIG else NS_CREATE
         if action == ACTION_ENUMERATE:
@@ -373,7 +381,7 @@ class WinRMServer:
             raise WSManFault.unknown_shell()
         return shell
 
-    def _create(self, req: WSManRequest, client_ip: str) -> str:
+    def _create(self, req: WSManRequest, client_ip: str, delegated: bool) -> str:
         body = req.body
         if body is None or body.tag != f"{{{NS['rsp']}}}Shell":
             raise WSManFault.invalid_message("Create expects an rsp:Shell body.")
@@ -381,7 +389,7 @@ class WinRMServer:
         shell_id = new_id() if self.server_assigned_ids or not proposed else proposed.upper()
         inputs = req.body_text("rsp:InputStreams")
         outputs = req.body_text("rsp:OutputStreams")
-        host = self._host_info(client_ip)
+        host = self._host_info(client_ip, delegated)
         shell: Shell
         if req.resource_uri == RESOURCE_CMD:
             shell = WinRSShell(shell_id, host, self.backend, input_streams=inputs, output_streams=outputs)
@@ -466,7 +474,7 @@ class WinRMServer:
     def _acceptor(self, tls_der: bytes | None) -> NegotiateAcceptor:
         assert self._store is not None
         bindings = tls_channel_bindings(tls_der) if tls_der is not None else None
-        return NegotiateAcceptor(self._store, bindings)
+        return NegotiateAcceptor(self._store, bindings, keytab=self.keytab)
 
     def _check_basic(self, user: str, password: str) -> bool:
         return self._store is not None and self._store.check_basic(user, password)
@@ -641,6 +649,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """401: start (or fail) authentication."""
         self.winrm._count_auth()
         offers = [f"{scheme} {token}" if token else "Negotiate"]
+        if token is None and self.winrm.keytab:
+            # A domain member's WinRM offers Kerberos by name too (Auth/Kerberos=true), after
+            # Negotiate; pypsrp takes Negotiate when both are there.
+            offers.append("Kerberos")
         if self.winrm.ssl and token is None:
             offers.append('Basic realm="WSMAN"')
         headers = {"WWW-Authenticate": ", ".join(offers)}
@@ -740,7 +752,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
         if self.winrm.latency > 0:
             self.winrm._stopping.wait(self.winrm.latency)
-        status, response = self.winrm.dispatch(data, self.client_address[0])
+        delegated = self.acceptor is not None and self.acceptor.delegated
+        status, response = self.winrm.dispatch(data, self.client_address[0], delegated=delegated)
         self.winrm._record_response(index, response)
         self._reply(status, response, encrypted, protocol, final_token)
 

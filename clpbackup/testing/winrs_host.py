@@ -91,7 +91,9 @@ class WinRSShell(Shell):
 
     def _run(self, cmd: _Command) -> None:
         try:
-            rc, out, err = run_cancellable(cmd.cancel, self.backend.run_command_line, cmd.command_line)
+            rc, out, err = run_cancellable(
+                cmd.cancel, self.backend.run_command_line, cmd.command_line, delegated=self.host.delegated
+            )
         except Exception as e:  # the model refused ("not simulated") or broke: say so loudly
             log.info("WinRS command failed in the backend: %s", e)
             with self.lock:

@@ -403,6 +403,9 @@ class HostInfo:
     client_ip: str
     protocol_version: str  # the backend's PSRP version; "2.1" means a WinRM 2.0 host
     machine: str = "127.0.0.1"
+    # The logon of the connection that created the shell holds delegated credentials (Kerberos
+    # with a forwarded ticket): what the shell runs may authenticate to a third machine.
+    delegated: bool = False
 
     @property
     def winrm3(self) -> bool:

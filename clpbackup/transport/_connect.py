@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from clpbackup.plan import Connection
 
-__all__ = ["check_connection", "open_wsman", "wsman_settings"]
+__all__ = ["check_connection", "credentials_delegated", "open_wsman", "wsman_settings"]
 
 #: Authentication methods that can encrypt WinRM messages themselves (no TLS needed).
 ENCRYPTING_AUTH = frozenset({"negotiate", "ntlm", "kerberos", "credssp"})
@@ -150,7 +150,34 @@ def wsman_settings(node: str, host: str, conn: Connection) -> dict[str, Any]:
     if conn.auth == "certificate":
         settings["certificate_pem"] = conn.certificate_pem
         settings["certificate_key_pem"] = conn.certificate_key_pem
+    if conn.auth in ("kerberos", "negotiate"):
+        if conn.spn_host:
+            # The service name is built from this name, not from nodes[].host (an address or an
+            # alias the domain does not know): HOST/<spn_host>.
+            settings["negotiate_hostname_override"] = conn.spn_host
+        if conn.delegate:
+            settings["negotiate_delegate"] = True
     return settings
+
+
+def credentials_delegated(wsman: WSMan) -> bool:
+    """True when the session's Kerberos handshake delegated the user's ticket to the node.
+
+    GSSAPI reports GSS_C_DELEG_FLAG on the established context only when a forwarded ticket went
+    with the authenticator (MIT krb5 forwards it when the ticket is forwardable and, with
+    ``enforce_ok_as_delegate``, the node's ticket carries OK-AS-DELEGATE); NTLM never delegates.
+    """
+    import spnego
+
+    session = getattr(getattr(wsman, "transport", None), "session", None)
+    contexts = getattr(getattr(session, "auth", None), "contexts", None) or {}
+    for context in contexts.values():
+        try:
+            if context.complete and context.context_attr & spnego.ContextReq.delegate:
+                return True
+        except Exception:  # noqa: S112 - a context that cannot say has not delegated
+            continue
+    return False
 
 
 def open_wsman(node: str, host: str, conn: Connection) -> tuple[WSMan, SecretStr | None]:

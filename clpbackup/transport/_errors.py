@@ -195,7 +195,12 @@ def map_error(
         return mark(
             AuthenticationFailed(f"the node refused the credentials: {detail}", node=node, hint=AUTH_HINT)
         )
-    if _is_spnego_error(exc):
+    if _is_spnego_error(exc) or _is_krb5_error(exc):
+        kerberos = kerberos_failure(detail)
+        if kerberos is not None:
+            what, hint = kerberos
+            message = f"Kerberos: {what} ({_gss_minor(detail)})"
+            return mark(AuthenticationFailed(message, node=node, hint=hint))
         return mark(
             AuthenticationFailed(f"the authentication exchange failed: {detail}", node=node, hint=AUTH_HINT),
         )
@@ -371,10 +376,100 @@ def _unreachable(exc: BaseException, where: str, secret: SecretStr | None) -> tu
     return (f"cannot connect to WinRM{at} during {where}: {cause}", f"{CONNECT_HINT}; {check_port}")
 
 
+_KINIT = (
+    "kinit <user>@<REALM> (the realm in capitals; with connection.username set, that principal), "
+    "or point KRB5CCNAME at your ticket cache, or KRB5_CLIENT_KTNAME at a keytab of the account"
+)
+#: GSSAPI's (MIT krb5's) words for each Kerberos failure, in the order they are tried, with what
+#: clpbackup says about it and the fix (docs/security.md, "What fails and how it reads").
+_KERBEROS_FAILURES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("requires the python gssapi library", "gssapi library", "kerberos is not available"),
+        "this machine has no Kerberos library for Python",
+        "pip install 'clpbackup[kerberos]' (gssapi and krb5; they build against libkrb5-dev / "
+        "krb5-devel), or use connection.auth: ntlm",
+    ),
+    (
+        ("can't find client principal",),
+        "your ticket cache holds no ticket for the principal the plan names (connection.username)",
+        f"kinit as that principal, or remove connection.username to use the cache's own principal "
+        f"(klist shows it); {_KINIT}",
+    ),
+    (
+        ("no kerberos credentials available", "no credentials cache found", "credentials cache file",
+         "no credentials were supplied"),
+        "no Kerberos ticket on this machine (nothing in the credential cache)",
+        _KINIT,
+    ),
+    (
+        ("ticket expired", "credentials have expired", "credential has expired", "ticket has expired"),
+        "your Kerberos ticket has expired",
+        "get a new one: kinit again (kinit -R renews a renewable ticket; klist shows the expiry)",
+    ),
+    (
+        ("not found in kerberos database", "server not found"),
+        "the domain knows no service principal (SPN) by the name this node was asked for",
+        "connect by the node's DNS name in the domain (nodes[].host), or give it as "
+        "nodes[].connection.spn_host when host is an IP address or an alias; on Windows, "
+        "'setspn -L <NODE>' lists the computer's SPNs (HOST/<fqdn> is there after the domain join)",
+    ),
+    (
+        ("cannot contact any kdc", "cannot find kdc", "unable to reach any kdc",
+         "cannot resolve network address for kdc"),
+        "no KDC (domain controller) of the realm answered",
+        "check the realm's kdc = lines in krb5.conf (/etc/krb5.conf, or KRB5_CONFIG) and that TCP/UDP 88 "
+        "to the domain controllers is open from this machine",
+    ),
+    (
+        ("clock skew too great",),
+        "this machine's clock and the domain's differ by more than the allowed skew (5 minutes)",
+        "synchronize this machine's clock with the domain (NTP against a domain controller)",
+    ),
+    (
+        ("cannot determine realm", "cannot find realm"),
+        "the node's name maps to no Kerberos realm",
+        "add the node's DNS domain to [domain_realm] in krb5.conf, or set default_realm",
+    ),
+    (
+        ("preauthentication failed", "decrypt integrity check failed", "password incorrect"),
+        "the KDC refused the password of connection.username (pyspnego asked for a ticket with it)",
+        "check the password source (connection.password) and connection.username (user@REALM); "
+        "'kinit <user>@<REALM>' tries the same password by hand",
+    ),
+    (
+        ("client not found in kerberos database", "client's entry in database has expired"),
+        "the domain knows no such user (connection.username)",
+        "give the account as user@REALM, the realm in capitals (klist shows the form after a kinit)",
+    ),
+)
+
+
+def kerberos_failure(detail: str) -> tuple[str, str] | None:
+    """``(what failed, the fix)`` for a GSSAPI failure text, or None when it is not one we know."""
+    low = detail.lower()
+    for needles, what, hint in _KERBEROS_FAILURES:
+        if any(n in low for n in needles):
+            return what, hint
+    return None
+
+
+def _gss_minor(detail: str) -> str:
+    """GSSAPI's own minor message (``Minor (N): <text>, Context: ...`` → ``<text>``), else the text."""
+    import re
+
+    m = re.search(r"Minor \(\d+\): (.*?)(?:, Context: |$)", detail)
+    return (m.group(1) if m else detail).strip()
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # requests wraps urllib3's long reprs; keep the message readable.
     return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _is_krb5_error(exc: BaseException) -> bool:
+    """The krb5 package's error: pyspnego's own kinit with the plan's password raises it unwrapped."""
+    return type(exc).__name__ == "Krb5Error" and type(exc).__module__.split(".")[0] == "krb5"
 
 
 def _is_spnego_error(exc: BaseException) -> bool:

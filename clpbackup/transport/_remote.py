@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from clpbackup.errors import ClpBackupError
-from clpbackup.transport._connect import check_connection
+from clpbackup.transport._connect import check_connection, credentials_delegated
 from clpbackup.transport._logging import quiet_libraries
 from clpbackup.transport.base import Session
 from clpbackup.transport.retry import RetryPolicy
@@ -52,6 +52,28 @@ class WinRMSession(Session):
         self._wsman: WSMan | None = None
         # Only to redact the password from texts that come back from the wire; never shown.
         self._secret: SecretStr | None = None
+        #: Whether the open connection's handshake delegated the user's ticket (None: not open yet).
+        self.delegated: bool | None = None
+
+    def _note_delegation(self, wsman: WSMan) -> None:
+        """Record what the handshake that just opened the connection gave (see :meth:`delegation`)."""
+        self.delegated = credentials_delegated(wsman)
+        if self.connection.delegate:
+            from clpbackup.transport._logging import log
+
+            log.info("%s: Kerberos delegation %s", self.node, "granted" if self.delegated else "NOT granted")
+
+    def _ensure_open(self) -> None:
+        """Open the pool or shell (a read: retried by the policy)."""
+        raise NotImplementedError
+
+    def delegation(self) -> bool:
+        """True when the handshake delegated the user's Kerberos ticket (``connection.delegate``
+        asked for it and the ticket, the node's trust and the client library allowed it)."""
+        if not self.connection.delegate:
+            return False
+        self._ensure_open()
+        return bool(self.delegated)
 
     @property
     def endpoint(self) -> str:

@@ -56,6 +56,12 @@ class Session(ABC):
     def close(self) -> None:
         """Release the connection (the runspace pool or shell on the node). Safe to call twice."""
 
+    def delegation(self) -> bool:
+        """True when the connection carries the user's delegated credentials (Kerberos delegation),
+        so the node's session can authenticate to a third machine (the second hop). Opens the
+        connection when needed. A session that cannot delegate answers False."""
+        return False
+
     # -- conveniences -----------------------------------------------------------------------------
 
     def facts(

@@ -112,6 +112,7 @@ class PsrpSession(WinRMSession):
             self._close_quietly(wsman, pool, send_delete=not is_network_error(err))
             raise self._chain(err, exc) from None
         self._wsman, self._pool = wsman, pool
+        self._note_delegation(wsman)
         self.protocol_version = pool.protocol_version
         self.ps_version = pool.ps_version
         log.info(
@@ -128,6 +129,9 @@ class PsrpSession(WinRMSession):
         if self._pool is not None:
             return self._pool
         return self.retry.call(self._open_pool, what="open", node=self.node, on_retry=self._discard)
+
+    def _ensure_open(self) -> None:
+        self._ensure_pool()
 
     def _discard(self, exc: BaseException | None = None) -> None:
         """Forget the current pool (after a failure); close it on the node when it is reachable."""

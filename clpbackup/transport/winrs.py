@@ -193,8 +193,12 @@ class WinrsSession(WinRMSession):
             self._close_quietly(wsman, shell, send_delete=not is_network_error(err))
             raise err from None
         self._wsman, self._shell = wsman, shell
+        self._note_delegation(wsman)
         log.info("%s: WinRS shell open on %s", self.node, self.host)
         return shell
+
+    def _ensure_open(self) -> None:
+        self._ensure_shell()
 
     def _ensure_shell(self) -> WinRS:
         if self._shell is not None:

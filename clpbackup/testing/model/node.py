@@ -325,9 +325,10 @@ class SimulatedWindows:
         self.clpstat_enabled = clpstat
         self.cluster = cluster
         self.switchover_letters = {v[0].upper() + ":" for v in switchover_volumes}
-        # CredSSP (or Kerberos with delegation) gives WinRM sessions credentials for a second hop;
-        # NTLM and plain Kerberos do not (docs/windows-facts.md "The second hop").
-        self.winrm_delegation = winrm_delegation
+        # CredSSP gives every WinRM session of this node credentials for a second hop; Kerberos
+        # does per session, when the client delegated (see winrm_delegation); NTLM and Kerberos
+        # without delegation do not (docs/windows-facts.md "The second hop").
+        self.credssp_delegation = winrm_delegation
         self.scheduler = TaskScheduler(self)
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
@@ -504,6 +505,15 @@ class SimulatedWindows:
             if not self.fs.is_dir(folder):
                 self.fs.mkdir(folder)
         return Proc(user, e, cwd or (self.system32 if system else profile))
+
+    @property
+    def winrm_delegation(self) -> bool:
+        """The WinRM session running now holds delegated credentials: the node's CredSSP setting,
+        or a Kerberos session whose client forwarded its ticket (the server marks the backend call,
+        :func:`clpbackup.testing.backend.session_delegated`)."""
+        from clpbackup.testing.backend import session_delegated
+
+        return self.credssp_delegation or session_delegated()
 
     def session_proc(self) -> Proc:
         """The process a WinRM request runs in: the connecting user's network logon, which reaches
