@@ -189,6 +189,7 @@ class SimulatedCluster:
         seed_data: bool = True,
         kdc: TestRealm | None = None,
         trusted_for_delegation: bool | dict[str, bool] = False,
+        tls12_enabled: bool | dict[str, bool] = False,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
@@ -208,6 +209,10 @@ class SimulatedCluster:
         job's target names gets its ``cifs/`` principal. The user's principal and ticket are the
         test's to make (``kdc.add_user``, ``kdc.kinit``); without a password in the plan the
         nodes' NTLM account gets a random one (Kerberos only, in effect).
+
+        With ``ssl=True`` each node's HTTPS listener speaks the TLS versions of its OS (2003, 2008
+        and 2008 R2: TLS 1.0 only); ``tls12_enabled`` (per node or for both) is TLS 1.2 enabled in
+        the node's SCHANNEL registry keys (2008 with KB4019276, 2008 R2; refused for 2003).
         """
         clock = SimClock(start)
         shares = ShareStore()
@@ -277,6 +282,9 @@ class SimulatedCluster:
                 # CredSSP delegates the user's credentials to the node (a second hop works); the
                 # endpoint still speaks NTLM, but its sessions behave as CredSSP's would.
                 winrm_delegation=conn.auth == "credssp",
+                tls12_enabled=(
+                    tls12_enabled.get(n.name, False) if isinstance(tls12_enabled, dict) else tls12_enabled
+                ),
             )
             if n.home:
                 for vol in volumes.values():

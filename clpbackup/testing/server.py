@@ -26,6 +26,7 @@ import ssl as _ssl
 import struct
 import threading
 import time
+import warnings
 from types import TracebackType
 from typing import Any
 
@@ -169,6 +170,7 @@ class WinRMServer:
             self._cert = make_self_signed()
             ssl_context = _ssl.create_default_context(_ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(self._cert.cert_path, self._cert.key_path)
+            _limit_tls(ssl_context, getattr(self.backend, "tls_versions", None))
         httpd = _HTTPServer((self.host, self.port), _Handler, self, ssl_context)
         self._httpd = httpd
         self.port = httpd.server_address[1]
@@ -486,6 +488,23 @@ class WinRMServer:
     def _unregister(self, conn: socket.socket) -> None:
         with self._connections_lock:
             self._connections.discard(conn)
+
+
+def _limit_tls(context: _ssl.SSLContext, versions: tuple[str, str] | None) -> None:
+    """Offer only the TLS versions the node's SChannel speaks (``backend.tls_versions``, such as
+    ``("TLSv1", "TLSv1.2")``, the names ``SSLSocket.version()`` answers): a 2008 R2
+    listener offers TLS 1.0 and nothing newer until TLS 1.2 is enabled (docs/windows-facts.md)."""
+    if versions is None:
+        return
+    oldest, newest = versions
+    with warnings.catch_warnings():
+        # TLSVersion.TLSv1 is deprecated in Python's ssl: exactly why the old nodes are a problem
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = _ssl.TLSVersion[oldest.replace(".", "_")]
+        context.maximum_version = _ssl.TLSVersion[newest.replace(".", "_")]
+    if newest in ("TLSv1", "TLSv1.1"):
+        # OpenSSL 3 refuses TLS 1.0/1.1 above security level 0; the node's SChannel does not care
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
 
 
 def _close_socket(sock: socket.socket, *, reset: bool) -> None:

@@ -224,32 +224,19 @@ def test_a_missing_ca_bundle_is_refused_before_connecting(plan: Plan, tmp_path: 
         assert [(n.server.requests, n.server.auth_requests) for n in sim.nodes] == [(0, 0), (0, 0)]
 
 
-def _tls10_only(sim: SimulatedCluster) -> None:
-    """Make the simulated listeners speak TLS 1.0 only, as Windows Server 2003 (and 2008 / 2008 R2
-    before TLS 1.2 is enabled) does."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1 is deprecated
-        for node in sim.nodes:
-            httpd = node.server._httpd
-            assert httpd is not None and httpd.ssl_context is not None
-            ctx = httpd.ssl_context
-            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1
-
-
 def test_a_tls_1_0_node_over_https_fails_with_the_version_hint(plan: Plan) -> None:
     """2003's TLS 1.0 against this client's TLS 1.2 floor: the handshake fails before any request,
-    and the hint says what to do (HTTP with message encryption), not to look at certificates."""
+    and the hint says what to do (HTTP with message encryption), not to look at certificates. The
+    simulated 2003 listener offers TLS 1.0 only, as SChannel on 2003 does."""
+    plan = Plan.from_file(EXAMPLE.with_name("ws2003-ntbackup.yaml"))
     with SimulatedCluster.from_plan(plan, ssl=True) as sim:
-        _tls10_only(sim)
         # the listener does speak TLS 1.0 to a client that still allows it ...
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             old = ssl.create_default_context(cafile=sim.nodes[0].server.ca_cert_path)
             old.set_ciphers("DEFAULT:@SECLEVEL=0")
             old.minimum_version = ssl.TLSVersion.TLSv1
-        with socket.create_connection(sim.endpoint("node-a")) as raw:
+        with socket.create_connection(sim.endpoint(plan.home_node.name)) as raw:
             with old.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
                 assert tls.version() == "TLSv1"
         # ... and clpbackup (pypsrp, urllib3, OpenSSL) does not

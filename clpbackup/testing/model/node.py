@@ -52,6 +52,11 @@ class OsPersonality:
     ``family`` is the version whose tools it shares (``2012`` for 2012 R2 … 2022: schtasks ``/NP``,
     the task XML's ``URI``, wbadmin's ``Backup location`` label, ``Install-WindowsFeature``).
     ``at_refuses``: at.exe prints its deprecation notice and refuses every request (2016 on).
+    ``tls_max``: the newest TLS version SChannel's server side speaks out of the box (the WinRM
+    HTTPS listener's): TLS 1.0 on 2003, 2008 and 2008 R2, 1.2 on 2012–2019, 1.3 on 2022.
+    ``tls12_possible``: TLS 1.2 can be enabled on the server side (2008 SP2 after KB4019276, 2008 R2,
+    both through the SCHANNEL registry keys); never on 2003 (docs/windows-facts.md, "Kerberos …
+    and the listener's TLS versions").
     """
 
     os: str
@@ -64,6 +69,8 @@ class OsPersonality:
     server_assigned_ids: bool
     family: str = ""
     at_refuses: bool = False
+    tls_max: str = "TLSv1.2"
+    tls12_possible: bool = True
 
 
 PERSONALITIES: dict[str, OsPersonality] = {
@@ -76,6 +83,8 @@ PERSONALITIES: dict[str, OsPersonality] = {
         "C:\\WINDOWS",
         "C:\\Documents and Settings",
         True,
+        tls_max="TLSv1",
+        tls12_possible=False,
     ),
     "2008": OsPersonality(
         "2008",
@@ -86,6 +95,7 @@ PERSONALITIES: dict[str, OsPersonality] = {
         "C:\\Windows",
         "C:\\Users",
         False,
+        tls_max="TLSv1",
     ),
     "2008R2": OsPersonality(
         "2008R2",
@@ -96,6 +106,7 @@ PERSONALITIES: dict[str, OsPersonality] = {
         "C:\\Windows",
         "C:\\Users",
         False,
+        tls_max="TLSv1",
     ),
     "2012": OsPersonality(
         "2012",
@@ -153,6 +164,7 @@ PERSONALITIES: dict[str, OsPersonality] = {
         False,
         family="2012",
         at_refuses=True,
+        tls_max="TLSv1.3",
     ),
 }
 
@@ -295,6 +307,7 @@ class SimulatedWindows:
         volumes: Sequence[Volume | str] = (),
         switchover_volumes: Sequence[str] = (),
         winrm_delegation: bool = False,
+        tls12_enabled: bool = False,
     ) -> None:
         if os not in PERSONALITIES:
             raise ValueError(f"unknown OS {os!r}; use one of {', '.join(PERSONALITIES)}")
@@ -329,6 +342,10 @@ class SimulatedWindows:
         # does per session, when the client delegated (see winrm_delegation); NTLM and Kerberos
         # without delegation do not (docs/windows-facts.md "The second hop").
         self.credssp_delegation = winrm_delegation
+        if tls12_enabled and not self.personality.tls12_possible:
+            raise ValueError(f"Windows Server {os} has no TLS 1.2 (SChannel speaks TLS 1.0 at most)")
+        # TLS 1.2 enabled for SChannel's server side (the SCHANNEL\Protocols\TLS 1.2\Server keys)
+        self.tls12_enabled = tls12_enabled
         self.scheduler = TaskScheduler(self)
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
@@ -505,6 +522,14 @@ class SimulatedWindows:
             if not self.fs.is_dir(folder):
                 self.fs.mkdir(folder)
         return Proc(user, e, cwd or (self.system32 if system else profile))
+
+    @property
+    def tls_versions(self) -> tuple[str, str]:
+        """``(oldest, newest)`` TLS version the HTTPS listener accepts (``TLSv1`` … ``TLSv1.3``)."""
+        newest = self.personality.tls_max
+        if self.tls12_enabled and newest == "TLSv1":
+            newest = "TLSv1.2"
+        return "TLSv1", newest
 
     @property
     def winrm_delegation(self) -> bool:
