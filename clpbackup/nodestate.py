@@ -445,6 +445,17 @@ def _read_versions(
             "after the next run"
         )
         source = f"run as SYSTEM by the job's last run, recorded in {recorded}"
+    elif render.is_share(target) and plan.connection_for(node).auth != "credssp":
+        # Kerberos delegation: the session held the user's ticket (it was checked), yet the share
+        # refused; the node gets a cifs/ ticket for the file server with it, as the user.
+        server = target.lstrip("\\").split("\\", 1)[0] if target else "<server>"
+        todo = (
+            f"the node asks the domain for a ticket to cifs/{server} with your delegated ticket: the "
+            f"file server needs that SPN (setspn -L on its account), and the share must grant your "
+            "account; or set connection.delegate: false, and clpbackup reads what the job's own runs "
+            "record instead"
+        )
+        source = "over WinRM with your delegated Kerberos ticket (connection.delegate)"
     elif render.is_share(target):
         todo = (
             "the WinRM session must carry delegated credentials to read a share (CredSSP enabled on "

@@ -232,6 +232,27 @@ class NegotiateAcceptor:
             return False
         return bool(self._ctx.context_attr & spnego.ContextReq.delegate)
 
+    def second_hop(self, services: Iterable[str]) -> bool:
+        """Use the delegated ticket as the node would for a share: ask the KDC for a ticket to each
+        ``service`` (``cifs@<file server>``, GSSAPI's host-based form). True when every one was
+        issued; False without delegation, or when the KDC refuses one (no such principal, the KDC
+        unreachable, the ticket expired)."""
+        if not self.delegated:
+            return False
+        creds = _delegated_credentials(self._ctx)
+        if creds is None:
+            return False
+        import gssapi
+
+        krb5 = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2")
+        for service in services:
+            try:
+                name = gssapi.Name(service, gssapi.NameType.hostbased_service)
+                gssapi.SecurityContext(name=name, creds=creds, usage="initiate", mech=krb5).step()
+            except Exception:  # GSSError: the KDC gave no ticket for the share's server
+                return False
+        return True
+
     # message encryption (MS-WSMV 2.2.9.1) --------------------------------------------------------
 
     def wrap(self, data: bytes) -> tuple[bytes, bytes]:
@@ -289,6 +310,21 @@ def unwrap_message(acceptor: NegotiateAcceptor, body: bytes) -> bytes:
         header = payload[4 : 4 + header_len]
         out += acceptor.unwrap(header, payload[4 + header_len :])
     return bytes(out)
+
+
+def _delegated_credentials(ctx: Any) -> Any:
+    """The delegated credential of an accepted Kerberos context (inside pyspnego's SPNEGO proxy:
+    the chosen mechanism's context, then python-gssapi's ``SecurityContext.delegated_creds``)."""
+    inner = ctx
+    for _ in range(3):
+        gss = getattr(inner, "_context", None)
+        if gss is None:
+            return None
+        creds = getattr(gss, "delegated_creds", None)
+        if creds is not None:
+            return creds
+        inner = gss
+    return None
 
 
 def _reason(exc: BaseException) -> str:

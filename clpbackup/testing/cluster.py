@@ -206,7 +206,9 @@ class SimulatedCluster:
         the node's ``connection.spn_host``, else ``<node>.<realm domain>``) and a keytab, and accepts
         Kerberos as well as NTLM; ``trusted_for_delegation`` (per node or for both) is Active
         Directory's "Trust this computer for delegation" (``+ok_as_delegate``). Every file server a
-        job's target names gets its ``cifs/`` principal. The user's principal and ticket are the
+        job's target names gets its ``cifs/`` principal, and a session reaches the shares only when
+        the client's delegated ticket obtains a ``cifs/`` ticket for each of them from the KDC (a
+        deleted ``cifs/`` principal refuses the second hop). The user's principal and ticket are the
         test's to make (``kdc.add_user``, ``kdc.kinit``); without a password in the plan the
         nodes' NTLM account gets a random one (Kerberos only, in effect).
 
@@ -229,9 +231,12 @@ class SimulatedCluster:
         nodes: dict[str, SimulatedNode] = {}
         credentials: dict[str, tuple[str, str]] = {}
         spn_hosts: dict[str, str] = {}
+        second_hop: tuple[str, ...] = ()
         if kdc is not None:
-            for fileserver in _file_servers(plan):
-                kdc.add_service("cifs", fileserver if "." in fileserver else f"{fileserver}.{kdc.domain}")
+            fqdns = [s if "." in s else f"{s}.{kdc.domain}" for s in sorted(_file_servers(plan))]
+            for fileserver in fqdns:
+                kdc.add_service("cifs", fileserver)
+            second_hop = tuple(f"cifs@{s}" for s in fqdns)
         for n in plan.nodes:
             conn = plan.connection_for(n)
             keytab: str | None = None
@@ -312,6 +317,7 @@ class SimulatedCluster:
                 ssl=ssl,
                 server_assigned_ids=model.server_assigned_ids,
                 keytab=keytab,
+                second_hop=second_hop,
             )
             server.latency = latency
             nodes[n.name] = SimulatedNode(model, server)

@@ -382,6 +382,14 @@ class TestRealm:
             self.kadmin(f"ktadd -k {target} {principal}")
         return target
 
+    def user_keytab(self, user: str, path: str | Path | None = None) -> Path:
+        """Export a user's keys (``ktadd -norandkey``: the password stays valid) to a keytab, for
+        ``KRB5_CLIENT_KTNAME`` (a service account without a password prompt); answers its path."""
+        principal = self.principal(user)
+        target = Path(path) if path is not None else self._dir / f"{user.split('@')[0]}-client.keytab"
+        self.kadmin(f"ktadd -norandkey -k {target} {principal}")
+        return target
+
     def kinit(
         self,
         user: str,

@@ -100,6 +100,9 @@ class WinRMServer:
             :class:`~clpbackup.testing.kdc.TestRealm` exports them): Kerberos is then accepted too
             (needs the ``gssapi`` package), a client's delegated ticket gives its shells the second
             hop. Without it the node speaks NTLM (and Basic over TLS) only.
+        second_hop: with ``keytab``, the services a delegated ticket must obtain tickets for
+            before the session counts as able to reach shares (``cifs@<file server>``): the node
+            asks the KDC with the client's ticket, as Windows does on the first share access.
 
     Attributes:
         requests: WS-Man requests that reached the SOAP layer (authenticated), injected faults
@@ -122,6 +125,7 @@ class WinRMServer:
         server_assigned_ids: bool | None = None,
         record: bool = False,
         keytab: str | None = None,
+        second_hop: tuple[str, ...] = (),
     ) -> None:
         self.backend = backend
         self.username = username
@@ -135,6 +139,7 @@ class WinRMServer:
         self.latency = 0.0
         self.record = record
         self.keytab = keytab
+        self.second_hop = tuple(second_hop)
         self.received: list[str] = []
         self.responses: list[str | None] = []
         self._lock = threading.Lock()
@@ -771,7 +776,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
         if self.winrm.latency > 0:
             self.winrm._stopping.wait(self.winrm.latency)
-        delegated = self.acceptor is not None and self.acceptor.delegated
+        delegated = self._delegated()
         status, response = self.winrm.dispatch(data, self.client_address[0], delegated=delegated)
         self.winrm._record_response(index, response)
         self._reply(status, response, encrypted, protocol, final_token)
@@ -793,6 +798,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Type"] = "application/soap+xml;charset=UTF-8"
             payload = xml
         self._send(status, payload, headers)
+
+    def _delegated(self) -> bool:
+        """The connection's logon can reach the shares: a delegated ticket that obtained a ticket
+        for each file server (asked once per handshake)."""
+        acceptor = self.acceptor
+        if acceptor is None or not acceptor.delegated:
+            return False
+        if getattr(self, "_hop_for", None) is not acceptor:
+            self._hop_for = acceptor
+            self._hop_ok = acceptor.second_hop(self.winrm.second_hop) if self.winrm.second_hop else True
+        return bool(self._hop_ok)
 
     def _peer_gone(self) -> bool:
         """After a ``slow`` wait: did the client give up (its side closed the connection)?"""

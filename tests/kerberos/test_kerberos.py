@@ -264,3 +264,78 @@ def test_a_password_in_the_plan_gets_the_ticket_and_never_shows(
     for text in texts:
         assert wrong not in text and PASSWORD not in text
     assert "Kerberos" in str(err) or "authentication" in str(err), err
+
+
+def test_the_winrs_transport_authenticates_with_the_ticket_too(
+    sim_plan: Callable[..., Plan], cluster: Callable[..., SimulatedCluster], ticket: Callable[..., Path],
+    kdc: TestRealm,
+) -> None:
+    """transport: winrs (cmd shells, no PowerShell) goes through the same handshake and sealing."""
+    ticket()
+    sim = cluster(kerberos_plan(sim_plan, transport="winrs"))
+    with ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        assert cb.status().ok
+    assert all(sim.node(n).tasks for n in ("node-a", "node-b"))
+
+
+def test_negotiate_with_a_password_falls_back_to_ntlm_when_the_spn_is_missing(
+    sim_plan: Callable[..., Plan], cluster: Callable[..., SimulatedCluster], kdc: TestRealm, user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What docs/security.md says of Negotiate: with username and password in the plan, a node the
+    KDC has no service principal for is still reached (NTLM, every message sealed), where
+    auth: kerberos fails (test_a_node_without_its_spn_in_the_domain_names_the_spn_and_spn_host)."""
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{kdc.folder}/no-such-cache")
+    monkeypatch.setenv("CLPBACKUP_KRB_PASSWORD", PASSWORD)
+    plan = kerberos_plan(
+        sim_plan, "negotiate", username=f"{USER}@CLPBACKUP.TEST", password={"env": "CLPBACKUP_KRB_PASSWORD"}
+    )
+    sim = cluster(plan)
+    for principal in kdc.service_principals("node-b.clpbackup.test"):
+        kdc.delete(principal)
+    with ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+    log = kdc.kdc_log.read_text()
+    assert "for host/node-a.clpbackup.test@CLPBACKUP.TEST" in log
+    assert "UNKNOWN_SERVER" in log or "not found" in log.lower(), log[-1500:]
+
+
+def test_delegation_without_the_file_servers_spn_is_refused_at_the_share(
+    sim_plan: Callable[..., Plan], cluster: Callable[..., SimulatedCluster], ticket: Callable[..., Path],
+    kdc: TestRealm,
+) -> None:
+    """The node uses the forwarded ticket as Windows does: it asks the KDC for cifs/<file server>.
+    Without that principal the hop fails although the handshake delegated: clpbackup took the
+    direct path (it was delegated), the share refused the session, and status names the share,
+    the delegated source and the fix (the file server's SPN, the share's permissions)."""
+    ticket(forwardable=True)
+    sim = cluster(kerberos_plan(sim_plan, delegate=True), trusted_for_delegation=True)
+    kdc.delete("cifs/nas01.clpbackup.test")
+    with ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        status = cb.status()
+    home = status["node-a"]
+    assert isinstance(home, StatusResult)
+    wsb3 = [p.message for p in home.problems if p.rule == "WSB-3" and "local-daily" in p.message]
+    assert wsb3, home.problems
+    text = wsb3[0]
+    assert "Access is denied." in text and "delegated Kerberos ticket" in text, text
+    assert "cifs/nas01" in text, text
+    runs = sim.node("node-a").model.runs_of("wbadmin")
+    assert runs and all("Access is denied." in r.out for r in runs), runs
+
+
+def test_a_client_keytab_needs_no_kinit(
+    sim_plan: Callable[..., Plan], cluster: Callable[..., SimulatedCluster], kdc: TestRealm, user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A service account's keytab named by KRB5_CLIENT_KTNAME, an empty credential cache: MIT
+    Kerberos gets the ticket from the keytab by itself (docs/security.md)."""
+    keytab = kdc.user_keytab(USER)
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{kdc.folder}/keytab-user-cache")
+    monkeypatch.setenv("KRB5_CLIENT_KTNAME", f"FILE:{keytab}")
+    sim = cluster(kerberos_plan(sim_plan, username=f"{USER}@CLPBACKUP.TEST"))
+    with ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+    assert f"{USER}@CLPBACKUP.TEST for krbtgt/CLPBACKUP.TEST" in kdc.kdc_log.read_text()
