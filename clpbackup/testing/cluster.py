@@ -190,6 +190,7 @@ class SimulatedCluster:
         kdc: TestRealm | None = None,
         trusted_for_delegation: bool | dict[str, bool] = False,
         tls12_enabled: bool | dict[str, bool] = False,
+        negotiate_enabled: bool = True,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
@@ -215,6 +216,8 @@ class SimulatedCluster:
         With ``ssl=True`` each node's HTTPS listener speaks the TLS versions of its OS (2003, 2008
         and 2008 R2: TLS 1.0 only); ``tls12_enabled`` (per node or for both) is TLS 1.2 enabled in
         the node's SCHANNEL registry keys (2008 with KB4019276, 2008 R2; refused for 2003).
+        ``negotiate_enabled=False`` is the WinRM service's ``Auth/Negotiate`` turned off: members of
+        a realm then offer the ``Kerberos`` scheme alone.
         """
         clock = SimClock(start)
         shares = ShareStore()
@@ -318,6 +321,7 @@ class SimulatedCluster:
                 server_assigned_ids=model.server_assigned_ids,
                 keytab=keytab,
                 second_hop=second_hop,
+                negotiate=negotiate_enabled,
             )
             server.latency = latency
             nodes[n.name] = SimulatedNode(model, server)

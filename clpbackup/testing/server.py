@@ -100,6 +100,10 @@ class WinRMServer:
             :class:`~clpbackup.testing.kdc.TestRealm` exports them): Kerberos is then accepted too
             (needs the ``gssapi`` package), a client's delegated ticket gives its shells the second
             hop. Without it the node speaks NTLM (and Basic over TLS) only.
+        negotiate: the service's ``Auth/Negotiate``. ``False`` is ``winrm set
+            winrm/config/service/auth @{Negotiate="false"}``: the 401 offers ``Kerberos`` alone (with
+            ``keytab``), NTLM and SPNEGO are refused, and clients seal with
+            ``application/HTTP-Kerberos-session-encrypted``.
         second_hop: with ``keytab``, the services a delegated ticket must obtain tickets for
             before the session counts as able to reach shares (``cifs@<file server>``): the node
             asks the KDC with the client's ticket, as Windows does on the first share access.
@@ -126,6 +130,7 @@ class WinRMServer:
         record: bool = False,
         keytab: str | None = None,
         second_hop: tuple[str, ...] = (),
+        negotiate: bool = True,
     ) -> None:
         self.backend = backend
         self.username = username
@@ -140,6 +145,7 @@ class WinRMServer:
         self.record = record
         self.keytab = keytab
         self.second_hop = tuple(second_hop)
+        self.negotiate = negotiate
         self.received: list[str] = []
         self.responses: list[str | None] = []
         self._lock = threading.Lock()
@@ -467,7 +473,8 @@ class WinRMServer:
             "<cfg:Service><cfg:MaxConcurrentOperationsPerUser>1500</cfg:MaxConcurrentOperationsPerUser>"
             "<cfg:AllowUnencrypted>false</cfg:AllowUnencrypted>"
             f"<cfg:Auth><cfg:Basic>{auth_basic}</cfg:Basic><cfg:Kerberos>true</cfg:Kerberos>"
-            "<cfg:Negotiate>true</cfg:Negotiate><cfg:Certificate>false</cfg:Certificate>"
+            f"<cfg:Negotiate>{'true' if self.negotiate else 'false'}</cfg:Negotiate>"
+            "<cfg:Certificate>false</cfg:Certificate>"
             "<cfg:CredSSP>false</cfg:CredSSP><cfg:CbtHardeningLevel>Relaxed</cfg:CbtHardeningLevel></cfg:Auth>"
             "<cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts>"
             "</cfg:Service>"
@@ -613,6 +620,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         scheme_l = scheme.lower()
+        if scheme_l in ("negotiate", "ntlm") and not self.winrm.negotiate:
+            self._challenge()  # Auth/Negotiate=false: only the Kerberos scheme is served
+            return
         if scheme_l in ("negotiate", "ntlm", "kerberos"):
             if not self._negotiate(scheme, token, body):
                 return
@@ -672,8 +682,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _challenge(self, token: str | None = None, scheme: str = "Negotiate") -> None:
         """401: start (or fail) authentication."""
         self.winrm._count_auth()
-        offers = [f"{scheme} {token}" if token else "Negotiate"]
-        if token is None and self.winrm.keytab:
+        if token is None and not self.winrm.negotiate:
+            offers = ["Kerberos"] if self.winrm.keytab else []
+        else:
+            offers = [f"{scheme} {token}" if token else "Negotiate"]
+        if token is None and self.winrm.keytab and self.winrm.negotiate:
             # A domain member's WinRM offers Kerberos by name too (Auth/Kerberos=true), after
             # Negotiate; pypsrp takes Negotiate when both are there.
             offers.append("Kerberos")

@@ -8,6 +8,7 @@ plan with ``auth: kerberos`` (or ``negotiate``), no password, each node's name i
 
 from __future__ import annotations
 
+import http.client
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -339,3 +340,36 @@ def test_a_client_keytab_needs_no_kinit(
     with ClusterBackup(sim.plan) as cb:
         assert cb.deploy().ok
     assert f"{USER}@CLPBACKUP.TEST for krbtgt/CLPBACKUP.TEST" in kdc.kdc_log.read_text()
+
+
+def test_a_node_with_negotiate_off_is_reached_with_the_kerberos_scheme_and_its_sealing(
+    sim_plan: Callable[..., Plan], cluster: Callable[..., SimulatedCluster], ticket: Callable[..., Path],
+) -> None:
+    """winrm set winrm/config/service/auth @{Negotiate="false"}: the node offers the Kerberos scheme
+    alone; pypsrp then speaks it and seals with application/HTTP-Kerberos-session-encrypted
+    (MS-WSMV 2.2.9.1), and clpbackup works as with Negotiate. NTLM is refused there."""
+    from clpbackup.transport.psrp import PsrpSession
+    from clpbackup.transport.types import InspectRequest
+
+    ticket()
+    sim = cluster(kerberos_plan(sim_plan), negotiate_enabled=False)
+    plan = sim.plan
+    node = plan.node("node-a")
+    session = PsrpSession("node-a", node.host, plan.connection_for(node))
+    try:
+        facts = session.inspect(InspectRequest(want_facts=True)).facts
+        assert facts is not None and facts.hostname == "NODE-A"
+        wsman: Any = session._wsman
+        assert wsman.transport.encryption.protocol == "application/HTTP-Kerberos-session-encrypted"
+    finally:
+        session.close()
+    with ClusterBackup(plan) as cb:
+        assert cb.deploy().ok
+    conn = http.client.HTTPConnection(*sim.endpoint("node-a"), timeout=10)
+    try:
+        ntlm_negotiate = "Negotiate TlRMTVNTUAABAAAAB4IIog=="  # an NTLM NEGOTIATE_MESSAGE
+        conn.request("POST", "/wsman", body=b"", headers={"Authorization": ntlm_negotiate})
+        answer = conn.getresponse()
+        assert answer.status == 401 and answer.getheader("WWW-Authenticate") == "Kerberos"
+    finally:
+        conn.close()
