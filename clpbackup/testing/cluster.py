@@ -184,6 +184,7 @@ class SimulatedCluster:
         wsb_installed: bool | dict[str, bool] = True,
         schedule_running: bool | dict[str, bool] = True,
         clpstat: bool = True,
+        clplogcmd: bool | dict[str, bool] = True,
         start: datetime | None = None,
         tz: str | int | tzinfo | None = None,
         seed_data: bool = True,
@@ -195,7 +196,8 @@ class SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
         ``protocol_versions`` overrides the PSRP version per node (``{"node-a": "2.3"}``);
-        ``wsb_installed`` / ``schedule_running`` may be given per node to test OS-3 and SCH-4.
+        ``wsb_installed`` / ``schedule_running`` may be given per node to test OS-3 and SCH-4;
+        ``clplogcmd`` (per node too) says whether CLUSTERPRO's ``clplogcmd`` is there (ALERT-1).
         The password is resolved as the plan says (``PlanError`` when its variable is unset).
         With ``seed_data`` (the default) every folder a job includes exists with a sample file on
         the node that holds it, and the plan's CLUSTERPRO start script (``cluster.start_script``)
@@ -284,6 +286,7 @@ class SimulatedCluster:
                 schedule_running=pick(schedule_running),
                 schedule_start_mode="Auto" if pick(schedule_running) else "Manual",
                 clpstat=clpstat and plan.cluster.clpstat,
+                clplogcmd=pick(clplogcmd),
                 cluster=info,
                 volumes=[Volume(v) for v in sorted(letters)],
                 switchover_volumes=plan.cluster.switchover_volumes,

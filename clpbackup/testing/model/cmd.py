@@ -249,10 +249,11 @@ def run_statement(node: SimulatedWindows, proc: Proc, text: str, *, in_batch: bo
         return ToolResult(proc.errorlevel)
     if low == "if":
         return _if(node, proc, rest, in_batch=in_batch)
+    if low == "for":
+        return _for(node, proc, rest, in_batch=in_batch)
     if low.startswith("(") or s.lstrip().startswith("("):
         return node.not_simulated_result("a parenthesised block: " + s.strip())
     if low in (
-        "for",
         "pushd",
         "popd",
         "shift",
@@ -736,6 +737,43 @@ def _if(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> Too
     if cond != negate:
         return run_statement(node, proc, cmd, in_batch=in_batch)
     return ToolResult(proc.errorlevel)
+
+
+_FOR = re.compile(r"^%([A-Za-z])\s+in\s+\(([^()]*)\)\s+do\s+(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def _for(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> ToolResult:
+    """``for %X in (<names>) do <statement>`` over plain names (no wildcards, no /D /R /L /F), with
+    ``%X`` and ``%~$PATH:X`` (``for /?``: the first folder of PATH that holds the file, fully
+    qualified, or nothing) in the statement. A batch file's ``%%X`` arrives here as ``%X``."""
+    m = _FOR.match(rest.strip())
+    if m is None:
+        return node.not_simulated_result("for: " + rest.strip())
+    var, items, body = m.group(1), m.group(2).replace(",", " ").replace(";", " ").split(), m.group(3)
+    result = ToolResult(proc.errorlevel)
+    for item in items:
+        if any(ch in item for ch in "*?"):
+            return node.not_simulated_result("for over a wildcard: " + rest.strip())
+        found = _search_path(node, proc, item)
+        text = re.sub(r"%~\$PATH:" + var, lambda _m, f=found: f, body, flags=re.IGNORECASE)
+        if re.search(r"%~[a-zA-Z$:]*" + var, text):
+            return node.not_simulated_result("a for-variable modifier other than ~$PATH: " + body)
+        text = text.replace("%" + var, item)
+        result = run_statement(node, proc, text, in_batch=in_batch)
+    return result
+
+
+def _search_path(node: SimulatedWindows, proc: Proc, name: str) -> str:
+    for folder in [proc.cwd, *(proc.env.get("Path") or "").split(";")]:
+        folder = folder.strip().rstrip("\\")
+        if not folder:
+            continue
+        try:
+            if node.fs.is_file(folder + "\\" + name, proc.cwd):
+                return node.fs.full_path(folder + "\\" + name, proc.cwd)
+        except FsError:
+            continue
+    return ""
 
 
 def _exists(node: SimulatedWindows, proc: Proc, path: str) -> bool:

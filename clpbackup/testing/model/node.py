@@ -213,6 +213,8 @@ class Program:
             return node.os == "2003"
         if self.needs == "clpstat":
             return node.clpstat_enabled and node.cluster is not None
+        if self.needs == "clplogcmd":
+            return node.clplogcmd_installed
         return True
 
 
@@ -274,6 +276,10 @@ PROGRAMS: dict[str, Program] = {
         ),
         Program("powershell", "powershell.exe", "system32", _lazy("sysprogs", "powershell")),
         Program("clpstat", "clpstat.exe", CLUSTERPRO_BIN, _lazy("sysprogs", "clpstat"), "clpstat"),
+        Program("eventcreate", "eventcreate.exe", "system32", _lazy("eventlog", "eventcreate_command")),
+        Program(
+            "clplogcmd", "clplogcmd.exe", CLUSTERPRO_BIN, _lazy("eventlog", "clplogcmd_command"), "clplogcmd"
+        ),
     ]
 }
 
@@ -303,6 +309,7 @@ class SimulatedWindows:
         schedule_running: bool = True,
         schedule_start_mode: str = "Auto",
         clpstat: bool = True,
+        clplogcmd: bool | None = None,
         cluster: ClusterInfo | None = None,
         volumes: Sequence[Volume | str] = (),
         switchover_volumes: Sequence[str] = (),
@@ -336,6 +343,10 @@ class SimulatedWindows:
         self.schedule_start_mode = schedule_start_mode
         self.schedule_state = "Running" if schedule_running else "Stopped"
         self.clpstat_enabled = clpstat
+        # clplogcmd comes with CLUSTERPRO (its bin folder is on the system Path): present wherever
+        # clpstat is, unless a test says otherwise
+        self.clplogcmd_installed = clpstat if clplogcmd is None else clplogcmd
+        self.eventlog: Any = None  # created by eventlog.py on first use
         self.cluster = cluster
         self.switchover_letters = {v[0].upper() + ":" for v in switchover_volumes}
         # CredSSP gives every WinRM session of this node credentials for a second hop; Kerberos
@@ -369,7 +380,7 @@ class SimulatedWindows:
                 "NUMBER_OF_PROCESSORS": "2",
                 "OS": "Windows_NT",
                 "Path": f"{self.system32};{self.windir};{self.system32}\\Wbem"
-                + (f";{CLUSTERPRO_BIN}" if clpstat else ""),
+                + (f";{CLUSTERPRO_BIN}" if clpstat or self.clplogcmd_installed else ""),
                 "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.VBE;.JS;.JSE;.WSF;.WSH"
                 + (";.MSC" if os != "2003" else ""),
                 "PROCESSOR_ARCHITECTURE": "x86" if os == "2003" else "AMD64",

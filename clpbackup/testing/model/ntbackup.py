@@ -84,7 +84,9 @@ class NtBackupState:
     faults: list[str] = field(default_factory=list)
     """One-shot faults, taken by the next run: ``"ended-exit-0"`` makes the backup stop after its
     set started (the log says "The operation was ended."), yet ntbackup exits 0 — the case that
-    makes every real tool judge NTBackup by its log, not its exit code."""
+    makes every real tool judge NTBackup by its log, not its exit code. ``"vss-error"`` makes the
+    next run's shadow copy fail (error 80042308, "Aborting Backup.") as when a selected volume is
+    absent: the run ends with exit code 1."""
 
     def pool(self, name: str) -> list[Tape]:
         return [t for t in self.tapes if t.pool == name]
@@ -279,6 +281,9 @@ def ntbackup_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail: 
     if snap and volumes:
         lines_out.append(t.t("ntb.vss_attempt"))
     missing = [v for v in volumes if not node.fs.has_volume(v)]
+    if "vss-error" in st.faults:
+        st.faults.remove("vss-error")
+        missing = missing or volumes[:1] or ["C:"]
     if missing:
         lines_out += [
             t.t("ntb.vss_error", code="80042308"),

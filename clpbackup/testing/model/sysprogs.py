@@ -442,6 +442,10 @@ def powershell(node: SimulatedWindows, proc: Proc, argv: list[str], tail: str) -
             return ToolResult(1, err=lines(bad))  # en assumed
         if encoded.startswith(_ONCE_MARKER + "\n"):
             return _schedule_once(node, proc, encoded)
+        from clpbackup.testing.model.eventlog import EVENTS_MARKER, events_script
+
+        if encoded.startswith(EVENTS_MARKER + "\n"):
+            return events_script(node, proc, encoded)
         return node.not_simulated_result("powershell -EncodedCommand (a script clpbackup does not send)")
     script = _WSB_INSTALL_SCRIPTS.get(node.family)
     if (
