@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clpbackup import alerts
 from clpbackup.artifacts import (
     ArtifactFile,
     FileRole,
@@ -58,6 +59,7 @@ __all__ = [
     "GENERATED",
     "FailoverRun",
     "NodeArtifacts",
+    "alerts_log_path",
     "bks_line",
     "canary_path",
     "canary_record_path",
@@ -126,6 +128,11 @@ def log_dir(plan: Plan) -> str:
 def log_path(plan: Plan, job: str) -> str:
     """``<scripts_dir>\\logs\\<job>.log``: the output of the job's last run."""
     return f"{log_dir(plan)}\\{job}.log"
+
+
+def alerts_log_path(plan: Plan) -> str:
+    """``<scripts_dir>\\logs\\alerts.log``: what clplogcmd and eventcreate answered (ALERT-1)."""
+    return f"{log_dir(plan)}\\alerts.log"
 
 
 def versions_path(plan: Plan, job: str) -> str:
@@ -309,6 +316,29 @@ def _file(path: str, role: FileRole, job: str | None, batch: _Batch) -> Artifact
     )
 
 
+def _alert_lines(b: _Batch, plan: Plan, node: Node, kind: alerts.AlertKind, job: str, log: str) -> None:
+    """ALERT-1: after ``set RC=%ERRORLEVEL%``, raise a failure (``%RC%`` not 0) in CLUSTERPRO's alert
+    log where clplogcmd is on the Path and in the Application event log; the caller then exits with
+    ``%RC%``, so the task's Last Result stays the tool's own exit code."""
+    text = alerts.message(kind, job, node.name, log)
+    clplogcmd, eventcreate = alerts.alert_commands(kind, text, node.os, field=_SCRIPTS_FIELD)
+    out = f" >> {b.path(alerts_log_path(plan))} 2>&1"
+    b.fixed('if "%RC%" == "0" exit /b 0')
+    b.rem(
+        f"ALERT-1: raise the failure, event ID {kind.event_id}: CLUSTERPRO's alert log where "
+        "clplogcmd is on the Path (found by for with ~$PATH:, 2003 included), and the "
+        "Application event log."
+    )
+    guard = 'for %%P in (clplogcmd.exe) do if not "%%~$PATH:P" == "" '
+    for prefix, cmd in ((guard, clplogcmd), ("", eventcreate)):
+        line = batch_line(cmd, b.codepage)
+        doubled = "%" + alerts.RC + "%"
+        if line.count(doubled) != 1:
+            raise QuotingError("the alert message cannot go into the batch file", field=_SCRIPTS_FIELD)
+        line = prefix + line.replace(doubled, alerts.RC) + out
+        b.lines.append(check_line_length(line, field=_SCRIPTS_FIELD))
+
+
 # -- values that land in a batch file: check them with their own field ---------------------------------
 
 
@@ -374,15 +404,15 @@ def _backup_script(
         else:
             b.command(cmd, log=log)
     record = versions_record(plan, node, name)
+    b.fixed("set RC=%ERRORLEVEL%")
     if record is not None:
         # The second hop: a WinRM session cannot read the share, this SYSTEM run can. The list is
         # recorded after every run (and on JOB-3 runs) for status and restore_source to read.
-        b.fixed("set RC=%ERRORLEVEL%")
         b.rem("WSB-3: record the share's backup versions as this account sees them (second hop).")
         b.command(record, log=versions_path(plan, name))
-        b.fixed("exit /b %RC%")
-    else:
-        b.exit_with_rc()
+    kind = alerts.FAILOVER_RUN_FAILED if failover else alerts.BACKUP_FAILED
+    _alert_lines(b, plan, node, kind, name, log)
+    b.fixed("exit /b %RC%")
     if guard:
         vols = ", ".join(plan.cluster.switchover_volumes)
         b.fixed(f":{_NOT_ATTACHED_LABEL}")
@@ -598,7 +628,14 @@ def _failover_script(plan: Plan, node: Node, platform: Platform, run: FailoverRu
             )
             b.fixed("exit /b 0")
             b.fixed(":schedule")
-        b.command(cmd)
+        log = log_path(plan, "failover")
+        if scheduler == "schtasks":
+            b.fixed(f"if not exist {b.path(log_dir(plan) + chr(92))} mkdir {b.path(log_dir(plan))}")
+        b.command(cmd, log=log)
+        b.fixed("set RC=%ERRORLEVEL%")
+        _alert_lines(b, plan, node, alerts.FAILOVER_NOT_SCHEDULED, run.job, log)
+        b.fixed("exit /b %RC%")
+        return b
     b.exit_with_rc()
     return b
 

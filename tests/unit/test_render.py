@@ -188,6 +188,13 @@ SUBSET = [
         r"start /wait (rsm|ntbackup|wbadmin) .+",
         r"(wbadmin|ntbackup|schtasks|at) .+",  # a Command's batch_line, optionally redirected
         r"powershell -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/]+=*",  # FO-2 one-shot
+        rf"powershell -NoProfile -NonInteractive -EncodedCommand [A-Za-z0-9+/]+=* > {_PATH} 2>&1",
+        # ALERT-1: a failure raised in CLUSTERPRO's alert log (where clplogcmd is) and the event log
+        r'if "%RC%" == "0" exit /b 0',
+        r'for %%P in \(clplogcmd\.exe\) do if not "%%~\$PATH:P" == "" clplogcmd -m "clpbackup ALERT-1 '
+        rf'\[10[1-3]\]: [^"%]+ %RC%; log [^"%]+" -i 10[1-3] -l ERR >> {_PATH} 2>&1',
+        r'eventcreate /T ERROR /ID 10[1-3] /L APPLICATION /SO clpbackup /D "clpbackup ALERT-1 '
+        rf'\[10[1-3]\]: [^"%]+ %RC%; log [^"%]+" >> {_PATH} 2>&1',
         # FO-2 with AT: at most one pending one-shot (at's listing searched for its mark)
         rf"at > {_PATH} 2>&1",
         rf'find /i "[A-Za-z0-9._-]+" {_PATH} > nul',
@@ -271,7 +278,7 @@ def test_2003_rsm_refresh_precedes_ntbackup_with_a_wait_nt1() -> None:
     i_ping = body.index("ping -n 46 127.0.0.1 > nul")
     i_nt = next(i for i, line in enumerate(body) if line.startswith("ntbackup backup "))
     assert i_rsm < i_ping < i_nt
-    assert body[i_nt + 1 :] == ["set RC=%ERRORLEVEL%", "exit /b %RC%"]
+    assert body[i_nt + 1] == "set RC=%ERRORLEVEL%" and body[-1] == "exit /b %RC%"
     nt_line = body[i_nt]
     assert nt_line.startswith('ntbackup backup "@C:\\clpbackup\\local.bks" /J "local" /T "Daily Tape" /A ')
     for switch in ("/V:no", "/R:no", "/L:f", "/M incremental", "/RS:no", "/HC:on"):
@@ -296,12 +303,13 @@ def test_2003_failover_run_is_full_and_appends_to_the_shared_tape_nt3() -> None:
     fscript = lines(art.file("failover-script"))
     mark = "clpbackup-prod-shared-once"
     at_line = f'at 04:00 cmd /c "C:\\clpbackup\\shared-failover.bat" {mark}'
+    at_line += ' > "C:\\clpbackup\\logs\\failover.log" 2>&1'  # ALERT-1: the log its alert names
     assert at_line in fscript
     find = f'find /i "{mark}" "C:\\clpbackup\\logs\\at-list.txt" > nul'
     assert fscript.index(find) < fscript.index(at_line)
     entry = once_schedule(plan, "node-b", "shared", "04:00", batch=run.batch)
     assert entry.run == f'cmd /c "C:\\clpbackup\\shared-failover.bat" {mark}'
-    assert entry.argv[-1] == mark and entry.command_line == at_line
+    assert entry.argv[-1] == mark and at_line.startswith(entry.command_line + " > ")
 
 
 def test_2003_failover_append_false_does_not_append() -> None:
@@ -390,7 +398,10 @@ def test_2008r2_at_schedules_and_failover() -> None:
     assert b.schedule("shared").at == "03:15"
     assert a.schedule("local").delete_argv == ()  # deleted by ID, found on the node
     fo = lines(a.file("failover-script"))
-    assert 'at 05:00 cmd /c "C:\\clpbackup\\shared.bat" clpbackup-prod-shared-once' in fo
+    assert (
+        'at 05:00 cmd /c "C:\\clpbackup\\shared.bat" clpbackup-prod-shared-once'
+        ' > "C:\\clpbackup\\logs\\failover.log" 2>&1' in fo
+    )
     assert not any(f.path.endswith("-failover.bat") for f in a.files)  # WSB: same command
 
 
@@ -455,7 +466,9 @@ def test_2012_failover_at_a_time_registers_the_next_occurrence_as_system() -> No
     body = lines(art.file("failover-script"))
     entry = once_schedule(plan, "node-b", "shared", "05:00")
     line = next(x for x in body if x.startswith("powershell "))
-    assert command_line_to_argv(batch_line_to_command_line(line)) == list(entry.argv)
+    log = ' > "C:\\clpbackup\\logs\\failover.log" 2>&1'  # ALERT-1: the log its alert names
+    assert line.endswith(log)
+    assert command_line_to_argv(batch_line_to_command_line(line.removesuffix(log))) == list(entry.argv)
     assert entry.argv[:4] == ("powershell", "-NoProfile", "-NonInteractive", "-EncodedCommand")
     assert (entry.name, entry.kind, entry.at, entry.scheduler) == (
         "clpbackup-prod-shared-once", "once", "05:00", "schtasks"
@@ -608,7 +621,9 @@ def test_a_share_target_job_records_its_versions_after_the_backup_second_hop() -
     i_backup = next(i for i, line in enumerate(body) if line.startswith("wbadmin start backup "))
     assert body[i_backup + 1] == "set RC=%ERRORLEVEL%"
     record = next(line for line in body if line.startswith("wbadmin get versions "))
-    assert body.index(record) > i_backup + 1 and body[body.index(record) + 1] == "exit /b %RC%"
+    # then ALERT-1's branch, which ends with the tool's own exit code
+    assert body.index(record) > i_backup + 1 and body[body.index(record) + 1] == 'if "%RC%" == "0" exit /b 0'
+    assert body[-1] == "exit /b %RC%"
     assert record.endswith(f'> "{plan.scripts_dir}\\logs\\local-versions.txt" 2>&1')
     assert "-machine:node-a" in record and "-backupTarget:\\\\" in record
     volume = plan.model_copy(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from clpbackup import alerts
 from clpbackup.artifacts import ArtifactFile, NodeArtifacts, ScheduleEntry
 from clpbackup.commands import Command
 from clpbackup.plan import Plan
@@ -39,7 +40,7 @@ from clpbackup.render import (
     selection_path,
     versions_record,
 )
-from tests.wine.wine import JUDGE_DIR, Record, RunResult, Step, WinePrefix
+from tests.wine.wine import JUDGE_DIR, PATH_WITHOUT_CLP, Record, RunResult, Step, WinePrefix
 
 #: A tool's failure exit code for the "exit codes come through" runs (any non-zero value would do;
 #: 7 is no code cmd.exe or the batch files produce themselves).
@@ -61,6 +62,18 @@ class Script:
     log: str | None = None  # the job log its tool's output goes to
     schedule: ScheduleEntry | None = None
     absent: list[Command] = field(default_factory=list)  # what it runs without the partition (JOB-3)
+    #: ALERT-1: what a failure raises (clplogcmd, eventcreate), ``%RC%`` still in the message
+    alerts: list[Command] = field(default_factory=list)
+
+    def raised(self, rc: int, *, clplogcmd: bool = True) -> list[Command]:
+        """The alert commands a run whose tools exit ``rc`` must start (none for 0)."""
+        if rc == 0:
+            return []
+        out = [
+            Command(tuple(a.replace(alerts.RC, str(rc)) for a in c.argv), c.os)
+            for c in self.alerts
+        ]
+        return [c for c in out if clplogcmd or c.program != "clplogcmd"]
 
 
 @dataclass
@@ -90,6 +103,11 @@ class NodeCase:
         return {v[0].upper() for v in found} - {"C"}
 
 
+def _alerts(plan: Plan, node: str, kind: alerts.AlertKind, job: str, log: str) -> list[Command]:
+    text = alerts.message(kind, job, node, log)
+    return list(alerts.alert_commands(kind, text, plan.node(node).os, field=None))
+
+
 def node_case(plan: Plan, node: str) -> NodeCase:
     """The files, schedule entries and expectations of ``node``."""
     n = plan.node(node)
@@ -115,6 +133,7 @@ def node_case(plan: Plan, node: str) -> NodeCase:
                 log=log_path(plan, name),
                 schedule=entry,
                 absent=after,
+                alerts=_alerts(plan, n.name, alerts.BACKUP_FAILED, name, log_path(plan, name)),
             )
         )
         if run is not None and run.job == name and run.own_script:
@@ -124,6 +143,7 @@ def node_case(plan: Plan, node: str) -> NodeCase:
                     run_batch(run.batch),
                     [*run.commands, *after],
                     log=log_path(plan, name),
+                    alerts=_alerts(plan, n.name, alerts.FAILOVER_RUN_FAILED, name, log_path(plan, name)),
                 )
             )
     if run is not None:
@@ -134,6 +154,9 @@ def node_case(plan: Plan, node: str) -> NodeCase:
             record = versions_record(plan, n, run.job)
             expected = [*run.commands, *([record] if record is not None else [])]
             via_call = True
+            # the called job script raises its own failure (ALERT-1); failover.bat adds none
+            kind = alerts.FAILOVER_RUN_FAILED if run.own_script else alerts.BACKUP_FAILED
+            raised = _alerts(plan, n.name, kind, run.job, log_path(plan, run.job))
         else:
             entry = once_schedule(plan, n, run.job, fb.at, batch=run.batch)
             _program, _, tail = entry.command_line.partition(" ")
@@ -143,7 +166,8 @@ def node_case(plan: Plan, node: str) -> NodeCase:
                 # FO-2: failover.bat first reads at.exe's list for a pending one-shot of its own
                 expected.insert(0, platform.at_query())
             via_call = False
-        case.failover = Script(fo_file, run_batch(fo_file.path), expected, via_call=via_call)
+            raised = _alerts(plan, n.name, alerts.FAILOVER_NOT_SCHEDULED, run.job, log_path(plan, "failover"))
+        case.failover = Script(fo_file, run_batch(fo_file.path), expected, via_call=via_call, alerts=raised)
         case.fragment = art.file("start-fragment")
     return case
 
@@ -263,10 +287,19 @@ def judge_node(prefix: WinePrefix, case: NodeCase) -> Verdict:
                 (
                     f"{s.file.path} via {s.run!r} (tools exit {rc})",
                     Step(s.run, tool_env(s.expected, rc)),
-                    s.expected,
+                    [*s.expected, *s.raised(rc)],
                     wine_rc(s, rc),
                 )
             )
+        # ALERT-1 on a node without CLUSTERPRO's clplogcmd: only the event log entry
+        steps.append(
+            (
+                f"{s.file.path} via {s.run!r} (tools exit {TOOL_FAILURE_RC}, no clplogcmd on the Path)",
+                Step(s.run, {**tool_env(s.expected, TOOL_FAILURE_RC), "PATH": PATH_WITHOUT_CLP}),
+                [*s.expected, *s.raised(TOOL_FAILURE_RC, clplogcmd=False)],
+                wine_rc(s, TOOL_FAILURE_RC),
+            )
+        )
     for entry in case.art.schedules:
         _prog, _, tail = entry.command_line.partition(" ")
         cmd = Command(entry.argv, case.art.os, raw_tail=tail if entry.scheduler == "at" else None)

@@ -38,6 +38,9 @@ RECORDED = (
     "hostname",
 )
 
+#: CLUSTERPRO's stand-in folder on the Path: a recorder named ``clplogcmd.exe`` lives there, and a
+#: step whose PATH leaves it out is a node without CLUSTERPRO's clplogcmd (ALERT-1).
+CLP_DIR = "C:\\clpjudge\\clusterpro"
 #: The judge's own folder on C: (the recorder copies and the launcher live in ``bin``: CreateProcess
 #: looks in the launching program's folder first, before system32 and Wine's own schtasks.exe).
 JUDGE_DIR = "C:\\clpjudge"
@@ -45,6 +48,10 @@ BIN_DIR = JUDGE_DIR + "\\bin"
 #: The working folder of every run (the scheduler's would be system32, where Wine's builtin
 #: schtasks.exe/ping.exe would shadow the recorders on cmd.exe's search).
 CWD = JUDGE_DIR + "\\cwd"
+
+#: The PATH of every step; :data:`PATH_WITHOUT_CLP` is a node without clplogcmd.
+PATH_WITHOUT_CLP = f"{BIN_DIR};C:\\windows\\system32;C:\\windows"
+BASE_PATH = f"{PATH_WITHOUT_CLP};{CLP_DIR}"
 
 LANGS = {437: "en_US.UTF-8", 932: "ja_JP.UTF-8"}
 
@@ -218,6 +225,8 @@ class WinePrefix:
         self.unix(CWD).mkdir(parents=True, exist_ok=True)
         for name in RECORDED:
             shutil.copyfile(self.tools.recorder, bin_dir / f"{name}.exe")
+        self.unix(CLP_DIR).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.tools.recorder, self.unix(CLP_DIR) / "clplogcmd.exe")
         shutil.copyfile(self.tools.launcher, bin_dir / "clpjudge-launcher.exe")
         self._pristine = {p.name.lower() for p in drive_c.iterdir()}
         self._volumes.mkdir(exist_ok=True)
@@ -316,7 +325,7 @@ class WinePrefix:
             log = self.next_log()
             logs.append(log)
             env = {
-                "PATH": f"{BIN_DIR};C:\\windows\\system32;C:\\windows",
+                "PATH": BASE_PATH,
                 "CLPREC_LOG": log,
                 **step.env,
             }
