@@ -131,6 +131,9 @@ def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = 
                 print(f"    {s.state:9} {s.name} at {s.at or '-'}{last}  {s.verdict}")
             for job, ver in v.versions.items():
                 print(f"    newest version of {job}: {ver or 'none'}")
+            for e in v.events or []:
+                kind = e.kind or "not a clpbackup ID"
+                print(f"    ALERT-1 event {e.event_id} at {e.time} ({kind}): {e.message}")
         if isinstance(v, ScheduleResult) and v.action == "refused":
             print("    refused: nothing was changed on this node")
         for n in v.notes:

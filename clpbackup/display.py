@@ -765,6 +765,19 @@ def _status_blocks(result: ClusterResult[Any]) -> list[_Block]:
     if rows:
         caption = "Jobs × nodes: schedule, last run, newest version"
         blocks.append(_Table(["job", *nodes], rows, caption=caption))
+    event_rows: list[list[CellLike]] = [
+        [
+            Cell(node, code=True),
+            e.time,
+            Cell(str(e.event_id), "bad", (e.kind or "not a clpbackup ID",)),
+            e.message,
+        ]
+        for node, v in statuses.items()
+        for e in v.events or []
+    ]
+    if event_rows:
+        caption = "Failures the nodes raised (ALERT-1): the newest clpbackup entries of the event log"
+        blocks.append(_Table(["node", "time (node)", "event ID", "message"], event_rows, caption=caption))
     return blocks
 
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from clpbackup import render
+from clpbackup import alerts, render
 from clpbackup.artifacts import NodeArtifacts, ScheduleEntry
 from clpbackup.commands import Command
 from clpbackup.errors import ClpBackupError, ParseError, PlanError
 from clpbackup.ownership import OwnerDecision
 from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
+from clpbackup.parsers.eventlog import LoggedEvent, parse_events
 from clpbackup.parsers.ntbackup import NtbackupLog, parse_log
 from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
 from clpbackup.parsers.wbadmin import (
@@ -46,7 +47,15 @@ from clpbackup.record import (
     parse_record,
     task_line,
 )
-from clpbackup.results import Change, Problem, RestoreSource, RunResult, ScheduleStatus, StatusResult
+from clpbackup.results import (
+    Change,
+    NodeEvent,
+    Problem,
+    RestoreSource,
+    RunResult,
+    ScheduleStatus,
+    StatusResult,
+)
 from clpbackup.rules import scheduler_for
 from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
 from clpbackup.winquote import check_value
@@ -85,6 +94,9 @@ class NodeState:
     """SHA-256 of the record file as read (``None``: no record): a guard of the apply (LOCK-1)."""
     at_listing: str | None = None
     """The ``at`` listing exactly as read: a guard of the apply (LOCK-1)."""
+    events: list[LoggedEvent] | None = None
+    """The newest Application event log entries of source clpbackup (ALERT-1; read with
+    ``events=True``), newest first; ``None`` when not read or not readable (then in ``errors``)."""
 
     def task(self, name: str) -> ScheduledTask | None:
         """The task called ``name`` (case-insensitive), or ``None``."""
@@ -145,6 +157,10 @@ def _parse_at(text: str) -> tuple[list[AtJob], str]:
 
 def _store_at_jobs(state: NodeState, value: tuple[list[AtJob], str]) -> None:
     state.at_jobs, state.at_listing = value
+
+
+def _store_events(state: NodeState, events: list[LoggedEvent]) -> None:
+    state.events = events
 
 
 def _versions_probe(plan: Plan, node: Node, command: Command, job: str) -> Probe[str]:
@@ -311,10 +327,13 @@ def build_inspect(
     versions: bool = False,
     selections: bool = False,
     delegated: bool = False,
+    events: bool = False,
 ) -> tuple[InspectRequest, list[Probe[Any]]]:
     """The one read pipeline for a node, and the probe (command, parser, slot) of each command.
 
     The request's commands are the probes' commands, in order: adding a read is adding a probe.
+    ``events`` (status) adds the read-back of the newest clpbackup entries of the Application event
+    log (ALERT-1, :func:`clpbackup.alerts.events_command`).
     ``selections`` (deploy) adds what :func:`selection_problems` needs: for each NTBackup
     include/exclude path, whether it is a folder (``if exist "<path>\\"``) and a file (its hash).
     ``delegated``: the session holds a delegated Kerberos ticket (:func:`reads_shares_directly`).
@@ -341,6 +360,8 @@ def build_inspect(
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
     read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
+    if events:
+        probes.append(Probe("events", alerts.events_command(node.os), parse_events, _store_events))
     if selections and platform.backup_tool == "ntbackup":
         for fld, path in _selection_items(plan):
             probes.append(_folder_probe(path.rstrip("\\"), node.os, fld))
@@ -1070,6 +1091,19 @@ def newest_versions(plan: Plan, node: Node, state: NodeState) -> dict[str, str |
     for job, spec in plan.jobs.items():
         if spec.ntbackup is not None:
             out[job] = _fmt(last_success(plan, state, job))
+    return out
+
+
+def node_events(state: NodeState) -> list[NodeEvent] | None:
+    """The clpbackup failures read back from the node's Application event log (ALERT-1), newest
+    first, each with its failure kind; ``None`` when they could not be read."""
+    if state.events is None:
+        return None
+    out: list[NodeEvent] = []
+    for e in state.events:
+        kind = alerts.kind_of(e.event_id)
+        out.append(NodeEvent(e.time.strftime("%Y-%m-%d %H:%M:%S"), e.event_id, kind.name if kind else None,
+                             e.entry_type, e.message))
     return out
 
 

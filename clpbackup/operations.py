@@ -399,7 +399,13 @@ class ClusterBackup:
     # -- reading ------------------------------------------------------------------------------------
 
     def _read(
-        self, name: str, *, logs: bool = False, versions: bool = False, selections: bool = False
+        self,
+        name: str,
+        *,
+        logs: bool = False,
+        versions: bool = False,
+        selections: bool = False,
+        events: bool = False,
     ) -> _NodeRead:
         self._checkpoint(name)
         node = self.plan.node(name)
@@ -408,7 +414,14 @@ class ClusterBackup:
         # The version reads take the delegated path only when the handshake really delegated.
         delegated = versions and nodestate.wants_delegation(self.plan, node) and session.delegation()
         request, probes = nodestate.build_inspect(
-            self.plan, node, art, logs=logs, versions=versions, selections=selections, delegated=delegated
+            self.plan,
+            node,
+            art,
+            logs=logs,
+            versions=versions,
+            selections=selections,
+            delegated=delegated,
+            events=events,
         )
         result = session.inspect(request)
         if result.facts is None:
@@ -968,7 +981,7 @@ class ClusterBackup:
         both nodes).
         """
         names = self._node_names(node)
-        reads = self._each(names, lambda n: self._read(n, logs=True, versions=True))
+        reads = self._each(names, lambda n: self._read(n, logs=True, versions=True, events=True))
         decision = self._decide(reads)
         not_asked = [n.name for n in self.plan.nodes if n.name not in reads]
         skipped = bool(not_asked) and not decision.known
@@ -1045,6 +1058,12 @@ class ClusterBackup:
         res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes
         res.notes += [f"WSB-3: {text}" for text in read.state.version_pending.values()]
+        res.events = nodestate.node_events(read.state)
+        if res.events is None:
+            res.notes.append(
+                "ALERT-1: the Application event log could not be read back: "
+                + read.state.errors.get("events", "no answer")
+            )
         return res
 
     # -- failover / failback ----------------------------------------------------------------------

@@ -124,6 +124,20 @@ class ScheduleStatus:
 
 
 @dataclass
+class NodeEvent:
+    """A failure a node's batch files raised (ALERT-1), read back from its Application event log.
+
+    ``time`` is the node's local time (``YYYY-MM-DD HH:MM:SS``); ``kind`` the failure kind of the
+    event ID (docs/operations.md "Alerts"), ``None`` for an ID clpbackup does not write."""
+
+    time: str
+    event_id: int
+    kind: str | None
+    entry_type: str
+    message: str
+
+
+@dataclass
 class StatusResult(NodeOutcome):
     """Where one node stands.
 
@@ -138,6 +152,9 @@ class StatusResult(NodeOutcome):
     files: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=dict)
     owner_checked: bool = True
+    #: the newest failures the node's batch files raised (ALERT-1), newest first; ``None`` when
+    #: the event log could not be read (a problem says why)
+    events: list[NodeEvent] | None = field(default_factory=list)
 
     def summary(self) -> str:
         role = {True: "owns the switchover partition", False: "standby", None: "owner unknown"}[self.owner]

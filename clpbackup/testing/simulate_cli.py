@@ -199,8 +199,25 @@ def control_server(
 
         return act
 
+    def share(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        # a file server the jobs back up to stops answering ("The network path was not found.", as
+        # on both nodes for a server that is off): the next backup to it fails (ALERT-1 raises it)
+        def act(body: dict[str, Any]) -> dict[str, Any]:
+            server = str(body.get("server") or "").strip("\\").lower()
+            if not server or "\\" in server:
+                raise ValueError(f"{kind} needs a file server's name, such as nas01")
+            if kind == "share-down":
+                sim.shares.unreachable.add(server)
+            else:
+                sim.shares.unreachable.discard(server)
+            out(f"  \\\\{server} is {'down' if kind == 'share-down' else 'up'}")
+            return {"server": server, "state": kind, "now": now()}
+
+        return act
+
     actions = {
         "advance": advance, "failover": move("failover"), "failback": move("failback"), "status": status,
         "down": power("down"), "up": power("up"),
+        "share-down": share("share-down"), "share-up": share("share-up"),
     }
     return ControlServer(folder, actions, lock)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clpbackup import ClusterBackup, Plan
-from clpbackup.results import RunResult
+from clpbackup.results import RunResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 from clpbackup.testing.model.eventlog import state as eventlog
 from clpbackup.testing.model.ntbackup import state as ntbackup
@@ -70,6 +70,13 @@ def test_a_failed_backup_leaves_one_alert_and_one_event_and_the_standby_303_none
         assert (alert.event_id, alert.level, alert.message) == (101, "ERR", event.message)
         assert eventlog(sim.node(standby).model).application("clpbackup") == []
         assert run.last_result == 1  # the task's Last Result stays the tool's own exit code
+        # status reads the entry back in the request it already makes
+        status = cb.status()
+        a, b = status[home], status[standby]
+        assert isinstance(a, StatusResult) and isinstance(b, StatusResult)
+        assert a.events is not None and [(e.event_id, e.kind) for e in a.events] == [(101, "backup-failed")]
+        assert a.events[0].message == event.message and b.events == []
+        assert status.to_json()["nodes"][home]["events"][0]["event_id"] == 101
         sim.assert_all_simulated()
 
 

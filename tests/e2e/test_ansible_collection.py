@@ -232,6 +232,7 @@ def test_plan_check_then_changed_then_unchanged(coll: Coll) -> None:
     info = r["info"]
     assert info["ok"] is True, info["problems"]
     assert info["nodes"]["node-a"]["owner"] is True and info["nodes"]["node-b"]["owner"] is False
+    assert info["nodes"]["node-a"]["events"] == []  # ALERT-1: no failure raised yet
 
 
 def test_backup_run_check_mode_then_real(coll: Coll) -> None:

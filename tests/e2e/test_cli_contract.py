@@ -177,3 +177,23 @@ def test_simulate_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "CLPBACKUP_PASSWORD" in proc.stderr
     assert json.loads(proc.stdout)["error"]["type"] == "PlanError"
+
+
+def test_status_shows_the_failure_a_node_raised_alert_1(cluster: tuple[SimulatedCluster, str]) -> None:
+    """ALERT-1: the failed run's event-log entry is in `status` (text and JSON), read in the same
+    request; before, the batch files raised nothing and status had no events."""
+    sim, plan = cluster
+    assert clp("deploy", plan).returncode == 0
+    sim.shares.unreachable.add("nas01")  # local-daily's target: the next run fails
+    run = clp("run", plan, "--job", "local-daily", "--node", "node-a")
+    assert run.returncode == 1, run.stdout
+    proc = clp("status", plan)
+    no_traceback(proc)
+    line = next(x for x in proc.stdout.splitlines() if "ALERT-1 event" in x)
+    assert "event 101" in line and "(backup-failed)" in line
+    assert "backup job local-daily failed on node-a, exit code 1" in line
+    assert "C:\\clpbackup\\logs\\local-daily.log" in line
+    data = one_json(clp("status", plan, "--format", "json"))
+    events = data["nodes"]["node-a"]["events"]
+    assert [(e["event_id"], e["kind"], e["entry_type"]) for e in events] == [(101, "backup-failed", "Error")]
+    assert data["nodes"]["node-b"]["events"] == []

@@ -396,6 +396,25 @@ def test_status_view_nodes_and_jobs() -> None:
     assert ("neutral", "○ matching") in toned_spans(html)
 
 
+def test_status_view_lists_the_failures_the_nodes_raised_alert_1() -> None:
+    from clpbackup.results import NodeEvent
+
+    result = _status()
+    a = result["node-a"]
+    assert isinstance(a, StatusResult)
+    message = f"clpbackup ALERT-1 [101]: backup job local-daily failed on node-a, exit code 1; log {HOSTILE}"
+    a.events = [NodeEvent("2024-06-01 01:00:07", 101, "backup-failed", "Error", message)]
+    md = result._repr_markdown_()
+    assert_safe_markdown(md)
+    [row] = [r for r in md_rows(md) if r[1] == "2024-06-01 01:00:07"]
+    assert row[0] == "`node-a`" and row[2].startswith("✖ 101") and "backup-failed" in row[2]
+    text = assert_safe_html(result._repr_html_())
+    assert "Failures the nodes raised (ALERT-1)" in text and "exit code 1; log" in text
+    # no events: no table
+    a.events = []
+    assert "ALERT-1" not in result._repr_markdown_()
+
+
 def test_generic_views_for_one_shots_and_runs() -> None:
     fo = ClusterResult("failover-backup", {
         "node-a": ScheduleResult("node-a", job="shared-daily", at="now",

@@ -74,8 +74,9 @@ ok:
   sample: true
 nodes:
   description:
-    - Per node of the plan, its status (C(owner), C(schedules), C(files), C(versions), C(problems)) or its
-      error (C({ok - false, error - {type, message, node, rule}})).
+    - Per node of the plan, its status (C(owner), C(schedules), C(files), C(versions), C(problems), and
+      C(events) - the failures the node's batch files raised in its Application event log, ALERT-1,
+      newest first) or its error (C({ok - false, error - {type, message, node, rule}})).
   returned: when the plan was read
   type: dict
   sample:
