@@ -1103,6 +1103,12 @@ def troubleshooting_messages() -> dict[str, list[str]]:
     out["envelope"] = [fault(0x80338111, envelope, "apply")]
     timeout = "The WS-Management service cannot complete the operation within the OperationTimeout."
     out["operation-timeout"] = [fault(0x80338029, timeout, "inspect")]
+    # ALERT-1: what a node's batch file writes into its event log (cmd.exe expands %RC%)
+    from clpbackup import alerts
+
+    log = "C:\\clpbackup\\logs\\local-daily.log"
+    raised = alerts.message(alerts.BACKUP_FAILED, "local-daily", "node-a", log)
+    out["alert-1"] = [raised.replace(alerts.RC, "1")]
     del os.environ["CLPBACKUP_PASSWORD"]
     with pytest.raises(PlanError) as env_err:
         plan.connection.resolve_password("node-a")
