@@ -113,3 +113,28 @@ def plan2012(monkeypatch: pytest.MonkeyPatch) -> Plan:
     data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
     data["cluster"]["start_script"] = "C:\\Program Files\\CLUSTERPRO\\scripts\\failover1\\script1\\start.bat"
     return Plan.from_dict(data)
+
+
+def test_a_japanese_scripts_folder_reaches_the_event_log_and_status_intact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The message is in the node's code page (cp932 batch file); status reads it back unchanged."""
+    monkeypatch.setenv("CLPBACKUP_PASSWORD", "Pl4n-Passw0rd!")
+    data = Plan.from_file(EXAMPLES / "ws2012-ja.yaml").model_dump(mode="json", exclude_none=True)
+    data["connection"]["password"] = {"env": "CLPBACKUP_PASSWORD"}
+    data["scripts_dir"] = "C:\\バックアップ管理"
+    plan = Plan.from_dict(data)
+    home = plan.home_node.name
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        fail_next_backup(sim, home, "local-daily")
+        cb.run_backup("local-daily", home, timeout=120)
+        log = "C:\\バックアップ管理\\logs\\local-daily.log"
+        [event] = eventlog(sim.node(home).model).application("clpbackup")
+        assert event.message.endswith(f"exit code 1; log {log}")
+        [alert] = eventlog(sim.node(home).model).alerts
+        assert alert.message == event.message
+        a = cb.status(node=home)[home]
+        assert isinstance(a, StatusResult) and a.events is not None
+        assert [e.message for e in a.events] == [event.message]
+        sim.assert_all_simulated()

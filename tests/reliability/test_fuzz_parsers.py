@@ -57,6 +57,7 @@ from clpbackup.parsers import (
     parse_version_id,
     parse_versions,
 )
+from clpbackup.parsers.eventlog import parse_events
 from clpbackup.plan import Plan
 from clpbackup.transport._wire import parse_apply, parse_inspect, select_output
 from clpbackup.transport.types import (
@@ -96,6 +97,7 @@ PARSERS: dict[str, tuple[Callable[[str], Any], type | tuple[type, ...]]] = {
     "wbadmin versions": (parse_versions, list),
     "wbadmin summary": (parse_backup_summary, object),
     "wbadmin version id": (parse_version_id, datetime),
+    "event read-back": (parse_events, list),  # ALERT-1
 }
 
 FIXTURE_FILES: list[Path] = sorted(p for p in FIXTURES.glob("*/*/*") if p.is_file())
