@@ -45,6 +45,9 @@ EVENT_SOURCE = "clpbackup"
 RC = "%RC%"
 #: How many of the newest clpbackup entries ``status`` reads back per node.
 NEWEST = 10
+#: How many of the Application log's newest entries the read-back looks through at most: reading an
+#: entry costs a record read, and a busy log holds tens of thousands (the read stays bounded).
+SCAN = 5000
 
 
 @dataclass(frozen=True)
@@ -109,15 +112,18 @@ def alert_commands(kind: AlertKind, text: str, os: str, *, field: str | None) ->
 EVENTS_MARKER = "# clpbackup-op: events v1"
 
 _EVENTS_SCRIPT = """{marker}
-# Read-only: the newest entries of one source in the Application log, newest first. The .NET 2.0
+# Read-only: the newest entries of one source among the newest $scan entries of the Application
+# log, newest first. The .NET 2.0
 # EventLog class reads entries of a source that was never registered as none (Get-EventLog would
 # stop with "No matches found"). Messages go out as base64 of UTF-8: any code page survives.
 $source = '{source}'
 $newest = '{newest}'
+$scan = '{scan}'
 $found = 0
 $log = New-Object System.Diagnostics.EventLog -ArgumentList 'Application'
 $entries = $log.Entries
-for ($i = $entries.Count - 1; ($i -ge 0) -and ($found -lt [int]$newest); $i--) {{
+$last = [Math]::Max(0, $entries.Count - [int]$scan)
+for ($i = $entries.Count - 1; ($i -ge $last) -and ($found -lt [int]$newest); $i--) {{
     try {{
         $e = $entries[$i]
     }} catch {{
@@ -138,7 +144,7 @@ for ($i = $entries.Count - 1; ($i -ge 0) -and ($found -lt [int]$newest); $i--) {
 
 def events_script(newest: int = NEWEST) -> str:
     """The PowerShell 2.0 script :func:`events_command` runs (its text, for the syntax tests)."""
-    return _EVENTS_SCRIPT.format(marker=EVENTS_MARKER, source=EVENT_SOURCE, newest=newest)
+    return _EVENTS_SCRIPT.format(marker=EVENTS_MARKER, source=EVENT_SOURCE, newest=newest, scan=SCAN)
 
 
 def events_command(os: str, newest: int = NEWEST) -> Command:

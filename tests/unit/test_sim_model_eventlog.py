@@ -79,10 +79,21 @@ def test_the_events_script_reads_back_the_newest_entries_of_a_source() -> None:
     for i in (1, 2, 3):
         _run(node, f'eventcreate /T ERROR /ID 10{i} /L APPLICATION /SO clpbackup /D "m{i}"')
     _run(node, 'eventcreate /T ERROR /ID 7 /L APPLICATION /SO other /D "not ours"')
-    script = EVENTS_MARKER + "\n$source = 'clpbackup'\n$newest = '2'\n"
+    script = EVENTS_MARKER + "\n$source = 'clpbackup'\n$newest = '2'\n$scan = '5000'\n"
     encoded = base64.b64encode(script.encode("utf-16-le")).decode()
     rc, out, _ = _run(node, f"powershell -NoProfile -NonInteractive -EncodedCommand {encoded}")
     rows = out.splitlines()
     assert rc == 0 and rows[-1] == "clpbackup-events-end 2"
     assert [r.split()[4] for r in rows[:-1]] == ["103", "102"]
     assert base64.b64decode(rows[0].split()[5]).decode() == "m3"
+
+
+def test_the_events_script_looks_only_through_the_newest_scan_entries() -> None:
+    node = SimulatedWindows("node-a", "2012")
+    _run(node, 'eventcreate /T ERROR /ID 101 /L APPLICATION /SO clpbackup /D "old"')
+    for i in range(3):
+        _run(node, f'eventcreate /T INFORMATION /ID 5 /L APPLICATION /SO other /D "n{i}"')
+    script = EVENTS_MARKER + "\n$source = 'clpbackup'\n$newest = '10'\n$scan = '3'\n"
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode()
+    _, out, _ = _run(node, f"powershell -NoProfile -NonInteractive -EncodedCommand {encoded}")
+    assert out.splitlines() == ["clpbackup-events-end 0"]  # the clpbackup entry is 4th from the end

@@ -216,16 +216,19 @@ def clplogcmd_command(node: SimulatedWindows, proc: Proc, argv: list[str], tail:
 
 
 EVENTS_MARKER = "# clpbackup-op: events v1"
-_PS_VALUE = re.compile(r"^\$(source|newest) = '?((?:[^']|'')*?)'?\r?$", re.MULTILINE)
+_PS_VALUE = re.compile(r"^\$(source|newest|scan) = '?((?:[^']|'')*?)'?\r?$", re.MULTILINE)
 
 
 def events_script(node: SimulatedWindows, proc: Proc, script: str) -> ToolResult:
     """clpbackup's read-back script (:func:`clpbackup.alerts.events_command`), by its marker: the
-    newest ``$newest`` entries of source ``$source`` in the Application log, newest first."""
+    newest ``$newest`` entries of source ``$source`` among the newest ``$scan`` entries of the
+    Application log, newest first."""
     values = {k: v.replace("''", "'") for k, v in _PS_VALUE.findall(script)}
-    if set(values) != {"source", "newest"} or not values["newest"].isdigit():
-        return node.not_simulated_result("powershell: an events script without its two values")
-    found = [e for e in state(node).application(values["source"])][::-1][: int(values["newest"])]
+    if set(values) != {"source", "newest", "scan"} or not (values["newest"] + values["scan"]).isdigit():
+        return node.not_simulated_result("powershell: an events script without its three values")
+    recent = state(node).application()[-int(values["scan"]) :] if int(values["scan"]) else []
+    mine = [e for e in recent if e.source.lower() == values["source"].lower()]
+    found = mine[::-1][: int(values["newest"])]
     out: list[str] = []
     for e in found:
         text = base64.b64encode(e.message.encode("utf-8")).decode("ascii")
