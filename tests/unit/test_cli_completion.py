@@ -38,7 +38,7 @@ def test_bash_completion_from_the_real_entry_point(tmp_path: Path) -> None:
     assert formats == ["text", "json", "html", "md"]
     assert "--out" in complete(script, "clpbackup", "status", "--")
     assert complete(script, "clpbackup", "sim", "") == [
-        "status", "advance", "failover", "failback", "down", "up"
+        "status", "advance", "failover", "failback", "down", "up", "share-down", "share-up"
     ]
     assert complete(script, "clpbackup", "validate", "pl") == ["plan.yaml"]  # plans complete as files
 
