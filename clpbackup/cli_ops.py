@@ -482,6 +482,23 @@ def _configure_simulate(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="model seconds per real second for the simulated clock (0: the clock stands still)",
     )
+    p.add_argument(
+        "--backup-duration",
+        type=_duration,
+        default=0,
+        metavar="DURATION",
+        help="model time a scheduled wbadmin backup spends copying (20m, 1h; default 0: it ends at "
+        "once); it writes copied (NN%%) to its log as the clock moves (--speed, or clpbackup sim advance)",
+    )
+
+
+def _duration(text: str) -> int:
+    from clpbackup.testing.control import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @subcommand(
@@ -510,7 +527,7 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         return run_simulate(
             args.plan, args.write_plan, ssl=args.ssl, latency=args.latency, speed=args.speed,
-            out=say, ready=ready if json_mode else None,
+            backup_duration=args.backup_duration, out=say, ready=ready if json_mode else None,
         )
     except ClpBackupError as exc:
         text = _describe_plan_error(exc) if isinstance(exc, PlanError) else str(exc)

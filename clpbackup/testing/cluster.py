@@ -192,6 +192,7 @@ class SimulatedCluster:
         trusted_for_delegation: bool | dict[str, bool] = False,
         tls12_enabled: bool | dict[str, bool] = False,
         negotiate_enabled: bool = True,
+        backup_duration: float = 0.0,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
@@ -296,6 +297,7 @@ class SimulatedCluster:
                 tls12_enabled=(
                     tls12_enabled.get(n.name, False) if isinstance(tls12_enabled, dict) else tls12_enabled
                 ),
+                backup_duration=backup_duration,
             )
             if n.home:
                 for vol in volumes.values():

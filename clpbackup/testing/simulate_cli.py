@@ -44,6 +44,7 @@ def run_simulate(
     protocol_versions: dict[str, str] | None = None,
     wsb_installed: bool = True,
     schedule_running: bool = True,
+    backup_duration: float = 0.0,
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     poll: float = 0.2,
@@ -66,6 +67,7 @@ def run_simulate(
         protocol_versions=protocol_versions,
         wsb_installed=wsb_installed,
         schedule_running=schedule_running,
+        backup_duration=backup_duration,
     )
     stop = stop or threading.Event()
     lock = threading.Lock()  # the clock loop below and the control endpoint take turns

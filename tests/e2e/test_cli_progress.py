@@ -7,8 +7,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from clpbackup.parsers.schtasks import ScheduledTask
 from clpbackup.parsers.wbadmin import copied_percent
 from clpbackup.plan import Plan
 from clpbackup.testing import SimulatedCluster
+from clpbackup.testing.control import CONTROL_FILE
 from clpbackup.testing.simulate_cli import plan_yaml
 
 pytestmark = pytest.mark.e2e
@@ -121,3 +125,46 @@ def test_reporter_draws_a_bar_on_a_terminal_and_lines_without_tqdm(
         rep("node-a", "running 42%")
         threading.Event().wait(0.3)
     assert "clpbackup run: node-a: running 42%, " in stream.getvalue()
+
+
+@pytest.mark.slow  # ~15 s: the product looks after 2, 6 and 14 s while the copy lasts 10 s
+def test_run_against_clpbackup_simulate_shows_wbadmins_percentages(tmp_path: Path) -> None:
+    """`clpbackup run` against a `clpbackup simulate` whose backups take model time: per-node
+    `running NN%` lines on stderr, read from the simulated wbadmin's log as it copies; stdout is the
+    JSON alone. 20 model minutes at --speed 120 is 10 s of copying; the product looks after 2 s and
+    6 s, so each node shows a percentage between 0 and 100 at least once."""
+    env = {**os.environ, "CLPBACKUP_PASSWORD": PASSWORD, "CLPBACKUP_PROGRESS_INTERVAL": "0.3"}
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "clpbackup", "simulate", str(EXAMPLE), "--write-plan", "plan.yaml",
+         "--backup-duration", "20m", "--speed", "120"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / CONTROL_FILE).exists():
+            assert sim.poll() is None, sim.stdout.read() if sim.stdout else ""
+            assert time.monotonic() < deadline, "the simulator did not start"
+            time.sleep(0.1)
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "clpbackup", *args], capture_output=True, text=True, cwd=tmp_path,
+                env=env, timeout=180, check=False,
+            )
+
+        assert run("deploy", "plan.yaml", "--no-progress").returncode == 0
+        result = run("run", "plan.yaml", "--job", "local-daily", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        nodes = json.loads(result.stdout)["nodes"]  # stdout: the JSON and nothing else
+        assert {n: v["outcome"] for n, v in nodes.items()} == {"node-a": "success", "node-b": "success"}
+        seen = re.findall(r"^clpbackup run: (node-[ab]): running (\d+)%, ", result.stderr, re.M)
+        assert {n for n, pct in seen if 0 < int(pct) < 100} == {"node-a", "node-b"}, result.stderr
+        # the versions keep the backup's start (model time), not its end
+        assert all(v["version"].startswith("01/15/2024-00:") for v in nodes.values())
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()

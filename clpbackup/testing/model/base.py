@@ -72,12 +72,29 @@ class Proc:
     depth: int = 0
     env_stack: list[tuple[Env, str]] = field(default_factory=list)
     network_logon: bool = False
+    #: the file this process's stdout is redirected to while a statement runs (``> file``): a tool
+    #: that writes as it goes (wbadmin's ``copied (NN%)``) puts its output there before it ends
+    stdout_file: StdoutFile | None = None
 
     def child(self) -> Proc:
-        """A new process started from this one (inherits a copy of the environment and the logon)."""
+        """A new process started from this one (inherits a copy of the environment, the logon and
+        where its stdout goes)."""
         return Proc(
-            self.user, self.env.copy(), self.cwd, depth=self.depth + 1, network_logon=self.network_logon
+            self.user, self.env.copy(), self.cwd, depth=self.depth + 1, network_logon=self.network_logon,
+            stdout_file=self.stdout_file,
         )
+
+
+@dataclass
+class StdoutFile:
+    """A file a statement's stdout is redirected to: ``path`` (relative to ``cwd``), ``append``
+    (``>>``); ``base`` is what the file held when a tool first wrote to it while running (``None``
+    until then), so the statement's final write replaces those partial writes."""
+
+    path: str
+    cwd: str
+    append: bool
+    base: bytes | None = None
 
 
 class BatchExit(Exception):

@@ -20,7 +20,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from clpbackup.testing.model.base import BatchExit, CmdSyntaxError, Goto, Proc, ToolResult, lines
+from clpbackup.testing.model.base import (
+    BatchExit,
+    CmdSyntaxError,
+    Goto,
+    Proc,
+    StdoutFile,
+    ToolResult,
+    lines,
+)
 from clpbackup.testing.model.fs import ERROR_FILE_NOT_FOUND, FsError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -302,7 +310,19 @@ def run_statement(node: SimulatedWindows, proc: Proc, text: str, *, in_batch: bo
                 return ToolResult(1, err=lines(node.texts.t("win.3")))
         if r.handle == 0 and r.target.lower() != "nul" and not node.fs.is_file(r.target, proc.cwd):
             return ToolResult(1, err=lines(node.texts.t("win.2")))
-    result = _dispatch(node, proc, command, in_batch=in_batch)
+    stdout = next((r for r in reversed(redirs) if r.handle == 1), None)
+    streamed = None
+    to_file = stdout is not None and stdout.target.lower() not in ("nul", "con")
+    if stdout is not None and to_file and not stdout.target.startswith("&"):
+        streamed = StdoutFile(stdout.target, proc.cwd, stdout.append)
+    outer, proc.stdout_file = proc.stdout_file, streamed or proc.stdout_file
+    try:
+        result = _dispatch(node, proc, command, in_batch=in_batch)
+    finally:
+        proc.stdout_file = outer
+    if streamed is not None and streamed.base is not None:
+        # what the tool wrote while it ran is replaced by its whole output, as one write
+        node.fs.write_bytes(streamed.path, streamed.base, streamed.cwd, mtime=node.time.utc())
     return _apply_redirections(node, proc, result, redirs)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -315,6 +316,7 @@ class SimulatedWindows:
         switchover_volumes: Sequence[str] = (),
         winrm_delegation: bool = False,
         tls12_enabled: bool = False,
+        backup_duration: float = 0.0,
     ) -> None:
         if os not in PERSONALITIES:
             raise ValueError(f"unknown OS {os!r}; use one of {', '.join(PERSONALITIES)}")
@@ -357,6 +359,12 @@ class SimulatedWindows:
             raise ValueError(f"Windows Server {os} has no TLS 1.2 (SChannel speaks TLS 1.0 at most)")
         # TLS 1.2 enabled for SChannel's server side (the SCHANNEL\Protocols\TLS 1.2\Server keys)
         self.tls12_enabled = tls12_enabled
+        #: model seconds a ``wbadmin start backup`` of a scheduled task spends copying (0: none, the
+        #: run ends at the moment it starts). Above 0, task runs go on in the background while the
+        #: clock moves, and wbadmin writes its ``copied (NN%)`` lines as it goes (windows-facts.md).
+        self.backup_duration = backup_duration
+        #: background task runs (threads) → the model time each sleeps until, ``None`` while busy
+        self.workers: dict[threading.Thread, datetime | None] = {}
         self.scheduler = TaskScheduler(self)
         self.not_simulated: list[str] = []
         self.history: list[ProgramRun] = []
@@ -371,8 +379,7 @@ class SimulatedWindows:
         self.wsb_targets: list[str] = []  # backup targets this node has written to (its catalog)
         self.ntbackup: Any = None  # created by ntbackup.py on first use
         self.libraries: dict[str, Any] = {}  # rsm libraries (2003)
-        self._after: list[Callable[[], object]] = []
-        self._depth = 0
+        self._tls = threading.local()  # per thread: the request depth and what runs after it
         self.env = Env(
             {
                 "ComSpec": self.system32 + "\\cmd.exe",
@@ -588,6 +595,85 @@ class SimulatedWindows:
                     finally:
                         self._depth -= 1
             return result
+
+    @property
+    def _after(self) -> list[Callable[[], object]]:
+        after: list[Callable[[], object]] | None = getattr(self._tls, "after", None)
+        if after is None:
+            after = self._tls.after = []
+        return after
+
+    @property
+    def _depth(self) -> int:
+        depth: int = getattr(self._tls, "depth", 0)
+        return depth
+
+    @_depth.setter
+    def _depth(self, value: int) -> None:
+        self._tls.depth = value
+
+    # -- runs that take model time ------------------------------------------------------------------
+    def background(self, job: Callable[[], object]) -> None:
+        """Run ``job`` as a request of its own on a thread of its own (a task run that takes model
+        time); :func:`advance_nodes` moves the clock through its waits."""
+
+        def body() -> None:
+            try:
+                self.toplevel(job)
+            finally:
+                with self.lock:
+                    self.workers.pop(threading.current_thread(), None)
+
+        thread = threading.Thread(target=body, name=f"sim-{self.name}-task", daemon=True)
+        with self.lock:
+            self.workers[thread] = None
+        thread.start()
+
+    def in_background(self) -> bool:
+        """True on a background task run's thread (there a tool may wait for the model clock)."""
+        return threading.current_thread() in self.workers
+
+    def sleep_until(self, when: datetime) -> None:
+        """Wait (on a background run's thread) until the model clock reaches ``when``; the node's
+        lock is free meanwhile, so requests are answered while the run goes on."""
+        me = threading.current_thread()
+        ready = threading.Condition(self.lock)
+        with ready:
+            self.workers[me] = when
+            while self.clock.now() < when:
+                ready.wait(0.005)  # releases the lock however deeply this thread holds it
+            self.workers[me] = None
+
+    def settled(self) -> bool:
+        """No background run is busy: each one sleeps until a time still to come."""
+        with self.lock:
+            now = self.clock.now()
+            return all(w is not None and w > now for w in self.workers.values())
+
+    def next_wake(self, end: datetime) -> datetime | None:
+        """The earliest time at or before ``end`` a background run sleeps until."""
+        with self.lock:
+            times = [w for w in self.workers.values() if w is not None and w <= end]
+        return min(times) if times else None
+
+    def stream(self, proc: Proc, text: str) -> None:
+        """A running tool's output so far, written where the statement redirects stdout (a console
+        shows nothing until the request ends, so without a file it goes nowhere yet)."""
+        target = proc.stdout_file
+        if target is None:
+            return
+        try:
+            if target.base is None:
+                target.base = (
+                    self.fs.read_bytes(target.path, target.cwd)
+                    if target.append and self.fs.is_file(target.path, target.cwd)
+                    else b""
+                )
+            self.fs.write_bytes(
+                target.path, target.base + self.encode(text), target.cwd, mtime=self.time.utc()
+            )
+        except FsError:
+            pass  # the statement's own write at the end reports it
 
     def after_current(self, job: Callable[[], object]) -> None:
         """Run ``job`` when the current request has finished (immediately outside a request)."""
@@ -850,8 +936,10 @@ def advance_nodes(
     if end < clock.now():
         raise ValueError("the simulated clock only moves forward")
     ran: list[str] = []
+    _settle(nodes)
     for _ in range(100_000):
         times = [t for t in (n.next_event(end) for n in nodes) if t is not None]
+        times += [t for t in (n.next_wake(end) for n in nodes) if t is not None]
         if not times:
             break
         moment = min(times)
@@ -859,5 +947,17 @@ def advance_nodes(
             clock.set(moment)
         for n in nodes:
             ran += [f"{n.name}:{name}" for name in n.fire_due()]
+        _settle(nodes)
     clock.set(end)
     return ran
+
+
+def _settle(nodes: Sequence[SimulatedWindows], limit: float = 60.0) -> None:
+    """Wait (real time) until every background run sleeps until a time still to come or has ended,
+    so the clock moves on only once each run has done what it does at this moment."""
+    deadline = time.monotonic() + limit
+    while not all(n.settled() for n in nodes):
+        if time.monotonic() > deadline:
+            nodes[0].record_not_simulated(f"a background task run did not settle within {limit:.0f} s")
+            return
+        time.sleep(0.002)

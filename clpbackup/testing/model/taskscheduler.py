@@ -141,13 +141,24 @@ class TaskScheduler:
                 out.append((nxt, task))
         return sorted(out, key=lambda item: item[0])
 
-    def run_task(self, task: Task, when: datetime | None = None) -> int:
-        """Run the task now (in model time) and record the result; returns the exit code."""
+    def run_task(self, task: Task, when: datetime | None = None) -> int | None:
+        """Run the task now (in model time) and record the result; returns the exit code.
+
+        When backups take model time (``node.backup_duration``), the run goes on in the background
+        (the task shows Running until it ends) and ``None`` is returned.
+        """
         node = self.node
         start = when or node.time.local()
         task.fired_until = max(task.fired_until or start, start)
         task.last_run = start
         task.running = True
+        if node.backup_duration > 0 and not node.in_background():
+            node.background(lambda: self._finish(task, start))
+            return None
+        return self._finish(task, start)
+
+    def _finish(self, task: Task, start: datetime) -> int:
+        node = self.node
         try:
             rc = node.run_scheduled(task.run, user="SYSTEM" if task.is_system else task.run_as)
         finally:

@@ -22,7 +22,7 @@ whole volumes only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from clpbackup.testing.model.base import Proc, ToolResult, lines
@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.testing.model.node import SimulatedWindows
 
 WB_FAIL_RC = 1  # real wbadmin exit codes are not documented; the model fails with 1
+PROGRESS_STEP = 5  # percent between two "copied (NN%)" lines of a backup that takes model time
 LOG_DIR = "\\Logs\\WindowsServerBackup"
 
 
@@ -233,12 +234,26 @@ def _start_backup(node: SimulatedWindows, proc: Proc, argv: list[str]) -> ToolRe
             if any(full.upper() == e or full.upper().startswith(e + "\\") for e in excludes):
                 continue
             files[full] = data
-    for v in volumes:
+    # In a scheduled run that takes model time (node.backup_duration), the copy lasts that long,
+    # shared equally among the volumes, and wbadmin writes "copied (NN%)" as it goes — each update
+    # on a line of its own when stdout is not a console (shared/reference/outputs/wbadmin-start-
+    # backup_*: the piped captures repeat the line with a growing percentage).
+    timed = node.backup_duration > 0 and node.in_background()
+    share = timedelta(seconds=node.backup_duration / len(volumes)) if timed else timedelta(0)
+    head = lines(*t.t("wb.head").split("\n"), "")
+    for i, v in enumerate(volumes):
         if selected[v]:
             n = sum(1 for p in files if p.upper().startswith(v))
             out += lines(
                 *t.t("wb.identify", vol=vol_names[v]).split("\n"), t.t("wb.scanning"), t.t("wb.found", n=n)
             )
+        if timed:
+            begin = now + share * i
+            for pct in range(0, 100, PROGRESS_STEP):
+                node.sleep_until(begin + share * pct / 100)
+                out += lines(t.t("wb.copied", vol=vol_names[v], pct=pct))
+                node.stream(proc, head + out)
+            node.sleep_until(begin + share)
         out += lines(t.t("wb.copied", vol=vol_names[v], pct=100))
     vid = version_id(now)
     new = WsbVersion(machine, vid, now, target.folder, target.text, volumes, items, files, node.name)
