@@ -740,14 +740,7 @@ class ClusterBackup:
             except (ConnectionFailed, NodeTimeout):
                 self._drop_session(name)
                 applied = None
-            if applied is not None and applied.lock_holder is not None:
-                raise NodeBusy(
-                    f"another clpbackup holds the node lock ({_holder(applied.lock_holder)}); "
-                    f"waited {self.lock_wait} s and changed nothing",
-                    node=name,
-                    hint="wait for it to finish, then run again; a holder that crashed releases "
-                    "the lock when its process ends",
-                )
+            self._refuse_if_busy(name, applied)
             if applied is not None and not applied.stale:
                 return applied
             read = self._read(name)
@@ -767,6 +760,17 @@ class ClusterBackup:
             node=name,
             hint="another tool is changing the scheduled jobs; run deploy again when it is done",
         )
+
+    def _refuse_if_busy(self, name: str, applied: ApplyResult | None) -> None:
+        """LOCK-1: the apply found another clpbackup's node lock and changed nothing."""
+        if applied is not None and applied.lock_holder is not None:
+            raise NodeBusy(
+                f"another clpbackup holds the node lock ({_holder(applied.lock_holder)}); "
+                f"waited {self.lock_wait} s and changed nothing",
+                node=name,
+                hint="wait for it to finish, then run again; a holder that crashed releases "
+                "the lock when its process ends",
+            )
 
     def _prelude_commands(self, read: _NodeRead) -> list[list[str]]:
         node, facts = read.node, read.facts
@@ -1225,9 +1229,23 @@ class ClusterBackup:
         run and only the answer was lost: they are never sent again blindly (a second backup).
         The node is read again; when ``started`` says the run is there, nothing more is sent
         (``None``); otherwise only the ``missing`` commands are applied (IDEM-1, as deploy does).
+
+        The commands run under the node lock (LOCK-1), as a deploy's do: a one-shot is not created,
+        nor a run started, while another clpbackup rewrites the node's batch files and tasks
+        (:class:`NodeBusy`, nothing changed). The scripts folder is created locked (ACL-1) if the
+        lock's file is the first thing to go into it.
         """
+
+        def request(specs: Sequence[CommandSpec]) -> ApplyRequest:
+            return ApplyRequest(
+                commands=specs, stop_on_error=True, lock=self._node_lock(),
+                locked_dirs=[self.plan.scripts_dir],
+            )
+
         try:
-            return self._apply(name, ApplyRequest(commands=commands, stop_on_error=True))
+            applied = self._apply(name, request(commands))
+            self._refuse_if_busy(name, applied)
+            return applied
         except AuthenticationFailed as exc:
             # Refused part-way: the commands may have run, and reading the node again would only be
             # refused too (and count towards an account lockout). Say so instead of guessing.
@@ -1243,7 +1261,9 @@ class ClusterBackup:
             rest = missing(again)
             if not rest:
                 return None
-            return self._apply(name, ApplyRequest(commands=rest, stop_on_error=True))
+            applied = self._apply(name, request(rest))
+            self._refuse_if_busy(name, applied)
+            return applied
 
     # -- run now ----------------------------------------------------------------------------------
 

@@ -207,6 +207,35 @@ def test_a_held_node_lock_refuses_the_second_deploy_naming_the_holder(
         assert "alice" not in sim.node("node-a").files.read_bytes(lock).decode("utf-8")
 
 
+def test_one_shots_and_run_take_the_node_lock_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOCK-1 for the applies that schedule or start a backup (failover/failback one-shots, run):
+    under another clpbackup's lock they change nothing and name the holder, as deploy does."""
+    plan = load("2012-wsb-schtasks", monkeypatch)
+    lock = f"{plan.scripts_dir}\\clpbackup.lock"
+    holder = "owner=bob@ws9 pid 77 (clpbackup)\r\ntaken=2024-01-15T00:00:00Z\r\nexpires=2024-01-15T00:06:00Z"
+    with SimulatedCluster.from_plan(plan) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.deploy().ok
+        sim.failover()
+        model = sim.node("node-b").model
+        before = dict(sim.node("node-b").tasks)
+        model.write_file(lock, holder.encode("utf-8"))
+        model.open_handles.add(lock.lower())  # a live deploy holds it open
+        with ClusterBackup(sim.plan, lock_wait=1) as cb:
+            once = cb.failover_backup(at="now")
+            run = cb.run_backup("local-daily", node="node-b")
+        for result in (once, run):
+            busy = result["node-b"]
+            assert isinstance(busy, NodeBusy), result
+            assert "held by bob@ws9 pid 77 (clpbackup) since 2024-01-15T00:00:00Z" in str(busy)
+        assert sim.node("node-b").tasks.keys() == before.keys()  # no one-shot under the lock
+        assert all(t.last_run is None for t in sim.node("node-b").tasks.values())  # nothing started
+        model.open_handles.discard(lock.lower())  # the holder ended: its handle closed
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.failover_backup(at="now").ok
+        assert any(name.endswith("-once") for name in sim.node("node-b").tasks)
+
+
 def test_over_winrs_the_record_is_written_and_foreign_at_jobs_stay(monkeypatch: pytest.MonkeyPatch) -> None:
     plan = load("2003-ntbackup-at", monkeypatch, **{"connection.transport": "winrs"})
     with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
