@@ -563,6 +563,18 @@ class ClusterBackup:
             )
         return result
 
+    def _unread_acl(self, read: _NodeRead) -> list[str]:
+        """ACL-1 said out loud where it could not be checked: a transport that reads no ACL (WinRS)
+        leaves ``scripts_dir_writers`` unknown, and an unknown is not a pass."""
+        facts = read.facts
+        if not facts.scripts_dir_exists or facts.scripts_dir_writers is not None:
+            return []
+        return [
+            f"ACL-1: who may write in {self.plan.scripts_dir} was not read (this transport reads no "
+            "ACL); SYSTEM runs what is in it: make sure only SYSTEM and Administrators may write "
+            "there (docs/security.md)"
+        ]
+
     def _deploy_node(self, name: str, check: bool) -> DeployResult:
         read = self._read(name, selections=True)
         problems = self._preflight(read, for_write=True)
@@ -589,6 +601,7 @@ class ClusterBackup:
             problems.append(Problem("SCH-4", "the Schedule service is stopped; deploy starts it first", name))
         changes, request, conflicts = self._diff(read)
         res = DeployResult(name, check=check, changes=changes, problems=problems)
+        res.notes += self._unread_acl(read)
         if conflicts:
             if check:
                 res.problems += [Problem("OWN-1", c, name) for c in conflicts]
@@ -1061,6 +1074,7 @@ class ClusterBackup:
         res.versions = nodestate.newest_versions(self.plan, read.node, read.state)
         res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes
+        res.notes += self._unread_acl(read)
         res.notes += [f"WSB-3: {text}" for text in read.state.version_pending.values()]
         res.events = nodestate.node_events(read.state)
         if res.events is None:

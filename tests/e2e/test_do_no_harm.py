@@ -243,6 +243,12 @@ def test_over_winrs_the_record_is_written_and_foreign_at_jobs_stay(monkeypatch: 
         assert cb.deploy().ok
         second = cb.deploy()
         assert second.ok and not second.changed, second
+        # ACL-1 cannot be read over WinRS: said, not silently passed (deploy and status alike)
+        status = cb.status()
+        for n in plan.nodes:
+            for result in (second[n.name], status[n.name]):
+                assert not isinstance(result, Exception)
+                assert any(note.startswith("ACL-1: who may write") for note in result.notes), result
         for n in plan.nodes:
             assert set(theirs[n.name]) <= set(at_entries(sim, n.name))
             record = sim.node(n.name).files.read_bytes(f"{plan.scripts_dir}\\clpbackup-record.jsonl")
