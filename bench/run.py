@@ -16,7 +16,8 @@ command and file — measured in the same run::
 
 Sections (see bench/README.md for what each figure means and how it is measured):
 
-* requests  — WS-Man requests per node for deploy, a no-op deploy, status and failover_backup of
+* requests  — WS-Man requests per node for deploy, a no-op deploy, status, failover_backup and (after
+  a day of backups) the restore drill of
   examples/plans/ws2012-wsb.yaml (authentication legs counted apart), and the same deploy done by
   the per-command baseline;
 * latency   — wall time of those operations at 0, 20 and 50 ms per request;
@@ -136,6 +137,8 @@ def op(sim: Any, name: str) -> tuple[float, dict[str, dict[str, int]]]:
                 cb.status()  # an undeployed or drifting node is a result, not a failure
             elif name == "failover_backup":
                 must_be_ok(cb.failover_backup(), "failover_backup")
+            elif name == "drill":
+                must_be_ok(cb.drill(), "drill")
             else:
                 raise ValueError(name)
 
@@ -282,6 +285,9 @@ def bench_requests() -> dict[str, Any]:
             out[label] = by_node
             if label == "deploy":
                 deployed = end_state(sim)
+        # DRILL-1 once the daily backups have run: the owner drills both jobs, the other node one
+        sim.advance(hours=24)
+        _, out["drill"] = op(sim, "drill")
     with cluster() as base:
         _, base_nodes, calls = Baseline(base).deploy()
         check_same_end_state(deployed, base)
@@ -948,6 +954,7 @@ def markdown(fig: dict[str, Any]) -> str:
         "noop_deploy_requests_per_node",
         "status_requests_per_node",
         "failover_backup_requests_per_node",
+        "drill_requests_per_node",
         "auth_requests_per_node",
         "baseline_requests_per_node",
         "baseline_ratio",
@@ -1129,6 +1136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fig["noop_deploy_requests_per_node"] = worst(req["noop_deploy"])
         fig["status_requests_per_node"] = worst(req["status"])
         fig["failover_backup_requests_per_node"] = worst(req["failover_backup"])
+        fig["drill_requests_per_node"] = worst(req["drill"])
         fig["auth_requests_per_node"] = worst(req["deploy"], "auth")
         fig["baseline_requests_per_node"] = worst(req["baseline_deploy"])
         fig["baseline_ratio"] = round(fig["baseline_requests_per_node"] / fig["deploy_requests_per_node"], 1)

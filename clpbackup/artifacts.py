@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FileRole = Literal["start-fragment", "failover-script", "backup-script", "selection"]
+FileRole = Literal["start-fragment", "failover-script", "backup-script", "selection", "drill-script"]
 ScheduleKind = Literal["daily", "once"]
 Scheduler = Literal["at", "schtasks"]
 

@@ -1,4 +1,5 @@
-"""The operational subcommands: deploy, status, failover-backup, failback-backup, run, restore-source.
+"""The operational subcommands: deploy, status, failover-backup, failback-backup, run, restore-source,
+drill.
 
 Registered in :mod:`clpbackup.cli`'s registry. Exit codes: 0 ok, 1 problems found (a node needs
 attention, a node failed, the plan breaks a rule), 2 error (the plan cannot be read, bad arguments,
@@ -108,7 +109,7 @@ def _open(args: argparse.Namespace, **kwargs: Any) -> ClusterBackup | int:
 
 def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = False) -> int:
     from clpbackup.errors import ClpBackupError
-    from clpbackup.results import DeployResult, ScheduleResult, StatusResult
+    from clpbackup.results import DeployResult, DrillResult, ScheduleResult, StatusResult
 
     if fmt == "json":
         _emit_json(result.to_json())
@@ -134,6 +135,13 @@ def _print_result(result: ClusterResult[Any], fmt: str, *, verbose_diff: bool = 
             for e in v.events or []:
                 kind = e.kind or "not a clpbackup ID"
                 print(f"    ALERT-1 event {e.event_id} at {e.time} ({kind}): {e.message}")
+            for job, last in v.drills.items():
+                print(f"    last drill of {job}: {last}")
+        if isinstance(v, DrillResult):
+            for d in v.drills:
+                print(f"    {d.line()}")
+                for line in d.commands if v.check else []:
+                    print(f"      would run: {line}")
         if isinstance(v, ScheduleResult) and v.action == "refused":
             print("    refused: nothing was changed on this node")
         for n in v.notes:
@@ -443,6 +451,36 @@ def _print_restore(src: RestoreSource) -> None:
         print(f"  newest backup on {n}: {v or 'none'}")
     for p in src.problems:
         print(f"  ! {p}")
+
+
+def _configure_drill(p: argparse.ArgumentParser) -> None:
+    _configure(p, check=True)
+    p.add_argument("--job", help="only this job (default: every job)")
+    p.add_argument(
+        "--timeout", type=float, default=3600, help="seconds to wait for each recovery (default 1 h)"
+    )
+
+
+@subcommand(
+    "drill",
+    "DRILL-1: recover each job's canary from its newest backup and check it",
+    _configure_drill,
+    description="DRILL-1 (CAU-2): on each node that holds a job's data (the owner for a switchover job, "
+    "RS-1), recover the canary the job's last backup wrote from the newest version into a scratch "
+    "folder (wbadmin start recovery, as SYSTEM through a one-shot task), compare its token with the "
+    "one the run recorded, delete the copy, and report the version, its age and the time to recover. "
+    "On 2003 the verdict is 'limited' (NTBackup has no command-line restore). --check shows the "
+    "commands and runs nothing. Exit 0 when every drill passed (or, with --check, would run), 1 when "
+    "one failed, was refused or is limited, 2 on an error.",
+)
+@_guard
+def _drill(args: argparse.Namespace) -> int:
+    cb = _open(args)
+    if isinstance(cb, int):
+        return cb
+    with cb:
+        result = cb.drill(job=args.job, node=args.node, check=args.check, timeout=args.timeout)
+        return _print_result(result, args.format)
 
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:

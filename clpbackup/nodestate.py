@@ -15,9 +15,10 @@ touched — a task named like clpbackup's, an AT job that mentions the scripts f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from clpbackup import alerts, render
@@ -32,8 +33,10 @@ from clpbackup.parsers.ntbackup import NtbackupLog, parse_log
 from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
 from clpbackup.parsers.wbadmin import (
     BackupVersion,
+    DrillLog,
     copied_percent,
     parse_backup_summary,
+    parse_drill_log,
     parse_versions,
     reported_error,
 )
@@ -50,6 +53,7 @@ from clpbackup.record import (
 from clpbackup.results import (
     Change,
     NodeEvent,
+    DrillVerdict,
     Problem,
     RestoreSource,
     RunResult,
@@ -97,6 +101,9 @@ class NodeState:
     events: list[LoggedEvent] | None = None
     """The newest Application event log entries of source clpbackup (ALERT-1; read with
     ``events=True``), newest first; ``None`` when not read or not readable (then in ``errors``)."""
+    drill_files: dict[str, str | None] = field(default_factory=dict)
+    """DRILL-1: the drill results (always) and, for a drill, the canary records and drill logs read,
+    by path (``None``: the file does not exist)."""
 
     def task(self, name: str) -> ScheduledTask | None:
         """The task called ``name`` (case-insensitive), or ``None``."""
@@ -328,6 +335,7 @@ def build_inspect(
     selections: bool = False,
     delegated: bool = False,
     events: bool = False,
+    drill: bool = False,
 ) -> tuple[InspectRequest, list[Probe[Any]]]:
     """The one read pipeline for a node, and the probe (command, parser, slot) of each command.
 
@@ -352,8 +360,12 @@ def build_inspect(
     start_script = plan.cluster.start_script
     read_paths: list[str] = [start_script] if start_script else []
     read_paths.append(render.record_path(plan))
-    # DRILL-1: uninstall deletes a canary only when it is still clpbackup's (its first word)
+    # DRILL-1: uninstall deletes a canary only when it is still clpbackup's (its first word);
+    # status shows each job's last drill (small files, no extra request)
     read_paths += canary_paths(plan)
+    read_paths += [render.drill_result_path(plan, j) for j in plan.jobs]
+    if drill:
+        read_paths += drill_paths(plan)
     if logs:
         read_paths += [log_path(plan, j) for j in plan.jobs]
         read_paths += list(platform.tool_logs)  # NTBackup's verdict is its own log (NT-2)
@@ -419,6 +431,10 @@ def read_state(
             state.logs[job] = decode(f.content, codepage)
         elif f is not None:
             state.logs[job] = None
+    for path in [render.drill_result_path(plan, j) for j in plan.jobs] + drill_paths(plan):
+        f = result.files.get(path)
+        if f is not None:
+            state.drill_files[path] = decode(f.content, codepage) if f.content is not None else None
     rec = result.files.get(render.record_path(plan))
     if rec is not None and rec.sha256 is not None:
         state.record_sha256 = rec.sha256
@@ -1481,6 +1497,163 @@ def restore_source(
     return src
 
 
+# -- restore drill (DRILL-1) ----------------------------------------------------------------------
+
+
+def drill_paths(plan: Plan) -> list[str]:
+    """What a drill reads besides the usual: each job's canary record and drill log."""
+    out: list[str] = []
+    for job in plan.jobs:
+        out += [render.canary_record_path(plan, job), render.drill_log_path(plan, job)]
+    return out
+
+
+@dataclass(frozen=True)
+class DrillSource:
+    """The version a drill of ``job`` recovers on a node: the newest one RS-1 points to, made by
+    ``machine`` (``version`` ``None`` and ``problem`` set when there is none to recover)."""
+
+    job: str
+    machine: str | None = None
+    version: BackupVersion | None = None
+    problem: str | None = None
+
+
+def drill_source(plan: Plan, states: Mapping[str, NodeState], job: str, node: str) -> DrillSource:
+    """The newest version of ``job`` a drill on ``node`` can recover: its own for a local job; for a
+    switchover job the newest of both nodes' (RS-1: normally the owner's own after a failover), which
+    must lie on a share when the other node made it (WSB-3). A node whose versions could not be read
+    makes the answer unknown, never "older" (fail closed)."""
+    spec = plan.jobs[job]
+    readers = render.drill_machines(plan, node, job)
+    asked = [n for n in states if n in readers] if spec.scope == "switchover" else [node]
+    newest: tuple[BackupVersion, str] | None = None
+    for name in asked:
+        state = states.get(name)
+        if state is None:
+            return DrillSource(job, problem=f"{name} could not be read; its versions of {job} are unknown")
+        why = state.version_errors.get(job) or state.version_pending.get(job)
+        if why is not None:
+            return DrillSource(job, problem=f"{name}: {why}")
+        for v in state.versions.get(job) or []:
+            if newest is None or v.time_utc > newest[0].time_utc:
+                newest = (v, name)
+    if newest is None:
+        where = " or ".join(asked)
+        return DrillSource(job, problem=f"no backup version of {job} made by {where} was found: run it first")
+    return DrillSource(job, machine=newest[1], version=newest[0])
+
+
+def canary_tokens(plan: Plan, state: NodeState, job: str) -> list[tuple[str, str]]:
+    """``(token, when)`` of each canary ``job``'s runs wrote on the node, oldest first."""
+    text = state.drill_files.get(render.canary_record_path(plan, job)) or ""
+    out: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        token, _, when = line.strip().partition(" ")
+        if token.isdigit():
+            out.append((token, when.strip()))
+    return out
+
+
+_LOCAL_FORMATS = ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%Y/%m/%d %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M")
+
+
+def local_offset(version: BackupVersion) -> timedelta | None:
+    """The node's UTC offset when ``version`` was made: its local "Backup time" (as printed, in the
+    node's short formats) minus its UTC identifier, to the quarter hour; ``None`` when the printed
+    time is in a format not known here."""
+    text = " ".join((version.backup_time_text or "").split())
+    for fmt in _LOCAL_FORMATS:
+        try:
+            local = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        delta = local - version.time_utc.replace(tzinfo=None)
+        quarters = round(delta.total_seconds() / 900)
+        return timedelta(seconds=quarters * 900)
+    return None
+
+
+def drill_verdict(
+    plan: Plan, holder: NodeState, job: str, version: BackupVersion, log_text: str | None
+) -> tuple[DrillVerdict, str, DrillLog | None]:
+    """Judge a drill from its log: ``pass`` when a canary came back, wbadmin reported no error and the
+    token is one the job's runs on the version's maker recorded; else ``fail`` with the reason."""
+    if not log_text:
+        return "fail", f"the drill left no log in {render.drill_log_path(plan, job)}", None
+    try:
+        log = parse_drill_log(log_text)
+    except ParseError as exc:
+        return "fail", str(exc), None
+    if log.error is not None:
+        return "fail", f"wbadmin: {log.error}", log
+    if log.token is None:
+        return "fail", f"no canary came back from version {version.version_id}: {log.message}", log
+    tokens = canary_tokens(plan, holder, job)
+    if log.job != job or log.token not in [t for t, _ in tokens]:
+        return (
+            "fail",
+            f"the canary recovered from version {version.version_id} holds token {log.token}, which no "
+            f"run of {job} recorded in {render.canary_record_path(plan, job)}: the file was changed or "
+            "is not clpbackup's",
+            log,
+        )
+    later = [t for t, _ in tokens][[t for t, _ in tokens].index(log.token) + 1 :]
+    note = ""
+    if later:
+        note = f" ({len(later)} later run(s) wrote newer canaries that no readable version holds)"
+    return "pass", log.message + note, log
+
+
+def drill_done(state: NodeState, task: str) -> bool:
+    """True when the drill's one-shot ``task`` has run and ended (it is created fresh by each drill
+    and deleted after it, so any last run is this drill's)."""
+    t = state.task(task)
+    if t is None or t.last_run is None:
+        return False
+    return not (t.state == "running" or t.last_result in (_RUNNING, _NOT_YET_RUN))
+
+
+def ntbackup_drill(plan: Plan, node: Node, state: NodeState, job: str) -> tuple[str | None, str]:
+    """2003: NTBackup has no command-line restore. The newest complete set of ``job`` by NTBackup's
+    own log (``backupNN.log``, as status reads it), and what a file-level drill needs instead."""
+    newest = last_success(plan, state, job)
+    where = render.canary_path(plan, job)
+    canary = ""
+    if where:
+        canary = f" (the canary {where[0]} and its tokens in {render.canary_record_path(plan, job)})"
+    gui = (
+        "NTBackup has no command-line restore: a file-level drill needs the Backup Utility (ntbackup.exe, "
+        f"Restore and Manage Media; catalog the media first, RS-2){canary}"
+    )
+    if state.tool_logs is None:
+        return None, f"NTBackup's logs of SYSTEM could not be read on {node.name}; {gui}"
+    if newest is None:
+        return None, f"NTBackup's log has no complete backup of {job} on {node.name}; {gui}"
+    return _fmt(newest), f"NTBackup's log records the newest complete set of {job} at {_fmt(newest)}; {gui}"
+
+
+def last_drills(plan: Plan, state: NodeState) -> dict[str, str]:
+    """Per job, the last drill on the node as its result file says (status)."""
+    out: dict[str, str] = {}
+    for job in plan.jobs:
+        text = state.drill_files.get(render.drill_result_path(plan, job))
+        if not text:
+            continue
+        try:
+            data = json.loads(text)
+            line = f"{data['verdict']} at {data['when']}"
+            if data.get("version"):
+                by = f" by {data['machine']}" if data.get("machine") else ""
+                line += f" (version {data['version']}{by})"
+            if data.get("verdict") != "pass" and data.get("message"):
+                line += f": {data['message']}"
+        except (ValueError, KeyError, TypeError):
+            line = f"unreadable: {render.drill_result_path(plan, job)}"
+        out[job] = line
+    return out
+
+
 def benign_failure(result: CommandResult) -> bool:
     """A command failure that leaves the node as wanted (deleting what is already gone)."""
     argv = [a.lower() for a in result.argv]
@@ -1506,11 +1679,19 @@ __all__ = [
     "benign_failure",
     "build_inspect",
     "canary_paths",
+    "canary_tokens",
     "daily_overlap",
     "drift",
+    "drill_done",
+    "drill_paths",
+    "drill_source",
+    "drill_verdict",
     "job_for_item",
+    "last_drills",
     "last_run_marker",
+    "local_offset",
     "newest_versions",
+    "ntbackup_drill",
     "one_shot_commands",
     "read_state",
     "reads_shares_directly",

@@ -40,7 +40,7 @@ from clpbackup.errors import (
 from clpbackup.nodestate import RunMarker
 from clpbackup.ownership import OwnerDecision, decide_owner
 from clpbackup.plan import Node, Plan, parse_hhmm
-from clpbackup.platforms import get_platform
+from clpbackup.platforms import get_platform, run_batch
 from clpbackup.record import (
     RecordLine,
     at_line,
@@ -54,6 +54,8 @@ from clpbackup.results import (
     Change,
     ClusterResult,
     DeployResult,
+    DrillResult,
+    JobDrill,
     NodeOutcome,
     Problem,
     RestoreSource,
@@ -406,6 +408,7 @@ class ClusterBackup:
         versions: bool = False,
         selections: bool = False,
         events: bool = False,
+        drill: bool = False,
     ) -> _NodeRead:
         self._checkpoint(name)
         node = self.plan.node(name)
@@ -422,6 +425,7 @@ class ClusterBackup:
             selections=selections,
             delegated=delegated,
             events=events,
+            drill=drill,
         )
         result = session.inspect(request)
         if result.facts is None:
@@ -1072,6 +1076,7 @@ class ClusterBackup:
             if s.verdict.startswith(nodestate.PASSED_ONE_SHOT):
                 res.problems.append(Problem("FO-2", f"{s.name}: {s.verdict}", name))
         res.versions = nodestate.newest_versions(self.plan, read.node, read.state)
+        res.drills = nodestate.last_drills(self.plan, read.state)
         res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes
         res.notes += self._unread_acl(read)
@@ -1422,7 +1427,206 @@ class ClusterBackup:
             delay = min(delay * 2, self.poll_max)
         return ClusterResult("run", {n: final[n] for n in nodes})
 
-    # -- restore ------------------------------------------------------------------------------------
+    # -- restore drill (DRILL-1) ---------------------------------------------------------------------
+
+    @_operation
+    def drill(
+        self,
+        job: str | None = None,
+        node: str | None = None,
+        check: bool = False,
+        *,
+        timeout: float = 3600,
+    ) -> ClusterResult[DrillResult]:
+        """DRILL-1: prove the newest backup of each job (or ``job``) can be read back.
+
+        On each node that holds the job's data — both nodes for a local job (or ``node``), the owner
+        of the switchover partition for a switchover job (RS-1: a drill on the standby is refused,
+        with the reason) — the job's drill script recovers the canary the backup's run wrote from the
+        newest version (wbadmin ``start recovery -itemType:File``, as SYSTEM through a one-shot task:
+        a WinRM session cannot read a share, the second hop) into a scratch folder, and clpbackup
+        compares the token with the ones the job's runs recorded. The scratch copy is deleted, the
+        one-shot task too, and the verdict is written to ``logs\\<job>-drill.txt`` for status.
+        On 2003 the verdict is ``limited``: NTBackup's own log is checked, and the result says that
+        a file-level drill needs its GUI. ``check=True`` shows the commands and runs nothing.
+        """
+        jobs = [job] if job is not None else list(self.plan.jobs)
+        for j in jobs:
+            if j not in self.plan.jobs:
+                raise PlanError(
+                    f"no job named {j!r}; the plan's jobs are {', '.join(self.plan.jobs)}", field="jobs"
+                )
+        if node is not None:
+            self.plan.node(node)
+        reads = self._each(self._node_names(), lambda n: self._read(n, logs=True, versions=True, drill=True))
+        ok = _values(reads)
+        states = {n: r.state for n, r in ok.items()}
+        decision = self._decide(reads) if any(self.plan.jobs[j].scope == "switchover" for j in jobs) else None
+        plans: dict[str, list[tuple[str, str | None]]] = {n.name: [] for n in self.plan.nodes}
+        for j in jobs:
+            for n, refusal in self._drill_nodes(j, node, decision):
+                plans[n].append((j, refusal))
+        targets = {n: reads[n] for n, todo in plans.items() if todo}
+        values = self._each_value(
+            targets, lambda r: self._drill_node(r, plans[r.node.name], states, check, timeout)
+        )
+        notes = []
+        if decision is not None and decision.known:
+            notes.append(f"owner: {decision.owner} ({decision.evidence.get(decision.owner or '', '')})")
+        operation = "drill --check" if check else "drill"
+        return ClusterResult(operation, values, notes=notes, check=check)
+
+    def _drill_nodes(
+        self, job: str, node: str | None, decision: OwnerDecision | None
+    ) -> list[tuple[str, str | None]]:
+        """Where ``job`` is drilled, with the refusal (RS-1) that stands instead of a drill."""
+        if self.plan.jobs[job].scope == "local":
+            return [(n, None) for n in self._node_names(node)]
+        assert decision is not None
+        if not decision.known:
+            why = "RS-1: owner of the switchover partition unknown, no drill: " + "; ".join(decision.reasons)
+            return [(n, why) for n in self._node_names(node)]
+        owner = decision.owner
+        assert owner is not None
+        if node is not None and self.plan.node(node).name != owner:
+            return [(
+                self.plan.node(node).name,
+                f"RS-1: {self.plan.node(node).name} is the standby (the switchover partition is attached to "
+                f"{owner}): the switchover data is restored, and drilled, from the node that has it "
+                f"attached; run the drill without --node, or with --node {owner}",
+            )]
+        return [(owner, None)]
+
+    def _drill_node(
+        self,
+        read: _NodeRead,
+        todo: Sequence[tuple[str, str | None]],
+        states: Mapping[str, nodestate.NodeState],
+        check: bool,
+        timeout: float,
+    ) -> DrillResult:
+        name = read.node.name
+        res = DrillResult(name, check=check)
+        platform = get_platform(read.node.os)
+        writes: list[FileWrite] = []
+        deletes: list[str] = []
+        cleanup: list[CommandSpec] = []
+        if not check and any(refusal is None for _, refusal in todo):
+            self._preflight(read, for_write=True)
+        for job, refusal in todo:
+            if refusal is not None:
+                drilled = JobDrill(job, "refused", message=refusal)
+                why = refusal.removeprefix("RS-1: ")
+                res.problems.append(Problem("RS-1", f"{job} refused: {why}", name))
+            elif platform.backup_tool == "ntbackup":
+                when, why = nodestate.ntbackup_drill(self.plan, read.node, read.state, job)
+                drilled = JobDrill(job, "limited", version=when, machine=name if when else None, message=why)
+                res.problems.append(Problem("DRILL-1", f"{job}: limited — {why}", name))
+            else:
+                drilled = self._drill_job(read, job, states, check, timeout)
+                if drilled.verdict not in ("pass", "would-run"):
+                    rule = "RS-1" if drilled.verdict == "refused" else "DRILL-1"
+                    res.problems.append(Problem(rule, f"{job}: {drilled.verdict} — {drilled.message}", name))
+                if drilled.seconds is not None:  # it ran and ended: its script and one-shot task go
+                    cleanup.append(platform.schtasks_delete(render.drill_task_name(self.plan, job)))
+                    deletes.append(render.drill_script_path(self.plan, job))
+            if drilled.ran_at is None:
+                drilled.ran_at = _utc_now()
+            res.drills.append(drilled)
+            if not check and drilled.verdict != "refused":
+                path = render.drill_result_path(self.plan, job)
+                writes.append(FileWrite(path, _drill_record(drilled)))
+        if writes or cleanup:
+            # one request: the verdicts for status, and the drills' scripts and one-shot tasks removed
+            request = ApplyRequest(writes=writes, deletes=deletes, commands=cleanup, stop_on_error=False)
+            applied = self._apply(name, request)
+            for c in applied.commands:
+                if not c.ok and not nodestate.benign_failure(c):
+                    res.notes.append(f"could not delete {c.argv[-2]}: {(c.stderr or c.stdout).strip()}")
+            res.changed = True
+        return res
+
+    def _drill_job(
+        self,
+        read: _NodeRead,
+        job: str,
+        states: Mapping[str, nodestate.NodeState],
+        check: bool,
+        timeout: float,
+    ) -> JobDrill:
+        name = read.node.name
+        platform = get_platform(read.node.os)
+        if render.canary_path(self.plan, job) is None:
+            why = f"{job} has no canary (no volume or folder of it can hold one)"
+            return JobDrill(job, "refused", message=why)
+        source = nodestate.drill_source(self.plan, states, job, name)
+        if source.version is None or source.machine is None:
+            return JobDrill(job, "fail", message=source.problem or "no version")
+        version, machine = source.version, source.machine
+        script = render.drill_script(self.plan, read.node, job, version.version_id, machine)
+        assert script is not None  # a wbadmin job with a canary
+        task = render.drill_task_name(self.plan, job)
+        commands: list[CommandSpec] = [
+            platform.schtasks_once(task, "00:00", run_batch(script.path, field="scripts_dir"), field="jobs"),
+            platform.schtasks_run(task, field="jobs"),
+        ]
+        shown = [_shown(c) for c in commands]  # type: ignore[arg-type]
+        drilled = JobDrill(
+            job,
+            "would-run" if check else "fail",
+            version=version.version_id,
+            machine=machine,
+            recovery_point=version.time_utc.isoformat(),
+            commands=[f"write {script.path}"] + shown
+            + [_shown(c) for c in _drill_wbadmin(self.plan, read.node, job, version.version_id, machine)],
+        )
+        if check:
+            return drilled
+        started = time.monotonic()
+        write = FileWrite(script.path, script.content)
+        try:
+            applied: ApplyResult | None = self._apply(
+                name, ApplyRequest(writes=[write], commands=commands, stop_on_error=True)
+            )
+        except (ConnectionFailed, NodeTimeout):
+            # the answer was lost, not necessarily the run: never start a recovery twice blindly
+            self._drop_session(name)
+            again = self._read(name, drill=True)
+            applied = None
+            if not nodestate.run_started(read.state, again.state, task):
+                request = ApplyRequest(writes=[write], commands=commands, stop_on_error=True)
+                applied = self._apply(name, request)
+        if applied is not None:
+            self._check_applied(name, applied)
+        deadline = started + timeout
+        delay = self.poll_initial
+        while True:
+            again = self._read(name, drill=True)
+            if nodestate.drill_done(again.state, task):
+                break
+            if time.monotonic() + delay > deadline:
+                drilled.message = (
+                    f"the drill still runs after {timeout:.0f} s; its task {task} is left to finish"
+                )
+                return drilled
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll_max)
+        drilled.seconds = round(time.monotonic() - started, 1)
+        holder = states.get(machine, again.state) if machine != name else again.state
+        log_text = again.state.drill_files.get(render.drill_log_path(self.plan, job))
+        verdict, message, log = nodestate.drill_verdict(self.plan, holder, job, version, log_text)
+        drilled.verdict, drilled.message = verdict, message
+        if log is not None:
+            drilled.token, drilled.written = log.token, log.written
+        ran = again.state.task(task)
+        offset = nodestate.local_offset(version)
+        if ran is not None and ran.last_run is not None:
+            drilled.ran_at = ran.last_run.strftime("%Y-%m-%d %H:%M")
+        if ran is not None and ran.last_run is not None and offset is not None:
+            age = ran.last_run - offset - version.time_utc.replace(tzinfo=None)
+            drilled.age_minutes = max(0, int(age.total_seconds() // 60))
+        return drilled
+
 
     @_operation
     def restore_source(self, item: str) -> RestoreSource:
@@ -1435,6 +1639,50 @@ class ClusterBackup:
         decision = self._decide(reads)
         states = {n: r.state for n, r in _values(reads).items()}
         return nodestate.restore_source(self.plan, self.artifacts, states, decision, job, item)
+
+
+def _drill_wbadmin(plan: Plan, node: Node, job: str, version: str, machine: str) -> list[Command]:
+    """The ``wbadmin start recovery`` the drill script runs for ``version`` made by ``machine``
+    (shown in check mode: the script's own line with ``%1`` filled in)."""
+    where = render.canary_path(plan, job)
+    if where is None:
+        return []
+    return [
+        get_platform(node.os).start_recovery(
+            version,
+            "File",
+            [where[0]],
+            target=render.job_target(plan, job, machine),
+            machine=machine,
+            recovery_target=render.drill_scratch(plan),
+            overwrite="overwrite",
+            field=where[1],
+        )
+    ]
+
+
+def _utc_now() -> str:
+    """This computer's time, for a drill that ran no task on the node (``… UTC``)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _drill_record(drilled: JobDrill) -> bytes:
+    """The verdict status reads back (``logs\\<job>-drill.txt``): one line of ASCII JSON."""
+    import json
+
+    data = {
+        "verdict": drilled.verdict,
+        "when": drilled.ran_at,
+        "version": drilled.version,
+        "machine": drilled.machine,
+        "recovery_point": drilled.recovery_point,
+        "age_minutes": drilled.age_minutes,
+        "seconds": drilled.seconds,
+        "message": drilled.message,
+    }
+    return (json.dumps(data, ensure_ascii=True) + "\r\n").encode("ascii")
 
 
 def _lock_owner() -> str:

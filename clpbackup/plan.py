@@ -528,6 +528,11 @@ _DERIVED = (
     ("failover run script", "{}-failover.bat"),
     ("NTBackup selection", "{}.bks"),
     ("log", "logs\\{}.log"),
+    ("drill script", "{}-drill.bat"),
+    ("drill task", "clpbackup-<cluster>-{}-drill"),
+    ("drill log", "logs\\{}-drill.log"),
+    ("drill result", "logs\\{}-drill.txt"),
+    ("canary record", "logs\\{}-canary.txt"),
 )
 _FIXED = {"failover.bat": "the failover script", "start-fragment.bat": "the start-script fragment"}
 

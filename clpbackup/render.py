@@ -64,6 +64,13 @@ __all__ = [
     "canary_path",
     "canary_record_path",
     "daily_start",
+    "drill_log_path",
+    "drill_machines",
+    "drill_result_path",
+    "drill_scratch",
+    "drill_script",
+    "drill_script_path",
+    "drill_task_name",
     "failover_run",
     "failover_script_path",
     "fragment_path",
@@ -217,6 +224,42 @@ def canary_record_path(plan: Plan, job: str) -> str:
     """``<scripts_dir>\\logs\\<job>-canary.txt``: one line per run of the job — the canary's
     token and the time it was written (DRILL-1); the drill looks the recovered token up here."""
     return f"{log_dir(plan)}\\{job}-canary.txt"
+
+
+def drill_script_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\<job>-drill.bat``: the restore drill of a job (DRILL-1), run as SYSTEM."""
+    return f"{_dir(plan)}\\{job}-drill.bat"
+
+
+def drill_scratch(plan: Plan) -> str:
+    """``<scripts_dir>\\drill``: the scratch folder the drill recovers canaries into (emptied after)."""
+    return f"{_dir(plan)}\\drill"
+
+
+def drill_log_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-drill.log``: wbadmin's output of the last drill, then the
+    recovered canary's line."""
+    return f"{log_dir(plan)}\\{job}-drill.log"
+
+
+def drill_result_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-drill.txt``: the verdict of the job's last drill on this node
+    (written by the drill, read by status)."""
+    return f"{log_dir(plan)}\\{job}-drill.txt"
+
+
+def drill_task_name(plan: Plan, job: str) -> str:
+    """``clpbackup-<cluster>-<job>-drill``: the one-shot task that runs a drill as SYSTEM."""
+    return f"clpbackup-{plan.cluster.name}-{job}-drill"
+
+
+def drill_machines(plan: Plan, node: Node | str, job: str) -> list[str]:
+    """The nodes whose backups of ``job`` a drill on ``node`` can read: both with a share target
+    (WSB-3: a folder per node on the share), only ``node`` itself with a volume target."""
+    n = plan.node(node) if isinstance(node, str) else node
+    if is_share(job_target(plan, job, n.name)):
+        return [m.name for m in plan.nodes]
+    return [n.name]
 
 
 def fragment_path(plan: Plan) -> str:
@@ -453,6 +496,51 @@ def _canary(b: _Batch, plan: Plan, name: str) -> None:
     )
     b.fixed(f"echo {CANARY_MARK} {name} %CANARY% %DATE% %TIME% > {b.path(path, fld)}")
     b.fixed(f"echo %CANARY% %DATE% %TIME% >> {b.path(canary_record_path(plan, name))}")
+
+
+def drill_script(plan: Plan, node: Node | str, job: str, version: str, machine: str) -> ArtifactFile | None:
+    """DRILL-1: ``<job>-drill.bat``, which recovers the job's canary from ``version`` (made by
+    ``machine``) into the scratch folder, appends it to the drill log and deletes the scratch copy.
+
+    The drill writes it, runs it as SYSTEM through a one-shot task (SYSTEM reaches a share as the
+    computer account, where a WinRM session cannot: the second hop) and deletes both; it is not
+    deployed, so deploy's files stay those of the backups. ``None`` where there is nothing to
+    recover (NTBackup has no command-line restore; a job without a canary)."""
+    n = plan.node(node) if isinstance(node, str) else node
+    platform = get_platform(n.os)
+    spec = _job(plan, job)
+    where = canary_path(plan, job)
+    if platform.backup_tool != "wbadmin" or spec.ntbackup is not None or where is None:
+        return None
+    canary, fld = where
+    b = _Batch(plan.codepage_for(n))
+    b.header(
+        ["DRILL-1", "RS-1", "WSB-3"],
+        f"restore drill of job {job} on {n.name}: recovers its canary from version {version} made by "
+        f"{machine} into a scratch folder, then deletes that copy.",
+    )
+    logs, scratch = log_dir(plan), drill_scratch(plan)
+    copy = f"{scratch}\\{canary.rpartition(chr(92))[2]}"
+    log = drill_log_path(plan, job)
+    b.fixed(f"if not exist {b.path(logs + chr(92))} mkdir {b.path(logs)}")
+    b.fixed(f"if not exist {b.path(scratch + chr(92))} mkdir {b.path(scratch)}")
+    b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
+    cmd = platform.start_recovery(
+        version,
+        "File",
+        [canary],
+        target=job_target(plan, job, machine),
+        machine=machine,
+        recovery_target=scratch,
+        overwrite="overwrite",
+        field=fld,
+    )
+    b.command(cmd, log=log)
+    b.fixed("set RC=%ERRORLEVEL%")
+    b.fixed(f"if exist {b.path(copy)} type {b.path(copy)} >> {b.path(log)}")
+    b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
+    b.fixed("exit /b %RC%")
+    return _file(drill_script_path(plan, job), "drill-script", job, b)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,9 @@ class StatusResult(NodeOutcome):
     #: the newest failures the node's batch files raised (ALERT-1), newest first; ``None`` when
     #: the event log could not be read (a problem says why)
     events: list[NodeEvent] | None = field(default_factory=list)
+    #: per job, the last restore drill on this node (DRILL-1), e.g. ``pass at 2024-01-15 04:00
+    #: (version 01/15/2024-03:00 by node-a)``; jobs never drilled here are absent
+    drills: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         role = {True: "owns the switchover partition", False: "standby", None: "owner unknown"}[self.owner]
@@ -195,6 +198,77 @@ class RunResult(NodeOutcome):
     def summary(self) -> str:
         v = f", version {self.version}" if self.version else ""
         return f"{self.node}: {self.job} {self.outcome}{v}"
+
+
+DrillVerdict = Literal["pass", "fail", "limited", "refused", "would-run"]
+
+
+@dataclass
+class JobDrill:
+    """The restore drill of one job on one node (DRILL-1).
+
+    ``verdict``: ``pass`` (the canary came back from the version and its token is one the job's run
+    recorded), ``fail`` (no canary, a wrong token, a missing version; ``message`` says why, in
+    wbadmin's own words where it spoke), ``limited`` (NTBackup: its own log checked, no file-level
+    restore without its GUI — never a pass), ``refused`` (not run: RS-1 standby, owner unknown, the
+    drill script not deployed …) or ``would-run`` (check mode: ``commands`` are what would run).
+    ``version`` is the wbadmin version identifier (for NTBackup the start of the newest good set,
+    node-local); ``machine`` the node whose backup it is; ``recovery_point`` the version's time
+    (UTC, ISO 8601) and ``age_minutes`` how old it was when the drill ran (by the node's clock);
+    ``seconds`` the time the recovery took as clpbackup saw it (to its polling interval);
+    ``written`` the date and time the recovered canary holds, as the node printed them.
+    """
+
+    job: str
+    verdict: DrillVerdict
+    version: str | None = None
+    machine: str | None = None
+    recovery_point: str | None = None
+    age_minutes: int | None = None
+    seconds: float | None = None
+    message: str = ""
+    token: str | None = None
+    written: str | None = None
+    commands: list[str] = field(default_factory=list)
+    #: when the drill ran: the drill task's start by the node's clock (``YYYY-MM-DD HH:MM``), or
+    #: this computer's time in UTC for a verdict that ran nothing on the node
+    ran_at: str | None = None
+
+    def line(self) -> str:
+        """One line for text output: ``shared-daily: pass — version …, 35 min old, recovered in 2 s``."""
+        parts = []
+        if self.version:
+            parts.append(f"version {self.version}" + (f" by {self.machine}" if self.machine else ""))
+        if self.age_minutes is not None:
+            parts.append(f"{_minutes(self.age_minutes)} old")
+        if self.seconds is not None:
+            parts.append(f"recovered in {self.seconds:.0f} s")
+        head = f"{self.job}: {self.verdict}" + (f" ({', '.join(parts)})" if parts else "")
+        return head + (f" — {self.message}" if self.message else "")
+
+
+def _minutes(n: int) -> str:
+    if n < 60:
+        return f"{n} min"
+    if n < 48 * 60:
+        return f"{n // 60} h {n % 60} min"
+    return f"{n // (24 * 60)} days"
+
+
+@dataclass
+class DrillResult(NodeOutcome):
+    """The restore drills run (or, in check mode, that would run) on one node (DRILL-1)."""
+
+    check: bool = False
+    drills: list[JobDrill] = field(default_factory=list)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for d in self.drills:
+            counts[d.verdict] = counts.get(d.verdict, 0) + 1
+        words = {"pass": "passed", "fail": "failed", "would-run": "would run"}
+        body = ", ".join(f"{n} {words.get(v, v)}" for v, n in counts.items()) or "no drill"
+        return f"{self.node}: {body}"
 
 
 @dataclass

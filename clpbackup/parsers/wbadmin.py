@@ -112,9 +112,11 @@ from clpbackup.parsers.common import FormatProblem, guarded, split_blocks, split
 __all__ = [
     "BackupSummary",
     "BackupVersion",
+    "DrillLog",
     "VolumeResult",
     "copied_percent",
     "parse_backup_summary",
+    "parse_drill_log",
     "parse_version_id",
     "parse_versions",
     "reported_error",
@@ -484,3 +486,75 @@ def copied_percent(text: str) -> int | None:
             if 0 <= value <= 100:
                 found = value
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# start recovery (the restore drill, DRILL-1)
+
+TOOL_RECOVERY = "wbadmin start recovery"
+#: The first word of a canary file (clpbackup.render.CANARY_MARK; parsers import nothing above them).
+_CANARY = re.compile(r"^clpbackup-canary\s+(?P<job>\S+)\s+(?P<token>\d+)\b(?P<when>.*)$")
+_RECOVERED_LOG = re.compile(r"FileRestore(_Error)?-\d{2}-\d{2}-\d{4}_\d{2}-\d{2}-\d{2}\.log", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DrillLog:
+    """What a drill script's log says: wbadmin's ``start recovery`` output, then the recovered canary.
+
+    ``token`` (with ``written``, the date and time the canary holds, as the node printed them) is
+    ``None`` when no canary came back; ``error`` is wbadmin's own ``ERROR - …`` message, or the
+    drill script's ``DRILL-1: …`` line; ``message`` the line wbadmin ended its report with (its
+    item summary, e.g. ``Recovery of E:\\…\\j.txt to C:\\clpbackup\\drill\\ successfully
+    completed.``) or the error; ``log_path`` the ``FileRestore-….log`` wbadmin named.
+    """
+
+    token: str | None
+    written: str | None
+    job: str | None
+    error: str | None
+    message: str
+    log_path: str | None
+
+    @property
+    def recovered(self) -> bool:
+        """True when a canary came back and wbadmin reported no error."""
+        return self.token is not None and self.error is None
+
+
+@guarded(TOOL_RECOVERY)
+def parse_drill_log(text: str) -> DrillLog:
+    """Parse a drill log (``logs\\<job>-drill.log``: ``wbadmin start recovery`` in en-US or ja-JP,
+    then the canary line ``clpbackup-canary <job> <token> <date> <time>``). Locale-neutral: the
+    verdict rests on the canary line and wbadmin's ``ERROR -`` line, not on its localized prose.
+    An empty log raises ``ParseError`` (the drill did not run)."""
+    lines = [line.strip() for line in split_lines(text)]
+    if not any(lines):
+        raise FormatProblem("the drill log is empty (the drill script did not run)")
+    token = written = job = error = log_path = None
+    report: list[str] = []
+    for line in lines:
+        canary = _CANARY.match(line)
+        if canary:
+            token, job, written = canary["token"], canary["job"], canary["when"].strip() or None
+            continue
+        if error is None:
+            error = reported_error(line)
+            if error is None and line.startswith("DRILL-1:"):
+                error = line
+        found = _RECOVERED_LOG.search(line)
+        if found:
+            start = _PATH_START.search(line)
+            log_path = line[start.start():].strip() if start else found.group(0)
+        if line and not _is_banner(line):
+            report.append(line)
+    message = error or _last_summary(report)
+    return DrillLog(token, written, job, error, message, log_path)
+
+
+def _last_summary(report: list[str]) -> str:
+    """wbadmin's item summary: the last line naming a recovery target before the totals (the line
+    after the dashes of its summary), else the last line of its report."""
+    dashes = [i for i, line in enumerate(report) if set(line) == {"-"}]
+    if dashes and dashes[-1] + 1 < len(report):
+        return report[dashes[-1] + 1]
+    return report[-1] if report else ""

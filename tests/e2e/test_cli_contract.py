@@ -197,3 +197,35 @@ def test_status_shows_the_failure_a_node_raised_alert_1(cluster: tuple[Simulated
     events = data["nodes"]["node-a"]["events"]
     assert [(e["event_id"], e["kind"], e["entry_type"]) for e in events] == [(101, "backup-failed", "Error")]
     assert data["nodes"]["node-b"]["events"] == []
+
+
+def test_drill_json_shape_and_exit_codes(cluster: tuple[SimulatedCluster, str]) -> None:
+    """DRILL-1 through the real program: --check runs nothing, a drill that passes exits 0 with the
+    documented JSON shape (docs/cli.md), a refusal on the standby exits 1 in words."""
+    sim, plan = cluster
+    with ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+    sim.advance(hours=24)
+    check = clp("drill", plan, "--check", "--format", "json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    data = one_json(check)
+    assert data["operation"] == "drill --check" and data["check"] is True and data["changed"] is False
+    drills = [d for n in data["nodes"].values() for d in n["drills"]]
+    assert drills and all(d["verdict"] == "would-run" and d["commands"] for d in drills)
+    assert not any(t.endswith("-drill") for n in sim.nodes for t in n.tasks)
+    run = clp("drill", plan, "--format", "json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = one_json(run)
+    node = data["nodes"][sim.owner]
+    assert node["kind"] == "DrillResult" and node["ok"] is True
+    shared = next(d for d in node["drills"] if d["job"] == "shared-daily")
+    assert {"job", "verdict", "version", "machine", "recovery_point", "age_minutes", "seconds", "message",
+            "token", "written", "commands", "ran_at"} <= set(shared)
+    assert shared["verdict"] == "pass" and shared["machine"] == sim.owner
+    refused = clp("drill", plan, "--job", "shared-daily", "--node", sim.other)
+    no_traceback(refused)
+    assert refused.returncode == 1
+    assert refused.stdout.startswith("drill: NEEDS ATTENTION")
+    assert "refused" in refused.stdout and "RS-1" in refused.stdout
+    status = clp("status", plan)
+    assert "last drill of shared-daily: pass at " in status.stdout, status.stdout

@@ -9,6 +9,7 @@ import pytest
 from clpbackup import render
 from clpbackup.operations import ClusterBackup
 from clpbackup.plan import Plan
+from clpbackup.results import DrillResult, JobDrill
 from clpbackup.testing.cluster import SimulatedCluster
 from clpbackup.testing.model.wbadmin import WsbVersion, _versions
 
@@ -78,3 +79,127 @@ def test_uninstall_deletes_the_canaries_and_leaves_a_file_that_is_not_one(
             assert not owner.files.exists(other), other
         assert owner.files.read_text(paths[0]) == "my own notes\r\n"
         assert any(c.name == paths[0] and c.action == "conflict" for c in gone[sim.owner].changes)
+
+
+# -- the drill ------------------------------------------------------------------------------------------
+
+
+def _drilled(result: object) -> dict[str, dict[str, JobDrill]]:
+    out: dict[str, dict[str, JobDrill]] = {}
+    for node, value in result.items():  # type: ignore[attr-defined]
+        assert isinstance(value, DrillResult), value
+        out[node] = {d.job: d for d in value.drills}
+    return out
+
+
+@pytest.mark.parametrize("name", WSB)
+def test_drill_recovers_the_canary_and_reports_the_recovery_point(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        owner, standby = sim.owner, sim.other
+        restores = {n.name: len(n.model.restores) for n in sim.nodes}
+        result = cb.drill()
+        assert result.ok, result
+        drilled = _drilled(result)
+        for job, spec in plan.jobs.items():
+            where = [owner] if spec.scope == "switchover" else [owner, standby]
+            assert sorted(n for n in drilled if job in drilled[n]) == sorted(where)
+            for n in where:
+                d = drilled[n][job]
+                assert d.verdict == "pass", d
+                assert d.machine == n and d.version and d.recovery_point and d.age_minutes is not None
+                assert d.age_minutes >= 0 and d.seconds is not None and d.token
+                assert "successfully" in d.message or "正常" in d.message or d.message
+        # wbadmin really ran, as SYSTEM, and the scratch copies and the drill tasks are gone
+        for n in sim.nodes:
+            assert len(n.model.restores) > restores[n.name]
+            scratch = render.drill_scratch(plan)
+            assert not n.files.exists(scratch) or n.files.listdir(scratch) == []
+            assert not any(t.endswith("-drill") for t in n.tasks)
+            assert not any(n.files.exists(render.drill_script_path(plan, j)) for j in plan.jobs)
+        # status shows the last drill per job, read in the request it already makes
+        before = {n.name: n.requests for n in sim.nodes}
+        status = cb.status()
+        after = {n.name: n.requests - before[n.name] for n in sim.nodes}
+        for job in plan.jobs:
+            assert status[owner].drills[job].startswith("pass at ")  # type: ignore[union-attr]
+        assert all(v == after[owner] for v in after.values())
+        sim.assert_all_simulated()
+
+
+def test_a_tampered_canary_fails_the_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2012", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        path = render.canary_path(plan, "shared-daily")
+        assert path is not None
+        newest = [v for v in _all_versions(sim) if path[0] in v.files][-1]
+        newest.files[path[0]] = b"clpbackup-canary shared-daily 12345 Mon 01/15/2024  3:00:00.00 \r\n"
+        result = cb.drill(job="shared-daily")
+        assert not result.ok
+        d = _drilled(result)[sim.owner]["shared-daily"]
+        assert d.verdict == "fail" and "12345" in d.message and "no run of shared-daily recorded" in d.message
+
+
+def test_a_missing_version_fails_the_drill_with_wbadmins_own_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2008R2", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        # the share lost its backups after the job recorded its versions (the second hop list)
+        for store in sim.shares.shares.values():
+            _versions(store).clear()
+        result = cb.drill(job="shared-data" if "shared-data" in plan.jobs else None)
+        assert not result.ok
+        fails = [d for per in _drilled(result).values() for d in per.values()]
+        assert fails and all(d.verdict == "fail" for d in fails)
+        assert all("wbadmin:" in d.message and "could not be found" in d.message for d in fails), fails
+
+
+def test_the_2003_pair_reports_the_limitation_never_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2003", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        result = cb.drill()
+        assert not result.ok
+        for per in _drilled(result).values():
+            for d in per.values():
+                assert d.verdict == "limited"
+                assert "no command-line restore" in d.message and "Backup Utility" in d.message
+        assert all(not n.model.restores for n in sim.nodes)
+
+
+def test_a_drill_on_the_standby_is_refused_for_switchover_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2012", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        result = cb.drill(job="shared-daily", node=sim.other)
+        assert not result.ok
+        d = _drilled(result)[sim.other]["shared-daily"]
+        assert d.verdict == "refused" and "RS-1" in d.message and f"--node {sim.owner}" in d.message
+        assert not sim.node(sim.other).model.restores
+
+
+def test_check_mode_shows_the_commands_and_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2012", monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        tasks = {n.name: sorted(n.tasks) for n in sim.nodes}
+        result = cb.drill(check=True)
+        assert result.ok and not result.changed
+        for per in _drilled(result).values():
+            for d in per.values():
+                assert d.verdict == "would-run"
+                assert any(c.startswith("schtasks /Create") for c in d.commands)
+                recovery = "wbadmin start recovery -version:" + (d.version or "?")
+                assert any(c.startswith(recovery) for c in d.commands)
+        assert {n.name: sorted(n.tasks) for n in sim.nodes} == tasks
+        assert all(not n.model.restores for n in sim.nodes)

@@ -52,6 +52,9 @@ def test_request_counts_meet_the_targets() -> None:
         "node-a": 7,
         "node-b": 5,
     }
+    # DRILL-1: 7 + 4 per job drilled (the owner drills both jobs, the other node its local job)
+    assert fig["drill_requests_per_node"] == 15
+    assert {n: v["requests"] for n, v in fig["requests"]["drill"].items()} == {"node-a": 15, "node-b": 11}
     # the NTLM handshake is counted apart: one per pool, none per request
     assert fig["auth_requests_per_node"] == 3
     assert fig["baseline_ratio"] >= 10

@@ -205,6 +205,9 @@ SUBSET = [
         rf'if exist "[^"]+\\" if not exist "[^"]+\\clpbackup-canary\\" mkdir {_PATH}',
         rf"echo clpbackup-canary [A-Za-z0-9_-]+ %CANARY% %DATE% %TIME% > {_PATH}",
         rf"echo %CANARY% %DATE% %TIME% >> {_PATH}",
+        # DRILL-1: the drill script the drill writes, runs as SYSTEM and deletes
+        rf"if exist {_PATH} del {_PATH}",
+        rf"if exist {_PATH} type {_PATH} >> {_PATH}",
     )
 ]
 
