@@ -263,6 +263,32 @@ def test_backup_run_check_mode_then_real(coll: Coll) -> None:
     assert r["bad"]["failed"] is True and "only for action=now" in r["bad"]["msg"]
 
 
+def test_backup_run_drill_check_then_real_then_refused_on_the_standby(coll: Coll) -> None:
+    """DRILL-1 through ansible-playbook: check mode lists the commands and runs nothing, the drill of
+    local-daily (run by the test above) passes on both nodes, a switchover drill on the standby fails
+    the task with RS-1 in its message."""
+    plan = str(coll.plan)
+    run = playbook(
+        coll,
+        [
+            task("backup_run", "drill_check", plan=plan, action="drill", job="local-daily", check_mode=True),
+            task("backup_run", "drill", plan=plan, action="drill", job="local-daily", timeout=120),
+            task("backup_run", "standby", plan=plan, action="drill", job="shared-daily", node="node-b",
+                 ignore_errors=True),
+        ],
+    )
+    assert run.rc == 0, run.output
+    r = run.results
+    check = r["drill_check"]
+    assert check["operation"] == "drill --check" and check["changed"] is False
+    drills = [d for n in check["nodes"].values() for d in n["drills"]]
+    assert len(drills) == 2 and all(d["verdict"] == "would-run" and d["commands"] for d in drills)
+    real = r["drill"]
+    assert real["changed"] is True and real["msg"].startswith("drill: local-daily: pass")
+    assert {d["verdict"] for n in real["nodes"].values() for d in n["drills"]} == {"pass"}
+    assert r["standby"]["failed"] is True and "RS-1" in r["standby"]["msg"]
+
+
 def test_state_absent(coll: Coll) -> None:
     from clpbackup.ansible import clpbackup_cluster
 

@@ -14,6 +14,10 @@ description:
   - O(action=failover) schedules the one-shot full backup of the switchover job on the new owner (FO-2),
     at O(at) or the plan's C(failover_backup.at); no second one-shot for the same event.
   - O(action=failback) runs the switchover backup once on the owner after a failback (FB-1), now or at O(at).
+  - O(action=drill) runs the restore drill (DRILL-1) - each job's canary recovered from its newest backup
+    into a scratch folder as SYSTEM and checked (O(job) or every job; a local job on both nodes or O(node),
+    a switchover job on the owner only, RS-1). It fails unless every drill passed; on Windows Server 2003
+    the verdict is always C(limited) (NTBackup has no command-line restore), so it fails there too.
   - Refused, with the reason and nothing started, when the owner of the switchover partition is unknown.
 version_added: "0.1.0"
 author:
@@ -31,15 +35,17 @@ options:
     description:
       - What to run.
     type: str
-    choices: [now, failover, failback]
+    choices: [now, failover, failback, drill]
     required: true
   job:
     description:
-      - The job to run with O(action=now) (a job name of the plan).
+      - The job to run with O(action=now) (a job name of the plan); with O(action=drill) the one job to drill
+        (default every job).
     type: str
   node:
     description:
-      - With O(action=now), run a local job on this node only.
+      - With O(action=now), run a local job on this node only; with O(action=drill), drill on this node only
+        (a switchover job on the standby is refused, RS-1).
     type: str
   at:
     description:
@@ -56,7 +62,8 @@ options:
     default: false
   timeout:
     description:
-      - With O(action=now), how many seconds to wait for the backup to finish.
+      - With O(action=now), how many seconds to wait for the backup to finish; with O(action=drill), for each
+        recovery (default there 3600).
     type: int
     default: 21600
   password:
@@ -69,7 +76,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads both nodes and says what would run or be scheduled, and where; starts nothing.
+      - Reads both nodes and says what would run or be scheduled, and where; starts nothing. With
+        O(action=drill) the result's C(nodes) list each drill's exact commands.
   diff_mode:
     support: partial
     details:
@@ -97,6 +105,12 @@ EXAMPLES = r"""
     at: "06:00"
   delegate_to: localhost
 
+- name: Prove the newest backups read back (DRILL-1)
+  clpbackup.cluster.backup_run:
+    plan: "{{ playbook_dir }}/plans/prod-db.yaml"
+    action: drill
+  delegate_to: localhost
+
 - name: After failback, back up the switchover partition once, now (FB-1)
   clpbackup.cluster.backup_run:
     plan: "{{ playbook_dir }}/plans/prod-db.yaml"
@@ -106,14 +120,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 operation:
-  description: The clpbackup operation (C(run), C(failover-backup), C(failback-backup)).
+  description: The clpbackup operation (C(run), C(failover-backup), C(failback-backup), C(drill)).
   returned: when the plan was read
   type: str
   sample: failover-backup
 nodes:
   description:
     - Per node, what happened there - C(outcome), C(version), C(log_path) for O(action=now); C(job), C(at),
-      C(action) for a one-shot - or its error.
+      C(action) for a one-shot; C(drills) (each with C(job), C(verdict), C(version), C(machine),
+      C(recovery_point), C(age_minutes), C(seconds), C(message), C(commands)) for O(action=drill) - or its
+      error.
   returned: when the plan was read
   type: dict
 failed_nodes:
@@ -139,7 +155,7 @@ from ansible_collections.clpbackup.cluster.plugins.module_utils.clpbackup_common
 
 ARGUMENT_SPEC = dict(
     PLAN_OPTIONS,
-    action={"type": "str", "choices": ["now", "failover", "failback"], "required": True},
+    action={"type": "str", "choices": ["now", "failover", "failback", "drill"], "required": True},
     job={"type": "str"},
     node={"type": "str"},
     at={"type": "str"},
@@ -200,6 +216,23 @@ def run_now(module, cb):
     module.exit_json(**data)
 
 
+def drill(module, cb):
+    """DRILL-1: every drill must pass (check mode: would run); limited (2003), refused or failed fail."""
+    names = shared.names_of(cb)
+    timeout = module.params["timeout"] if module.params["timeout"] != 21600 else 3600
+    result = cb.drill(job=module.params["job"], node=module.params["node"], check=module.check_mode,
+                      timeout=timeout)
+    data = shared.result_json(result, names)
+    data["changed"] = bool(result.changed)
+    if result.failed:
+        module.fail_json(msg=shared.failure_message(result, names), **data)
+    lines = [d.line() for r in result.succeeded.values() for d in r.drills]
+    if not result.ok:
+        module.fail_json(msg=result.operation + ": " + "; ".join(lines), **data)
+    data["msg"] = result.operation + ": " + "; ".join(lines)
+    module.exit_json(**data)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -208,17 +241,19 @@ def main():
     )
     params = module.params
     action = params["action"]
-    if action != "now" and (params["job"] is not None or params["node"] is not None):
+    if action not in ("now", "drill") and (params["job"] is not None or params["node"] is not None):
         module.fail_json(
             msg=f"job and node are only for action=now: the one-shot backup after a {action} always goes "
             "to the owner of the switchover partition (FO-2, FB-1)",
             failed_nodes=[],
         )
-    if action == "now" and params["at"] is not None:
+    if action in ("now", "drill") and params["at"] is not None:
         module.fail_json(msg="at is only for action=failover and action=failback", failed_nodes=[])
     cb = open_cluster(module, "clpbackup.cluster.backup_run")
     if action == "now":
         run_on_cluster(module, cb, "run", lambda c: run_now(module, c))
+    if action == "drill":
+        run_on_cluster(module, cb, "drill", lambda c: drill(module, c))
     state = "failover_backup" if action == "failover" else "failback_backup"
     run_on_cluster(module, cb, state, lambda c: shared.run_one_shot(module, c, state))
 
