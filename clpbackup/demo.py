@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from clpbackup.platforms import get_platform
+
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.operations import ClusterBackup
     from clpbackup.plan import Plan
@@ -252,6 +254,21 @@ def _failover_steps(
     source = cb.restore_source(volume)
     story.say(repr(source))
     story.expect(source.ok and source.node == standby, f"{standby}, which took the newest full backup")
+
+    story.step(f"restore drill (DRILL-1): each backup's canary read back on {standby}, checked, removed")
+    drill = cb.drill(node=standby)
+    story.say(_indent(drill))
+    drilled = [d for r in drill.succeeded.values() for d in r.drills]
+    if get_platform(plan.node(standby).os).backup_tool == "ntbackup":
+        story.expect(
+            bool(drilled) and all(d.verdict == "limited" for d in drilled),
+            "limited, never a pass: NTBackup has no command-line restore (its log checked)",
+        )
+    else:
+        story.expect(
+            bool(drilled) and drill.ok and all(d.verdict == "pass" for d in drilled),
+            f"every job's canary came back from its newest version on {standby}",
+        )
 
     story.step(f"failback: the group returns to {home}; one switchover backup by hand (FB-1)")
     sim.failback()
