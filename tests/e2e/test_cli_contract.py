@@ -151,7 +151,9 @@ def test_restore_source_text_starts_with_the_verdict(cluster: tuple[SimulatedClu
 
 def test_each_command_has_its_own_help() -> None:
     texts = {}
-    commands = ("failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate")
+    commands = (
+        "failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate", "drill",
+    )
     for cmd in commands:
         proc = clp(cmd, "--help")
         assert proc.returncode == 0
@@ -160,6 +162,7 @@ def test_each_command_has_its_own_help() -> None:
     assert "FB-1" in texts["failback-backup"] and "FO-2: after a failover" not in texts["failback-backup"]
     assert "--replace" in texts["failback-backup"] and "--check" in texts["failback-backup"]
     assert "--check" in texts["failover-backup"]
+    assert "DRILL-1" in texts["drill"] and "--check" in texts["drill"] and "limited" in texts["drill"]
     assert texts["failover-backup"].split("options:")[0] != texts["failback-backup"].split("options:")[0]
 
 
