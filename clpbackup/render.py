@@ -43,6 +43,7 @@ from clpbackup.record import LOCK_NAME, RECORD_NAME
 from clpbackup.rules import ntbackup_media, scheduler_for, standby_start
 from clpbackup.startscript import BEGIN, END
 from clpbackup.winquote import (
+    CMD_PATH_FORBIDDEN,
     batch_line,
     batch_path,
     batch_rem,
@@ -194,7 +195,8 @@ def canary_path(plan: Plan, job: str) -> tuple[str, str] | None:
     without blanks before one with); for a
     switchover job only items on the switchover volumes (the partition the job exists for). An
     NTBackup line without a trailing backslash names a file, not a folder, and is never used; an
-    item an exclusion covers, a wildcard or a UNC path neither. ``field`` is the plan field of
+    item an exclusion covers, a wildcard, a UNC path or a path with a character cmd.exe would
+    reinterpret (``( ) & % !`` …) neither. ``field`` is the plan field of
     the item chosen (errors about the path name it).
     """
     spec = _job(plan, job)
@@ -210,6 +212,10 @@ def canary_path(plan: Plan, job: str) -> tuple[str, str] | None:
         base = item[:2].upper() if whole else item.rstrip("\\")
         path = f"{base}\\{CANARY_DIR}\\{job}.txt"
         if any(_covers(x, path) for x in spec.exclude):
+            continue
+        if any(ch in CMD_PATH_FORBIDDEN for ch in path):
+            # the canary is optional, the backup is not: a path cmd.exe would reinterpret in a batch
+            # line (C:\Program Files (x86)\…, %, !) is passed over, never a reason to refuse the plan
             continue
         # a whole volume first; a path without blanks before one with (fewer quoting pitfalls)
         rank = (0 if whole else 1) + (2 if " " in path else 0)

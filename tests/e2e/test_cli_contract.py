@@ -152,7 +152,8 @@ def test_restore_source_text_starts_with_the_verdict(cluster: tuple[SimulatedClu
 def test_each_command_has_its_own_help() -> None:
     texts = {}
     commands = (
-        "failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate", "drill",
+        "failover-backup", "failback-backup", "deploy", "status", "run", "restore-source", "simulate",
+        "drill",
     )
     for cmd in commands:
         proc = clp(cmd, "--help")

@@ -693,6 +693,13 @@ def test_canary_path_takes_a_backed_up_volume_first_and_never_an_excluded_or_fil
         "C:\\etc\\clpbackup-canary\\j.txt", "jobs.j.include[1]")
     # an exclusion that covers the canary: the item is not used
     assert render.canary_path(one(include=["D:"], exclude=["D:\\clpbackup-canary"]), "j") is None
+    # a folder cmd.exe would misread in a batch line is passed over, and never refuses the plan
+    parens = one(include=["C:\\Program Files (x86)\\App", "C:\\etc"])
+    assert render.canary_path(parens, "j") == ("C:\\etc\\clpbackup-canary\\j.txt", "jobs.j.include[1]")
+    only = one(include=["C:\\Program Files (x86)\\App"])
+    assert render.canary_path(only, "j") is None
+    script = only.render()["a"].file("backup-script", "j").text()
+    assert "DRILL-1: no volume or folder of job j can hold a canary" in script and "CANARY" not in script
 
 
 def test_canary_path_on_2003_skips_a_bks_file_line() -> None:
