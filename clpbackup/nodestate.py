@@ -52,8 +52,8 @@ from clpbackup.record import (
 )
 from clpbackup.results import (
     Change,
-    NodeEvent,
     DrillVerdict,
+    NodeEvent,
     Problem,
     RestoreSource,
     RunResult,
