@@ -210,8 +210,8 @@ class JobDrill:
     ``verdict``: ``pass`` (the canary came back from the version and its token is one the job's run
     recorded), ``fail`` (no canary, a wrong token, a missing version; ``message`` says why, in
     wbadmin's own words where it spoke), ``limited`` (NTBackup: its own log checked, no file-level
-    restore without its GUI — never a pass), ``refused`` (not run: RS-1 standby, owner unknown, the
-    drill script not deployed …) or ``would-run`` (check mode: ``commands`` are what would run).
+    restore without its GUI — never a pass), ``refused`` (not run: RS-1 standby, owner unknown, a job
+    with no place for a canary) or ``would-run`` (check mode: ``commands`` are what would run).
     ``version`` is the wbadmin version identifier (for NTBackup the start of the newest good set,
     node-local); ``machine`` the node whose backup it is; ``recovery_point`` the version's time
     (UTC, ISO 8601) and ``age_minutes`` how old it was when the drill ran (by the node's clock);
