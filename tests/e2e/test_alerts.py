@@ -3,8 +3,6 @@ log by the batch files themselves, on every example pair, through real pypsrp ag
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from clpbackup import ClusterBackup, Plan
@@ -12,19 +10,9 @@ from clpbackup.results import RunResult, StatusResult
 from clpbackup.testing import SimulatedCluster
 from clpbackup.testing.model.eventlog import state as eventlog
 from clpbackup.testing.model.ntbackup import state as ntbackup
+from tests.helpers.plans import EXAMPLES, PLANS
 
 pytestmark = pytest.mark.e2e
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
-PLANS = {
-    "2003-ntbackup-at": "ws2003-ntbackup.yaml",
-    "2008r2-wsb-at": "ws2008r2-wsb.yaml",
-    "2012-wsb-schtasks": "ws2012-wsb.yaml",
-    "2012-ja-JP": "ws2012-ja.yaml",
-    "2019-wsb-schtasks": "ws2019-wsb.yaml",
-    "2016-ja-JP": "ws2016-ja.yaml",
-}
-
 
 @pytest.fixture(params=list(PLANS), ids=list(PLANS))
 def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Plan:

@@ -8,7 +8,6 @@ locales (the Japanese 2012 pair, code page 932). Assertions look at the simulate
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,18 +15,10 @@ from clpbackup import ClusterBackup, Plan
 from clpbackup.errors import ClpBackupError, ConnectionFailed, PreflightFailed
 from clpbackup.results import DeployResult, RunResult, ScheduleResult, StatusResult
 from clpbackup.testing import SimulatedCluster
+from tests.helpers.plans import EXAMPLES, PLANS
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
-PLANS = {
-    "2003-ntbackup-at": "ws2003-ntbackup.yaml",
-    "2008r2-wsb-at": "ws2008r2-wsb.yaml",
-    "2012-wsb-schtasks": "ws2012-wsb.yaml",
-    "2012-ja-JP": "ws2012-ja.yaml",
-    "2019-wsb-schtasks": "ws2019-wsb.yaml",
-    "2016-ja-JP": "ws2016-ja.yaml",
-}
 PASSWORD = "Pl4n-Passw0rd!"
 
 
