@@ -349,6 +349,10 @@ _FIXED = {
     'if not "%RC%" == "0" goto schedule',
     ":schedule",
     "exit /b 0",
+    # DRILL-1: the canary's token (three %RANDOM% values)
+    "set CANARY=%RANDOM%%RANDOM%%RANDOM%",
+    # ALERT-1: a run that exited 0 raises nothing
+    'if "%RC%" == "0" exit /b 0',
 }
 _QUOTED = '"([^"]*)"'
 _PATH_FORMS = [
@@ -367,6 +371,22 @@ _PATH_FORMS = [
     re.compile(rf'find /i "clpbackup-[A-Za-z0-9._-]+-once" {_QUOTED} > nul'),
     re.compile(
         rf"echo FO-2: clpbackup-[A-Za-z0-9._-]+-once is already pending; no second one-shot > {_QUOTED}"
+    ),
+    # DRILL-1: the canary's folder (only where the backed-up item exists), the canary, its record
+    re.compile(rf"if exist {_QUOTED} if not exist {_QUOTED} mkdir {_QUOTED}"),
+    re.compile(rf"echo clpbackup-canary [A-Za-z0-9_-]+ %CANARY% %DATE% %TIME% > {_QUOTED}"),
+    re.compile(rf"echo %CANARY% %DATE% %TIME% >> {_QUOTED}"),
+]
+# ALERT-1: the failure raised in CLUSTERPRO's alert log (where clplogcmd is on the Path) and in the
+# Application event log; the message and the log are checked apart (_alert_line_ok)
+_ALERTS = [
+    re.compile(
+        r'for %%P in \(clplogcmd\.exe\) do if not "%%~\$PATH:P" == "" clplogcmd -m "(?P<msg>[^"]*)" '
+        rf"-i (?P<id>10[1-3]) -l ERR >> {_QUOTED} 2>&1"
+    ),
+    re.compile(
+        r'eventcreate /T ERROR /ID (?P<id>10[1-3]) /L APPLICATION /SO clpbackup /D "(?P<msg>[^"]*)" '
+        rf">> {_QUOTED} 2>&1"
     ),
 ]
 _PING = re.compile(r"ping -n \d+ 127\.0\.0\.1 > nul")
@@ -389,6 +409,18 @@ def grammar_view(text: str) -> str:
 
 def _safe_path(path: str) -> bool:
     return bool(path) and not (set(path) & CMD_PATH_FORBIDDEN) and all(c.isprintable() for c in path)
+
+
+def _alert_line_ok(m: re.Match[str]) -> bool:
+    """An ALERT-1 line: its message names its own event ID and carries no character cmd.exe would
+    act on (only %RC% is expanded), and it appends to a safe path."""
+    msg = m.group("msg")
+    return (
+        msg.startswith(f"clpbackup ALERT-1 [{m.group('id')}]: ")
+        and not (set(msg.replace("%RC%", "")) & set('%^&|<>!"'))
+        and all(c.isprintable() for c in msg)
+        and _safe_path(m.group(3))
+    )
 
 
 def expected_commands(plan: Plan, node: str) -> set[tuple[str, ...]]:
@@ -440,6 +472,10 @@ def check_batch_file(plan: Plan, f: ArtifactFile, allowed: set[tuple[str, ...]])
             continue
         if line.startswith("rem "):
             assert not (set(line[4:]) & _REM_FORBIDDEN), f"{f.path}: {line!r}"
+            continue
+        alert = next((m for p in _ALERTS if (m := p.fullmatch(line))), None)
+        if alert is not None:
+            assert _alert_line_ok(alert), f"{f.path}: unsafe ALERT-1 line {line!r}"
             continue
         form = next((m for p in _PATH_FORMS if (m := p.fullmatch(line))), None)
         if form is not None:
@@ -647,6 +683,10 @@ def test_accepted_hostile_plans_deploy_and_run_as_rendered_on_the_simulator(
     assume(not error_findings(plan))
     # wbadmin takes * in file names, which the simulator's wbadmin does not model ("not simulated")
     assume(not any("*" in v or "?" in v for j in plan.jobs.values() for v in [*j.include, *j.exclude]))
+    # No Windows file or folder name holds < > " | (Naming Files, Paths, and Namespaces): such an
+    # include cannot exist on the node, and NT-2's live check refuses the 2003 node that owns it
+    # before anything is written there (test_operations covers that refusal), so it cannot deploy
+    assume(not any(set(v) & set('<>"|') for j in plan.jobs.values() for v in j.include))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLPBACKUP_PASSWORD", "Fuzz-Sim-Passw0rd")
         deploy_and_run(plan)
