@@ -30,6 +30,9 @@ from tests.wine.wine import RECORDED, Record, Step, WinePrefix
 #: Simulator history entries of the task's own process; only recorded programs are compared (cmd.exe
 #: and find.exe are Wine's own on the other side).
 _NOT_TOOLS = ("(task) ",)
+#: The programs compared: the recorded tools, and CLUSTERPRO's clplogcmd (ALERT-1), whose recorder
+#: lives in its own folder on the Path (wine.CLP_DIR) rather than among RECORDED.
+_COMPARED = (*RECORDED, "clplogcmd")
 
 
 @dataclass
@@ -61,7 +64,7 @@ def simulated_node(plan: Plan, node: str) -> SimulatedWindows:
 def _sim_runs(model: SimulatedWindows, since: int) -> list[tuple[str, tuple[str, ...], int]]:
     out = []
     for r in model.history[since:]:
-        if r.program.startswith(_NOT_TOOLS[0]) or r.program.lower() not in RECORDED:
+        if r.program.startswith(_NOT_TOOLS[0]) or r.program.lower() not in _COMPARED:
             continue
         argv = tuple(command_line_to_argv(r.program + " " + r.arguments))
         out.append((r.program.lower(), argv[1:], r.rc))
