@@ -193,6 +193,7 @@ class SimulatedCluster:
         tls12_enabled: bool | dict[str, bool] = False,
         negotiate_enabled: bool = True,
         backup_duration: float = 0.0,
+        recovery_duration: float = 0.0,
     ) -> SimulatedCluster:
         """Build (not start) the two nodes and their endpoints from ``plan``.
 
@@ -221,6 +222,10 @@ class SimulatedCluster:
         the node's SCHANNEL registry keys (2008 with KB4019276, 2008 R2; refused for 2003).
         ``negotiate_enabled=False`` is the WinRM service's ``Auth/Negotiate`` turned off: members of
         a realm then offer the ``Kerberos`` scheme alone.
+
+        ``backup_duration`` / ``recovery_duration`` are the model seconds a scheduled ``wbadmin
+        start backup`` / ``start recovery`` takes (0: it ends when it starts); above 0 the task
+        shows Running until :meth:`advance` has moved the clock past its end.
         """
         clock = SimClock(start)
         shares = ShareStore()
@@ -298,6 +303,7 @@ class SimulatedCluster:
                     tls12_enabled.get(n.name, False) if isinstance(tls12_enabled, dict) else tls12_enabled
                 ),
                 backup_duration=backup_duration,
+                recovery_duration=recovery_duration,
             )
             if n.home:
                 for vol in volumes.values():

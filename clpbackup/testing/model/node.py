@@ -317,6 +317,7 @@ class SimulatedWindows:
         winrm_delegation: bool = False,
         tls12_enabled: bool = False,
         backup_duration: float = 0.0,
+        recovery_duration: float = 0.0,
     ) -> None:
         if os not in PERSONALITIES:
             raise ValueError(f"unknown OS {os!r}; use one of {', '.join(PERSONALITIES)}")
@@ -363,6 +364,10 @@ class SimulatedWindows:
         #: run ends at the moment it starts). Above 0, task runs go on in the background while the
         #: clock moves, and wbadmin writes its ``copied (NN%)`` lines as it goes (windows-facts.md).
         self.backup_duration = backup_duration
+        #: model seconds a ``wbadmin start recovery`` of a scheduled task spends recovering (0: none).
+        #: Above 0, task runs go on in the background too: a restore drill's task shows Running
+        #: until the clock has moved that far (windows-facts.md "Restore drill").
+        self.recovery_duration = recovery_duration
         #: background task runs (threads) → the model time each sleeps until, ``None`` while busy
         self.workers: dict[threading.Thread, datetime | None] = {}
         self.scheduler = TaskScheduler(self)

@@ -144,15 +144,17 @@ class TaskScheduler:
     def run_task(self, task: Task, when: datetime | None = None) -> int | None:
         """Run the task now (in model time) and record the result; returns the exit code.
 
-        When backups take model time (``node.backup_duration``), the run goes on in the background
-        (the task shows Running until it ends) and ``None`` is returned.
+        When backups or recoveries take model time (``node.backup_duration``,
+        ``node.recovery_duration``), the run goes on in the background (the task shows Running until
+        it ends) and ``None`` is returned.
         """
         node = self.node
         start = when or node.time.local()
         task.fired_until = max(task.fired_until or start, start)
         task.last_run = start
         task.running = True
-        if node.backup_duration > 0 and not node.in_background():
+        timed = node.backup_duration > 0 or node.recovery_duration > 0
+        if timed and not node.in_background():
             node.background(lambda: self._finish(task, start))
             return None
         return self._finish(task, start)

@@ -416,6 +416,9 @@ def _start_recovery(node: SimulatedWindows, proc: Proc, argv: list[str]) -> Tool
     itemtype = opts["itemtype"].lower()
     items = [i.strip() for i in opts["items"].split(",") if i.strip()]
     when = t.datetime_short(node.time.to_local(version.when))
+    if node.recovery_duration > 0 and node.in_background():
+        # a recovery takes time, like a backup: the drill's task shows Running meanwhile
+        node.sleep_until(node.clock.now() + timedelta(seconds=node.recovery_duration))
     now = node.clock.now()
     restored: list[str] = []
     if itemtype == "volume":
