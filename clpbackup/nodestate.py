@@ -61,7 +61,7 @@ from clpbackup.results import (
     StatusResult,
 )
 from clpbackup.rules import scheduler_for
-from clpbackup.transport.types import CommandResult, InspectRequest, InspectResult
+from clpbackup.transport.types import CommandResult, FileState, InspectRequest, InspectResult
 from clpbackup.winquote import check_value
 
 T = TypeVar("T")
@@ -372,6 +372,8 @@ def build_inspect(
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
     read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
+    # OWN-1: a drill that did not end leaves its script (recorded); uninstall deletes it by its hash
+    hash_paths += [render.drill_script_path(plan, j) for j in plan.jobs]
     if events:
         probes.append(Probe("events", alerts.events_command(node.os), parse_events, _store_events))
     if selections and platform.backup_tool == "ntbackup":
@@ -525,6 +527,11 @@ def _once_names(plan: Plan) -> dict[str, str]:
     return {render.task_name(plan, job, once=True).lower(): job for job in plan.jobs}
 
 
+def _drill_names(plan: Plan) -> dict[str, str]:
+    """The exact drill task names (``clpbackup-<cluster>-<job>-drill``) → job (DRILL-1)."""
+    return {render.drill_task_name(plan, job).lower(): job for job in plan.jobs}
+
+
 def _short(task: ScheduledTask) -> str:
     return task.name.rsplit("\\", 1)[-1]
 
@@ -551,7 +558,9 @@ class Ownership:
     are clpbackup's (recorded, agreeing) entries the plan no longer has; ``conflicts`` are foreign
     tasks with a name the plan needs; ``foreign_*`` everything else on the node that is not
     clpbackup's. One-shots are the entries with the exact one-shot name (schtasks) or the exact
-    one-shot definition (AT) the plan renders.
+    one-shot definition (AT) the plan renders. ``drill_tasks`` are the restore drill's one-shot
+    tasks the record lists (DRILL-1: a drill that did not end left them; the next drill or uninstall
+    removes them, deploy leaves them alone as they may still run).
     """
 
     tasks: dict[int, ScheduledTask] = field(default_factory=dict)
@@ -562,6 +571,7 @@ class Ownership:
     conflicts: list[ScheduledTask] = field(default_factory=list)
     once_tasks: list[tuple[ScheduledTask, str]] = field(default_factory=list)
     once_at: list[tuple[AtJob, str]] = field(default_factory=list)
+    drill_tasks: list[tuple[ScheduledTask, str]] = field(default_factory=list)
     foreign_tasks: list[ScheduledTask] = field(default_factory=list)
     foreign_at: list[AtJob] = field(default_factory=list)
     duplicate_at: list[tuple[AtJob, int]] = field(default_factory=list)
@@ -582,6 +592,7 @@ def ownership(
         e.name.lower(): i for i, e in enumerate(art.schedules) if e.scheduler == "schtasks"
     }
     once = _once_names(plan)
+    drills = _drill_names(plan)
     for task in state.tasks or []:
         short = _short(task)
         low = short.lower()
@@ -601,6 +612,8 @@ def ownership(
                 own.conflicts.append(task)
         elif low in once:
             own.once_tasks.append((task, once[low]))
+        elif low in drills and recorded:
+            own.drill_tasks.append((task, drills[low]))
         elif recorded:
             own.stale_tasks.append(task)
         else:
@@ -1614,6 +1627,45 @@ def drill_done(state: NodeState, task: str) -> bool:
     return not (t.state == "running" or t.last_result in (_RUNNING, _NOT_YET_RUN))
 
 
+@dataclass(frozen=True)
+class DrillLeftover:
+    """What a drill of ``job`` that did not end left on a node, as the record lists it (OWN-1):
+    its script (when still as the drill wrote it) and its one-shot task (when still there)."""
+
+    job: str
+    script: str | None
+    task: str | None
+    running: bool = False
+
+    def note(self) -> str:
+        """The status note: what is left, and what removes it."""
+        parts = []
+        if self.task is not None:
+            parts.append(f"the task {self.task}" + (" (still running)" if self.running else ""))
+        if self.script is not None:
+            parts.append(f"the script {self.script}")
+        return (
+            f"DRILL-1: an interrupted drill left {' and '.join(parts)} ({self.job}; in clpbackup's "
+            "record): the next drill or uninstall removes it"
+        )
+
+
+def drill_leftovers(plan: Plan, state: NodeState, files: Mapping[str, FileState]) -> list[DrillLeftover]:
+    """Per job, the drill script and task the record lists and the node still has (``files``: the
+    inspect's answer, which hashes each job's drill script)."""
+    out = []
+    for job in plan.jobs:
+        path, name = render.drill_script_path(plan, job), render.drill_task_name(plan, job)
+        recorded, now = state.record.file(path), files.get(path)
+        script = path if recorded is not None and now is not None and now.sha256 == recorded.sha256 else None
+        task = state.task(name) if state.record.task(name) is not None else None
+        if script is None and task is None:
+            continue
+        running = task is not None and (task.state == "running" or task.last_result == _RUNNING)
+        out.append(DrillLeftover(job, script, _short(task) if task is not None else None, running))
+    return out
+
+
 def ntbackup_drill(plan: Plan, node: Node, state: NodeState, job: str) -> tuple[str | None, str]:
     """2003: NTBackup has no command-line restore. The newest complete set of ``job`` by NTBackup's
     own log (``backupNN.log``, as status reads it), and what a file-level drill needs instead."""
@@ -1673,6 +1725,7 @@ def benign_failure(result: CommandResult) -> bool:
 __all__ = [
     "NOT_DELEGATED_NOTE",
     "PASSED_ONE_SHOT",
+    "DrillLeftover",
     "NodeState",
     "Probe",
     "RunMarker",
@@ -1683,6 +1736,7 @@ __all__ = [
     "daily_overlap",
     "drift",
     "drill_done",
+    "drill_leftovers",
     "drill_paths",
     "drill_source",
     "drill_verdict",

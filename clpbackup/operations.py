@@ -13,6 +13,7 @@ pool open + inspect + apply + close; a deploy with nothing to change skips the a
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -48,7 +49,10 @@ from clpbackup.record import (
     canary_line,
     file_line,
     header_line,
+    record_bytes,
+    record_lines,
     task_line,
+    without,
 )
 from clpbackup.results import (
     Change,
@@ -841,8 +845,12 @@ class ClusterBackup:
             lines.append(file_line(f.path, f.sha256, f"wrote:{len(writes)}"))
             writes.append(FileWrite(f.path, f.content))
         deletes: list[str] = []
+        # DRILL-1: a drill that did not end left its script and task (recorded): the next drill or
+        # uninstall removes them; deploy keeps them in the record, untouched (the task may still run)
+        leftovers = nodestate.drill_leftovers(self.plan, state, read.result.files)
+        drill_scripts = {render.drill_script_path(self.plan, j).lower() for j in self.plan.jobs}
         for old in state.record.files:
-            if old.path.lower() in planned:
+            if old.path.lower() in planned or old.path.lower() in drill_scripts:
                 continue
             now = read.result.files.get(old.path)
             if now is not None and now.sha256 == old.sha256:
@@ -868,6 +876,7 @@ class ClusterBackup:
         all_commands: list[CommandSpec] = [*prelude, *sched.commands]
         for line in sched.record:
             lines.append(_shift(line, len(prelude)))
+        lines += _drill_lines(state, leftovers)
         record = RecordWrite(
             render.record_path(self.plan), [x.text for x in lines], [x.when for x in lines]
         )
@@ -1079,6 +1088,7 @@ class ClusterBackup:
         res.drills = nodestate.last_drills(self.plan, read.state)
         res.problems += nodestate.version_problems(read.node, read.state)
         res.notes += read.state.notes
+        res.notes += [x.note() for x in nodestate.drill_leftovers(self.plan, read.state, read.result.files)]
         res.notes += self._unread_acl(read)
         res.notes += [f"WSB-3: {text}" for text in read.state.version_pending.values()]
         res.events = nodestate.node_events(read.state)
@@ -1446,7 +1456,9 @@ class ClusterBackup:
         newest version (wbadmin ``start recovery -itemType:File``, as SYSTEM through a one-shot task:
         a WinRM session cannot read a share, the second hop) into a scratch folder, and clpbackup
         compares the token with the ones the job's runs recorded. The scratch copy is deleted, the
-        one-shot task too, and the verdict is written to ``logs\\<job>-drill.txt`` for status.
+        one-shot task too, and the verdict is written to ``logs\\<job>-drill.txt`` for status. The
+        script and the task enter clpbackup's record (OWN-1) before the task exists and leave it when
+        they are deleted: what a drill that did not end left, uninstall removes.
         On 2003 the verdict is ``limited``: NTBackup's own log is checked, and the result says that
         a file-level drill needs its GUI. ``check=True`` shows the commands and runs nothing.
         """
@@ -1509,8 +1521,8 @@ class ClusterBackup:
         res = DrillResult(name, check=check)
         platform = get_platform(read.node.os)
         writes: list[FileWrite] = []
-        deletes: list[str] = []
-        cleanup: list[CommandSpec] = []
+        ended: list[str] = []
+        latest = read
         if not check and any(refusal is None for _, refusal in todo):
             self._preflight(read, for_write=True)
         for job, refusal in todo:
@@ -1523,51 +1535,100 @@ class ClusterBackup:
                 drilled = JobDrill(job, "limited", version=when, machine=name if when else None, message=why)
                 res.problems.append(Problem("DRILL-1", f"{job}: limited — {why}", name))
             else:
-                drilled = self._drill_job(read, job, states, check, timeout)
+                drilled, latest = self._drill_job(read, latest, job, states, check, timeout)
                 if drilled.verdict not in ("pass", "would-run"):
                     rule = "RS-1" if drilled.verdict == "refused" else "DRILL-1"
                     res.problems.append(Problem(rule, f"{job}: {drilled.verdict} — {drilled.message}", name))
                 if drilled.seconds is not None:  # it ran and ended: its script and one-shot task go
-                    cleanup.append(platform.schtasks_delete(render.drill_task_name(self.plan, job)))
-                    deletes.append(render.drill_script_path(self.plan, job))
+                    ended.append(job)
             if drilled.ran_at is None:
                 drilled.ran_at = _utc_now()
             res.drills.append(drilled)
             if not check and drilled.verdict != "refused":
                 path = render.drill_result_path(self.plan, job)
                 writes.append(FileWrite(path, _drill_record(drilled)))
-        if writes or cleanup:
-            # one request: the verdicts for status, and the drills' scripts and one-shot tasks removed
-            request = ApplyRequest(writes=writes, deletes=deletes, commands=cleanup, stop_on_error=False)
-            applied = self._apply(name, request)
-            for c in applied.commands:
-                if not c.ok and not nodestate.benign_failure(c):
-                    res.notes.append(f"could not delete {c.argv[-2]}: {(c.stderr or c.stdout).strip()}")
-            res.changed = True
+        if not writes and not ended:
+            return res
+
+        def finish(now: _NodeRead) -> ApplyRequest:
+            # one request: the verdicts for status, and the drills' scripts and one-shot tasks
+            # removed, and with them their entries in the record (OWN-1; a task whose deletion
+            # fails stays recorded)
+            if not ended:
+                return ApplyRequest(writes=writes, stop_on_error=False)
+            scripts = [render.drill_script_path(self.plan, j) for j in ended]
+            tasks = [render.drill_task_name(self.plan, j) for j in ended]
+            kept = without(self._record_lines(now), files=scripts, tasks=tasks)
+            lines = [RecordLine(x) for x in kept]
+            for i, task in enumerate(tasks):
+                t = now.state.record.task(task)
+                if t is not None:
+                    lines.append(RecordLine(task_line(t.name, t.run, t.at, t.kind).text, f"notran:{i}"))
+            return ApplyRequest(
+                writes=writes,
+                deletes=scripts,
+                commands=[platform.schtasks_delete(t) for t in tasks],
+                stop_on_error=False,
+                lock=self._node_lock(),
+                guards=[Guard(path=render.record_path(self.plan), sha256=now.state.record_sha256)],
+                record=RecordWrite(
+                    render.record_path(self.plan), [x.text for x in lines], [x.when for x in lines]
+                ),
+            )
+
+        if ended:
+            applied = self._apply_locked(name, finish(latest), decide=finish)
+        else:
+            applied = self._apply(name, finish(latest))
+        for c in applied.commands:
+            if not c.ok and not nodestate.benign_failure(c):
+                res.notes.append(f"could not delete {c.argv[-2]}: {(c.stderr or c.stdout).strip()}")
+        for path, why in applied.delete_errors.items():
+            res.notes.append(
+                f"could not delete {path}: {why.strip()}; it is no longer in clpbackup's record: "
+                "delete it by hand"
+            )
+        res.changed = True
         return res
+
+    def _record_lines(self, read: _NodeRead) -> list[str]:
+        """The node's record as read, line by line, to write it again with drill entries added or
+        taken out; an unreadable record is never written over (OWN-1)."""
+        if "record" in read.state.errors:
+            raise PreflightFailed(
+                "clpbackup's record on the node cannot be read: " + read.state.errors["record"],
+                node=read.node.name,
+                rule="OWN-1",
+                hint="no drill was started; look at " + render.record_path(self.plan),
+            )
+        return record_lines(_record_on_node(read, self.plan), self.plan.cluster.name)
 
     def _drill_job(
         self,
         read: _NodeRead,
+        latest: _NodeRead,
         job: str,
         states: Mapping[str, nodestate.NodeState],
         check: bool,
         timeout: float,
-    ) -> JobDrill:
+    ) -> tuple[JobDrill, _NodeRead]:
+        """Drill ``job`` on ``read``'s node; ``latest`` is the newest read of it (its record is
+        the one to add to). Returns the verdict and the newest read."""
         name = read.node.name
         platform = get_platform(read.node.os)
         if render.canary_path(self.plan, job) is None:
             why = f"{job} has no canary (no volume or folder of it can hold one)"
-            return JobDrill(job, "refused", message=why)
+            return JobDrill(job, "refused", message=why), latest
         source = nodestate.drill_source(self.plan, states, job, name)
         if source.version is None or source.machine is None:
-            return JobDrill(job, "fail", message=source.problem or "no version")
+            return JobDrill(job, "fail", message=source.problem or "no version"), latest
         version, machine = source.version, source.machine
         script = render.drill_script(self.plan, read.node, job, version.version_id, machine)
         assert script is not None  # a wbadmin job with a canary
         task = render.drill_task_name(self.plan, job)
+        run = run_batch(script.path, field="scripts_dir")
         commands: list[CommandSpec] = [
-            platform.schtasks_once(task, "00:00", run_batch(script.path, field="scripts_dir"), field="jobs"),
+            platform.schtasks_once(task, "00:00", run, field="jobs"),
             platform.schtasks_run(task, field="jobs"),
         ]
         shown = [_shown(c) for c in commands]  # type: ignore[arg-type]
@@ -1581,21 +1642,53 @@ class ClusterBackup:
             + [_shown(c) for c in _drill_wbadmin(self.plan, read.node, job, version.version_id, machine)],
         )
         if check:
-            return drilled
+            return drilled, latest
         started = time.monotonic()
-        write = FileWrite(script.path, script.content)
-        try:
-            applied: ApplyResult | None = self._apply(
-                name, ApplyRequest(writes=[write], commands=commands, stop_on_error=True)
+        # OWN-1: the script and the task enter the record in the request that writes the script,
+        # before it (and long before the task exists), so that a drill that never gets to delete
+        # them (connection lost, deadline, Ctrl-C, its wait running out) leaves nothing uninstall
+        # cannot remove
+        entries = [
+            file_line(script.path, hashlib.sha256(script.content).hexdigest()).text,
+            task_line(task, run, "00:00", "once").text,
+        ]
+
+        def start(now: _NodeRead) -> ApplyRequest:
+            lines = without(self._record_lines(now), files=[script.path], tasks=[task]) + entries
+            return ApplyRequest(
+                writes=[
+                    FileWrite(render.record_path(self.plan), record_bytes(lines)),
+                    FileWrite(script.path, script.content),
+                ],
+                commands=commands,
+                stop_on_error=True,
+                lock=self._node_lock(),
+                guards=[Guard(path=render.record_path(self.plan), sha256=now.state.record_sha256)],
             )
-        except (ConnectionFailed, NodeTimeout):
-            # the answer was lost, not necessarily the run: never start a recovery twice blindly
-            self._drop_session(name)
-            again = self._read(name, drill=True)
-            applied = None
-            if not nodestate.run_started(read.state, again.state, task):
-                request = ApplyRequest(writes=[write], commands=commands, stop_on_error=True)
-                applied = self._apply(name, request)
+
+        applied: ApplyResult | None = None
+        for _attempt in range(_STALE_RETRIES):
+            try:
+                applied = self._apply(name, start(latest))
+            except (ConnectionFailed, NodeTimeout):
+                # the answer was lost, not necessarily the run: never start a recovery twice blindly
+                self._drop_session(name)
+                latest = self._read(name, drill=True)
+                applied = None
+                if nodestate.run_started(read.state, latest.state, task):
+                    break
+                applied = self._apply(name, start(latest))
+            self._refuse_if_busy(name, applied)
+            if not applied.stale:
+                break
+            latest = self._read(name, drill=True)  # another writer changed the record first
+        else:
+            raise NodeBusy(
+                f"the record changed under every one of {_STALE_RETRIES} attempts to start the drill; "
+                "nothing was started",
+                node=name,
+                hint="another clpbackup is changing the node; run the drill again when it is done",
+            )
         if applied is not None:
             self._check_applied(name, applied)
         deadline = started + timeout
@@ -1606,9 +1699,10 @@ class ClusterBackup:
                 break
             if time.monotonic() + delay > deadline:
                 drilled.message = (
-                    f"the drill still runs after {timeout:.0f} s; its task {task} is left to finish"
+                    f"the drill still runs after {timeout:.0f} s; its task {task} is left to finish "
+                    "(the next drill or uninstall removes it)"
                 )
-                return drilled
+                return drilled, again
             time.sleep(delay)
             delay = min(delay * 2, self.poll_max)
         drilled.seconds = round(time.monotonic() - started, 1)
@@ -1625,7 +1719,7 @@ class ClusterBackup:
         if ran is not None and ran.last_run is not None and offset is not None:
             age = ran.last_run - offset - version.time_utc.replace(tzinfo=None)
             drilled.age_minutes = max(0, int(age.total_seconds() // 60))
-        return drilled
+        return drilled, again
 
 
     @_operation
@@ -1722,6 +1816,21 @@ def _record_bytes(lines: Sequence[RecordLine]) -> bytes | None:
     if any(x.when for x in lines):
         return None
     return "".join(x.text + "\r\n" for x in lines).encode("ascii")
+
+
+def _drill_lines(
+    state: nodestate.NodeState, leftovers: Sequence[nodestate.DrillLeftover]
+) -> list[RecordLine]:
+    """The record's lines of what interrupted drills left (kept as the drill wrote them, last)."""
+    lines = []
+    for x in leftovers:
+        f = state.record.file(x.script) if x.script is not None else None
+        t = state.record.task(x.task) if x.task is not None else None
+        if f is not None:
+            lines.append(file_line(f.path, f.sha256))
+        if t is not None:
+            lines.append(task_line(t.name, t.run, t.at, t.kind))
+    return lines
 
 
 def _record_on_node(read: _NodeRead, plan: Plan) -> bytes | None:

@@ -4,8 +4,10 @@ The record (``<scripts_dir>\\clpbackup-record.jsonl``, docs/design.md "The recor
 written by the same ``apply`` that makes the changes, under the node lock (LOCK-1), after the
 commands ran: it lists the files clpbackup wrote (path and SHA-256), the schtasks tasks it created
 (name and what they run), the AT jobs it created (the id at.exe printed, with the exact command
-line, time and days), the block it put in the CLUSTERPRO start script and the canary files its
-jobs' runs write for the restore drill (DRILL-1). Deploy deletes or
+line, time and days), the block it put in the CLUSTERPRO start script, the canary files its
+jobs' runs write for the restore drill (DRILL-1), and a running drill's script and one-shot task
+(the drill writes them into the record before the task exists and takes them out when it deletes
+them, so uninstall removes what an interrupted drill left). Deploy deletes or
 replaces only what the record **and** the node agree on; anything else, however similar, is
 foreign: reported, never touched.
 
@@ -40,7 +42,10 @@ __all__ = [
     "file_line",
     "header_line",
     "parse_record",
+    "record_bytes",
+    "record_lines",
     "task_line",
+    "without",
 ]
 
 RECORD_NAME = "clpbackup-record.jsonl"
@@ -236,3 +241,33 @@ def canary_line(path: str) -> RecordLine:
     """A canary file the job's runs write (DRILL-1); uninstall deletes it when it still starts with
     clpbackup's mark."""
     return RecordLine(_line({"kind": "canary", "path": path}))
+
+
+def record_lines(data: bytes | None, cluster: str) -> list[str]:
+    """The lines of a record as it is on the node (a new record's header line when it has none),
+    to write it again with entries added or taken out (:func:`without`, :func:`record_bytes`)."""
+    if data is None:
+        return [header_line(cluster).text]
+    parse_record(data)  # a damaged record is never written over
+    return [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
+
+
+def without(lines: Sequence[str], *, files: Sequence[str] = (), tasks: Sequence[str] = ()) -> list[str]:
+    """``lines`` less the file entries at ``files`` and the task entries called ``tasks``
+    (case-insensitive, as Windows paths and task names are)."""
+    paths = {f.lower() for f in files}
+    names = {t.lower() for t in tasks}
+    kept = []
+    for line in lines:
+        obj = json.loads(line)
+        if obj.get("kind") == "file" and str(obj.get("path", "")).lower() in paths:
+            continue
+        if obj.get("kind") == "task" and str(obj.get("name", "")).lower() in names:
+            continue
+        kept.append(line)
+    return kept
+
+
+def record_bytes(lines: Sequence[str]) -> bytes:
+    """The record file holding ``lines``, as ``apply`` writes it (ASCII, CRLF after each line)."""
+    return "".join(line + "\r\n" for line in lines).encode("ascii")

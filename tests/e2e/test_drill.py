@@ -9,7 +9,7 @@ import pytest
 from clpbackup import render
 from clpbackup.operations import ClusterBackup
 from clpbackup.plan import Plan
-from clpbackup.results import DrillResult, JobDrill
+from clpbackup.results import DrillResult, JobDrill, StatusResult
 from clpbackup.testing.cluster import SimulatedCluster
 from clpbackup.testing.model.wbadmin import WsbVersion, _versions
 
@@ -203,3 +203,87 @@ def test_check_mode_shows_the_commands_and_runs_nothing(monkeypatch: pytest.Monk
                 assert any(c.startswith(recovery) for c in d.commands)
         assert {n.name: sorted(n.tasks) for n in sim.nodes} == tasks
         assert all(not n.model.restores for n in sim.nodes)
+
+
+# -- an interrupted drill (OWN-1) ----------------------------------------------------------------------
+
+
+def _schtasks(sim: SimulatedCluster, node: str, line: str) -> None:
+    rc, out, err = sim.node(node).model.run_command_line(line)
+    assert rc == 0, (line, out, err)
+
+
+def _interrupted(sim: SimulatedCluster, cb: ClusterBackup, plan: Plan, job: str) -> tuple[str, str]:
+    """A drill whose recovery outlasts its wait (the timeout path): its task is left to finish, and
+    its script with it. Beside them, the operator's own task named like the drill's."""
+    owner = sim.owner
+    task, script = render.drill_task_name(plan, job), render.drill_script_path(plan, job)
+    mine = f'schtasks /Create /TN {task}-mine /TR "C:\\tools\\mine.cmd" /SC DAILY /ST 05:00 /RU SYSTEM /F'
+    _schtasks(sim, owner, mine)
+    result = cb.drill(job=job, timeout=0)
+    d = _drilled(result)[owner][job]
+    assert d.verdict == "fail" and "still runs" in d.message and task in d.message, d
+    node = sim.node(owner)
+    assert node.tasks[task].running and node.files.exists(script)
+    return task, script
+
+
+def test_an_interrupted_drill_is_in_the_record_and_uninstall_removes_what_it_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OWN-1: the drill's script and one-shot task enter clpbackup's record before the task exists,
+    so a drill that did not get to delete them (here: its recovery outlasts the wait) leaves nothing
+    uninstall cannot remove; status says what was left instead of calling it foreign; the
+    operator's task with a similar name stays."""
+    plan = load("2012", monkeypatch)
+    job = "shared-daily"
+    with SimulatedCluster.from_plan(plan, recovery_duration=600) as sim, ClusterBackup(
+        sim.plan, poll_initial=0.01
+    ) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        task, script = _interrupted(sim, cb, plan, job)
+        node = sim.node(sim.owner)
+        record = node.files.read_text(f"{plan.scripts_dir}\\clpbackup-record.jsonl")
+        assert task in record and script.replace("\\", "\\\\") in record
+        status = cb.status()
+        mine = status[sim.owner]
+        assert isinstance(mine, StatusResult)
+        assert not any(s.name == task for s in mine.schedules), mine.schedules
+        assert [s.state for s in mine.schedules if s.name == f"{task}-mine"] == ["foreign"]
+        left = [n for n in mine.notes if "an interrupted drill left" in n]
+        assert len(left) == 1 and task in left[0] and script in left[0], mine.notes
+        assert "the next drill or uninstall removes" in left[0]
+        assert not any(task in p.message for p in status.all_problems()), status.all_problems()
+        # deploy leaves a drill's task alone (it may still run) and keeps it in the record
+        assert cb.deploy().ok and node.tasks[task].running and node.files.exists(script)
+        sim.advance(minutes=15)  # the recovery ends; its task and script stay behind
+        assert task in node.tasks and node.files.exists(script)
+        gone = cb.deploy(state="absent")
+        assert gone.ok, gone
+        for n in sim.nodes:
+            assert not any(t.endswith("-drill") for t in n.tasks), sorted(n.tasks)
+            assert not any(n.files.exists(render.drill_script_path(plan, j)) for j in plan.jobs)
+        assert f"{task}-mine" in node.tasks
+
+
+def test_the_next_drill_removes_what_an_interrupted_one_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = load("2012", monkeypatch)
+    job = "shared-daily"
+    with SimulatedCluster.from_plan(plan, recovery_duration=600) as sim, ClusterBackup(
+        sim.plan, poll_initial=0.01
+    ) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        task, script = _interrupted(sim, cb, plan, job)
+        sim.advance(minutes=15)
+        node = sim.node(sim.owner)
+        node.model.recovery_duration = 0  # this one ends when it starts
+        again = cb.drill(job=job)
+        assert _drilled(again)[sim.owner][job].verdict == "pass", again
+        assert task not in node.tasks and not node.files.exists(script)
+        assert f"{task}-mine" in node.tasks
+        record = node.files.read_text(f"{plan.scripts_dir}\\clpbackup-record.jsonl")
+        assert task not in record.replace(f"{task}-mine", "") and "-drill.bat" not in record
+        assert not [n for n in cb.status()[sim.owner].notes if "interrupted drill" in n]  # type: ignore[union-attr]
+

@@ -13,7 +13,16 @@ from clpbackup.nodestate import NodeState
 from clpbackup.parsers.wbadmin import BackupVersion, parse_drill_log
 from clpbackup.plan import Plan
 from clpbackup.platforms import get_platform
-from clpbackup.record import canary_line, parse_record
+from clpbackup.record import (
+    canary_line,
+    file_line,
+    header_line,
+    parse_record,
+    record_bytes,
+    record_lines,
+    task_line,
+    without,
+)
 from tests.helpers.argv import batch_line_to_command_line, command_line_to_argv, split_redirection
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "clpbackup" / "examples"
@@ -159,6 +168,31 @@ def test_a_job_named_like_another_jobs_drill_files_is_refused_at_load() -> None:
 def test_the_record_keeps_canary_lines() -> None:
     rec = parse_record((canary_line("E:\\clpbackup-canary\\j.txt").text + "\r\n").encode())
     assert [c.path for c in rec.canaries] == ["E:\\clpbackup-canary\\j.txt"] and not rec.empty
+
+
+def test_a_drills_entries_go_into_the_record_and_out_again_leaving_the_rest_byte_for_byte() -> None:
+    """OWN-1: the drill adds its script and task to the record as it is on the node, and takes
+    exactly those out again (names compared as Windows does, case-insensitively)."""
+    base = [
+        header_line("prod").text,
+        file_line("C:\\clpbackup\\j.bat", "ab" * 32).text,
+        task_line("clpbackup-prod-j", 'cmd /c "C:\\clpbackup\\j.bat"', "03:00").text,
+        canary_line("E:\\clpbackup-canary\\j.txt").text,
+    ]
+    on_node = record_bytes(base)
+    drill = [
+        file_line("C:\\clpbackup\\j-drill.bat", "cd" * 32).text,
+        task_line("clpbackup-prod-j-drill", 'cmd /c "C:\\clpbackup\\j-drill.bat"', "00:00", "once").text,
+    ]
+    during = record_lines(on_node, "prod") + drill
+    rec = parse_record(record_bytes(during))
+    assert rec.file("c:\\CLPBACKUP\\j-drill.bat") is not None
+    assert rec.task("clpbackup-prod-j-drill") is not None
+    after = without(during, files=["C:\\CLPBACKUP\\J-DRILL.BAT"], tasks=["CLPBACKUP-prod-j-drill"])
+    assert record_bytes(after) == on_node
+    assert record_lines(None, "prod") == [header_line("prod").text]
+    with pytest.raises(ParseError):
+        record_lines(b"{not json\r\n", "prod")  # a damaged record is never written over
 
 
 WSB_PLANS = ["ws2008r2-wsb.yaml", "ws2012-wsb.yaml", "ws2012-ja.yaml", "ws2019-wsb.yaml"]
