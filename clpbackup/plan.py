@@ -442,7 +442,27 @@ def _backslashes(item: str) -> str:
     return item
 
 
-_WindowsPath = Annotated[str, AfterValidator(_backslashes)]
+# What an include or exclude may not hold, of _NOT_IN_NAMES (Microsoft Learn, "Naming Files, Paths,
+# and Namespaces", the reserved characters): ":" follows the drive letter and "?"/"*" are wildcards
+# wbadmin takes, so those three are left to the tools.
+_NOT_IN_ITEMS = "".join(c for c in _NOT_IN_NAMES if c not in ":*?")
+
+
+def _windows_name_characters(item: str) -> str:
+    """An include or exclude holding ``<``, ``>``, ``"`` or ``|`` names nothing that can exist on a
+    node: refused when the plan loads, naming the item, rather than at deploy (NT-2's live check on
+    2003) or as a quoting error of the batch line (QUOTE)."""
+    bad = next((c for c in item if c in _NOT_IN_ITEMS), None)
+    if bad is not None:
+        raise ValueError(
+            f"{item!r} holds {bad!r}, which no Windows file or folder name can hold (the reserved "
+            "characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces'), so "
+            "there is nothing of that name to back up; write the path exactly as the node shows it"
+        )
+    return item
+
+
+_WindowsPath = Annotated[str, AfterValidator(_backslashes), AfterValidator(_windows_name_characters)]
 
 
 class Job(_Model):

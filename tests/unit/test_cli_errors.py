@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from clpbackup.cli import EXIT_UNREADABLE, main
 from clpbackup.errors import PlanError
@@ -120,6 +121,25 @@ def test_forward_slashes_in_an_include_path_are_refused_with_the_fix(tmp_path: P
     err = read_error(tmp_path, text)
     assert err.field == "jobs.local-daily.include[0]" and err.line == line_of(text, "include: ['C:/data'")
     assert "forward slashes" in err.message and "'C:\\data'" in err.message
+
+
+@pytest.mark.parametrize("char", ["<", ">", '"', "|"])
+def test_an_include_or_exclude_no_windows_name_can_hold_is_refused_at_load(tmp_path: Path, char: str) -> None:
+    """No Windows file or folder name holds < > " | (Microsoft Learn, "Naming Files, Paths, and
+    Namespaces"): refused when the plan loads, naming the item, the character and what to do —
+    before, only NT-2's live check (2003) or the QUOTE rule at render refused it."""
+    item = "D:\\app\\a" + char + "b"
+    yaml_item = "'" + item.replace("'", "''") + "'"
+    text = edited("include: ['C:\\data', 'D:\\app\\config']", f"include: ['C:\\data', {yaml_item}]")
+    err = read_error(tmp_path, text)
+    assert err.field == "jobs.local-daily.include[1]" and err.line == line_of(text, yaml_item)
+    assert repr(char) in err.message and "Naming Files, Paths, and Namespaces" in err.message
+    assert "write the path exactly as the node shows it" in err.message
+    data = yaml.safe_load(SOURCE)
+    data["jobs"]["local-daily"]["exclude"] = ["C:\\data\\tmp", item]
+    with pytest.raises(PlanError) as info:
+        Plan.from_dict(data)
+    assert info.value.field == "jobs.local-daily.exclude[1]" and repr(char) in info.value.message
 
 
 def test_validate_shows_the_pitfall_through_the_real_program(tmp_path: Path) -> None:

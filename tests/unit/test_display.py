@@ -18,7 +18,7 @@ import yaml
 
 from clpbackup import display
 from clpbackup.artifacts import ArtifactFile, NodeArtifacts, ScheduleEntry
-from clpbackup.errors import ClpBackupError, ConnectionFailed
+from clpbackup.errors import ClpBackupError, ConnectionFailed, PlanError
 from clpbackup.plan import Plan
 from clpbackup.results import (
     Change,
@@ -32,6 +32,7 @@ from clpbackup.results import (
     StatusResult,
 )
 from clpbackup.rules import Finding, Findings, check
+from tests.helpers.plans import unvalidated
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "examples" / "plans"
@@ -199,10 +200,16 @@ def test_plan_view_marks_sch3_overlap_and_errors() -> None:
 
 
 def test_plan_view_escapes_hostile_paths() -> None:
+    """Defence in depth: the plan refuses such an include when it loads (no Windows name holds < > " |),
+    so the view is given one past validation, and must still show it as text."""
     data = _wsb_dict()
-    data["jobs"]["local-daily"]["include"].append(HOSTILE_PATH)
     data["jobs"]["local-daily"]["target"] = "\\\\nas\\<img src=x onerror=alert(1)>"
-    plan = Plan.from_dict(data)
+    loaded = Plan.from_dict(data)
+    refused = copy.deepcopy(data)
+    refused["jobs"]["local-daily"]["include"].append(HOSTILE_PATH)
+    with pytest.raises(PlanError, match=r"jobs\.local-daily\.include\[\d\]"):
+        Plan.from_dict(refused)
+    plan = unvalidated(loaded, "local-daily", include=[*loaded.jobs["local-daily"].include, HOSTILE_PATH])
     html = plan._repr_html_()
     text = assert_safe_html(html)
     assert HOSTILE_PATH in text  # shown as text, exactly
