@@ -36,7 +36,7 @@ import yaml
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from clpbackup import render
+from clpbackup import alerts, render
 from clpbackup.artifacts import ArtifactFile, NodeArtifacts
 from clpbackup.errors import PlanError
 from clpbackup.plan import Plan, format_hhmm
@@ -378,7 +378,8 @@ _PATH_FORMS = [
     re.compile(rf"echo %CANARY% %DATE% %TIME% >> {_QUOTED}"),
 ]
 # ALERT-1: the failure raised in CLUSTERPRO's alert log (where clplogcmd is on the Path) and in the
-# Application event log; the message and the log are checked apart (_alert_line_ok)
+# Application event log; the ID and message are compared with what clpbackup.alerts builds for the
+# file (expected_alerts, as tests/wine/judge.py does) and the log is checked apart (_alert_line_ok)
 _ALERTS = [
     re.compile(
         r'for %%P in \(clplogcmd\.exe\) do if not "%%~\$PATH:P" == "" clplogcmd -m "(?P<msg>[^"]*)" '
@@ -411,15 +412,38 @@ def _safe_path(path: str) -> bool:
     return bool(path) and not (set(path) & CMD_PATH_FORBIDDEN) and all(c.isprintable() for c in path)
 
 
-def _alert_line_ok(m: re.Match[str]) -> bool:
-    """An ALERT-1 line: its message names its own event ID and carries no character cmd.exe would
-    act on (only %RC% is expanded), and it appends to a safe path."""
+def expected_alerts(plan: Plan, node: str, f: ArtifactFile) -> set[tuple[int, str]]:
+    """The (event ID, message) each ALERT-1 line of ``f`` must carry, as :mod:`clpbackup.alerts`
+    builds them (as ``tests/wine/judge.py`` does): a job's backup script raises 101 (102 for the
+    failover run's own script, FO-2), ``failover.bat`` raises 103 when it schedules a one-shot and
+    none when it calls the job's script (that script raises its own). A new batch file that raises
+    ALERT-1 adds its case here (any other file must raise none)."""
+    n = plan.node(node)
+    run = failover_run(plan, n)
+
+    def raised(kind: alerts.AlertKind, job: str, log: str) -> set[tuple[int, str]]:
+        return {(kind.event_id, alerts.message(kind, job, n.name, log))}
+
+    if f.role == "backup-script" and f.job is not None:
+        if run is not None and run.own_script and f.path == run.batch:
+            return raised(alerts.FAILOVER_RUN_FAILED, f.job, render.log_path(plan, f.job))
+        return raised(alerts.BACKUP_FAILED, f.job, render.log_path(plan, f.job))
+    fb = plan.failover_backup
+    if f.role == "failover-script" and run is not None and fb is not None and fb.at != "now":
+        return raised(alerts.FAILOVER_NOT_SCHEDULED, run.job, render.log_path(plan, "failover"))
+    return set()
+
+
+def _alert_line_ok(m: re.Match[str], expected: set[tuple[int, str]], plan: Plan) -> bool:
+    """An ALERT-1 line: exactly an ID and message :mod:`clpbackup.alerts` builds for its file (cmd.exe
+    expands only %RC% in it: no other character it acts on), appended to the alerts log."""
     msg = m.group("msg")
     return (
-        msg.startswith(f"clpbackup ALERT-1 [{m.group('id')}]: ")
-        and not (set(msg.replace("%RC%", "")) & set('%^&|<>!"'))
+        (int(m.group("id")), msg) in expected
+        and not (set(msg.replace(alerts.RC, "")) & set('%^&|<>!"'))
         and all(c.isprintable() for c in msg)
         and _safe_path(m.group(3))
+        and m.group(3) == render.alerts_log_path(plan)
     )
 
 
@@ -457,8 +481,10 @@ def _argv_of_tool_line(line: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(command_line_to_argv(command_line)), red.target
 
 
-def check_batch_file(plan: Plan, f: ArtifactFile, allowed: set[tuple[str, ...]]) -> int:
+def check_batch_file(plan: Plan, node: str, f: ArtifactFile, allowed: set[tuple[str, ...]]) -> int:
     """Assert everything the module docstring promises about one batch file; return its tool lines."""
+    want = expected_alerts(plan, node, f)
+    raised: list[tuple[int, int, str]] = []  # (form, ID, message) of each ALERT-1 line
     text = f.content.decode(f.encoding)  # strict: every byte is in the node's code page
     assert text.endswith("\r\n"), f.path
     lines = text[:-2].split("\r\n")
@@ -473,9 +499,10 @@ def check_batch_file(plan: Plan, f: ArtifactFile, allowed: set[tuple[str, ...]])
         if line.startswith("rem "):
             assert not (set(line[4:]) & _REM_FORBIDDEN), f"{f.path}: {line!r}"
             continue
-        alert = next((m for p in _ALERTS if (m := p.fullmatch(line))), None)
+        which, alert = next(((i, m) for i, p in enumerate(_ALERTS) if (m := p.fullmatch(line))), (0, None))
         if alert is not None:
-            assert _alert_line_ok(alert), f"{f.path}: unsafe ALERT-1 line {line!r}"
+            assert _alert_line_ok(alert, want, plan), f"{f.path}: ALERT-1 line {line!r}, expected {want}"
+            raised.append((which, int(alert.group("id")), alert.group("msg")))
             continue
         form = next((m for p in _PATH_FORMS if (m := p.fullmatch(line))), None)
         if form is not None:
@@ -491,6 +518,9 @@ def check_batch_file(plan: Plan, f: ArtifactFile, allowed: set[tuple[str, ...]])
         if log is not None:
             assert _safe_path(log) and log.startswith(plan.scripts_dir + "\\logs\\"), line
         tools += 1
+    # each expected failure is raised once in each log (clplogcmd, eventcreate), and nothing else
+    every = sorted((which, *w) for w in want for which in range(len(_ALERTS)))
+    assert sorted(raised) == every, (f.path, raised)
     return tools
 
 
@@ -513,7 +543,7 @@ def check_artifacts(plan: Plan, arts: dict[str, NodeArtifacts]) -> int:
             if f.role == "selection":
                 check_selection(plan, f)
             else:
-                tools += check_batch_file(plan, f, allowed)
+                tools += check_batch_file(plan, node, f, allowed)
         for s in art.schedules:
             assert tuple(command_line_to_argv(s.command_line)) == s.argv, s.command_line
             m = re.fullmatch(r'cmd /c "([^"]*)"', s.run)
