@@ -75,6 +75,9 @@ class Proc:
     #: the file this process's stdout is redirected to while a statement runs (``> file``): a tool
     #: that writes as it goes (wbadmin's ``copied (NN%)``) puts its output there before it ends
     stdout_file: StdoutFile | None = None
+    #: the batch file (or ``call :label`` subroutine) this cmd.exe is running, if any: ``call :label``
+    #: needs its lines and labels (a child process starts outside any batch file)
+    batch: BatchFrame | None = None
 
     def child(self) -> Proc:
         """A new process started from this one (inherits a copy of the environment, the logon and
@@ -83,6 +86,19 @@ class Proc:
             self.user, self.env.copy(), self.cwd, depth=self.depth + 1, network_logon=self.network_logon,
             stdout_file=self.stdout_file,
         )
+
+
+@dataclass
+class BatchFrame:
+    """One running batch context: the file's lines and labels, and the parameters ``%0``… of this
+    context (``call :label`` gives the subroutine its own ``%0``–``%9`` and ``%*``)."""
+
+    path: str  # the batch file's full path
+    lines: list[str]
+    labels: dict[str, int]  # lower-case label -> index of the line after it
+    argv: list[str]  # %0, %1 ...
+    star: str | None = None  # %* as typed after the label (None: the parameters joined by blanks)
+    subroutine: bool = False
 
 
 @dataclass

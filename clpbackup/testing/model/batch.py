@@ -3,11 +3,12 @@
 The subset (``docs/design.md``, "The batch-file subset") plus what CLUSTERPRO start scripts commonly
 hold (``IF "%CLP_EVENT%" == "START" GOTO NORMAL``, ``cd "%CLP_SCRIPT_PATH%"``, ``exit %ret%``):
 
-* ``%VAR%`` expansion (undefined → empty, as in a batch file), ``%ERRORLEVEL%``, ``%CD%``,
-  ``%DATE%``, ``%TIME%``,
+* ``%VAR%`` expansion (undefined → empty, as in a batch file), ``%VAR:~n,m%`` and
+  ``%VAR:[*]str=repl%`` (``set /?``), ``%ERRORLEVEL%``, ``%CD%``, ``%DATE%``, ``%TIME%``,
   ``%RANDOM%``, ``%0``–``%9``, ``%*``, ``%~dp0``/``%~f0``/``%~nx0``/``%~1``, and ``%%`` → ``%``;
-* labels, ``goto`` (``goto :eof``), ``call "<file>"``, ``exit /b N``, ``setlocal``/``endlocal``,
-  ``@echo off``, ``rem``; every statement then goes through :func:`clpbackup.testing.model.cmd.run_statement`.
+* labels, ``goto`` (``goto :eof``), ``call "<file>"``, ``call :label args`` (a subroutine:
+  :func:`run_subroutine`), ``exit /b N``, ``setlocal``/``endlocal``, ``@echo off``, ``rem``; every
+  statement then goes through :func:`clpbackup.testing.model.cmd.run_statement`.
 
 A batch file is read in the node's OEM code page, like cmd.exe does. A statement the model does not
 cover makes the node record "not simulated" and the statement fail.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from clpbackup.testing.model.base import BatchExit, CmdSyntaxError, Goto, Proc, ToolResult, lines
+from clpbackup.testing.model.base import BatchExit, BatchFrame, CmdSyntaxError, Goto, Proc, ToolResult, lines
 from clpbackup.testing.model.cmd import run_statement
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,11 +72,23 @@ def dynamic_var(node: SimulatedWindows, proc: Proc, name: str) -> str | None:
 
 
 _TILDE = re.compile(r"%~([a-zA-Z]*)([0-9])")
+_SUBSTRING = re.compile(r"~(-?[0-9]+)(?:,(-?[0-9]+))?%")
+_REPLACE = re.compile(r"(\*?)([^=%]+)=([^%]*)%")
 
 
-def expand(node: SimulatedWindows, proc: Proc, text: str, args: list[str] | None) -> str:
+def expand(
+    node: SimulatedWindows,
+    proc: Proc,
+    text: str,
+    args: list[str] | None,
+    *,
+    frame: BatchFrame | None = None,
+) -> str:
     """%-expansion of one line. ``args`` is the batch's ``%0``… (``None``: a command line, where an
-    undefined ``%VAR%`` stays as typed and ``%%`` is not collapsed)."""
+    undefined ``%VAR%`` stays as typed and ``%%`` is not collapsed).
+
+    ``%VAR:~n,m%`` and ``%VAR:str=repl%`` follow ``set /?``; an undefined VAR before the colon
+    removes ``%VAR:`` in a batch file and the scan goes on after it (docs/windows-facts.md)."""
     out: list[str] = []
     i, n = 0, len(text)
     in_batch = args is not None
@@ -92,7 +105,7 @@ def expand(node: SimulatedWindows, proc: Proc, text: str, args: list[str] | None
         if in_batch and args is not None:
             m = _TILDE.match(text, i)
             if m:
-                out.append(_tilde(node, proc, m.group(1).lower(), args, int(m.group(2))))
+                out.append(_tilde(node, proc, m.group(1).lower(), args, int(m.group(2)), frame))
                 i = m.end()
                 continue
             if i + 1 < n and text[i + 1].isdigit():
@@ -101,20 +114,30 @@ def expand(node: SimulatedWindows, proc: Proc, text: str, args: list[str] | None
                 i += 2
                 continue
             if i + 1 < n and text[i + 1] == "*":
-                out.append(" ".join(args[1:]))
+                star = frame.star if frame is not None and frame.star is not None else None
+                out.append(star if star is not None else " ".join(args[1:]))
                 i += 2
                 continue
-        end = text.find("%", i + 1)
-        if end < 0:
+        # the name runs to the next % or :  ("%VAR:%" keeps the colon in the name)
+        j = i + 1
+        while j < n and text[j] not in "%:":
+            j += 1
+        if j < n - 1 and text[j] == ":" and text[j + 1] == "%":
+            j += 1
+        if j >= n:
             if not in_batch:
                 out.append(c)
             i += 1
             continue
-        name = text[i + 1 : end]
-        if ":" in name and name.split(":", 1)[0]:
-            node.record_not_simulated(f"variable substring/replace %{name}%")
-            out.append("")
-            i = end + 1
+        name = text[i + 1 : j]
+        if text[j] == ":":
+            used = _colon_form(node, proc, name, text, j, in_batch, out)
+            if used is None:
+                if not in_batch:
+                    out.append("%")
+                i += 1
+            else:
+                i = used
             continue
         if not name or (" " in name and not in_batch):
             out.append("%")
@@ -129,14 +152,61 @@ def expand(node: SimulatedWindows, proc: Proc, text: str, args: list[str] | None
                 i += 1
                 continue
         out.append(value)
-        i = end + 1
+        i = j + 1
     return "".join(out)
 
 
-def _tilde(node: SimulatedWindows, proc: Proc, mods: str, args: list[str], k: int) -> str:
+def _colon_form(
+    node: SimulatedWindows, proc: Proc, name: str, text: str, colon: int, in_batch: bool, out: list[str]
+) -> int | None:
+    """``%name:~n,m%`` or ``%name:[*]str=repl%`` starting at ``text[colon]`` (the colon): appends the
+    result to ``out`` and returns where the scan goes on, or ``None`` when only the ``%`` is consumed
+    (the form does not apply: a command line keeps that ``%``, a batch file drops it)."""
+    value = dynamic_var(node, proc, name) if name else None
+    if value is None:
+        # set /? documents the forms for a defined variable only; for an undefined one cmd.exe drops
+        # "%VAR:" in a batch file and goes on scanning after it (command line: left as typed)
+        return colon + 1 if in_batch else None
+    rest = text[colon + 1 :]
+    if rest.startswith("~"):
+        m = _SUBSTRING.match(rest)
+        if m is None:
+            node.record_not_simulated(f"a malformed variable substring %{name}:{rest}")
+            return None
+        out.append(_substring(value, int(m.group(1)), None if m.group(2) is None else int(m.group(2))))
+        return colon + 1 + m.end()
+    m = _REPLACE.match(rest)
+    if m is None:
+        node.record_not_simulated(f"a malformed variable substitution %{name}:{rest}")
+        return None
+    star, search, repl = m.group(1), m.group(2), m.group(3)
+    found = re.search(re.escape(search), value, re.IGNORECASE)
+    if star:
+        out.append(value if found is None else repl + value[found.end() :])
+    else:
+        out.append(re.sub(re.escape(search), lambda _m: repl, value, flags=re.IGNORECASE))
+    return colon + 1 + m.end()
+
+
+def _substring(value: str, offset: int, length: int | None) -> str:
+    """``%VAR:~offset,length%`` (set /?: a negative offset or length counts from the end)."""
+    size = len(value)
+    start = max(0, size + offset) if offset < 0 else min(offset, size)
+    if length is None:
+        return value[start:]
+    end = size + length if length < 0 else start + length
+    return value[start:end] if end > start else ""
+
+
+def _tilde(
+    node: SimulatedWindows, proc: Proc, mods: str, args: list[str], k: int, frame: BatchFrame | None
+) -> str:
     raw = args[k] if k < len(args) else ""
     value = raw.strip('"')
     if not mods:
+        return value
+    if k == 0 and frame is not None and frame.subroutine:
+        node.record_not_simulated(f"%~{mods}0 inside a call :label subroutine")
         return value
     try:
         full = node.fs.full_path(value, proc.cwd) if value else ""
@@ -174,13 +244,38 @@ def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) ->
             label = s[1:].split()[0].lower() if s[1:].split() else ""
             labels.setdefault(label, idx + 1)
     full = node.fs.full_path(path, proc.cwd)
-    argv = [path, *args]
+    node.note_batch(full)
+    return _execute(node, proc, BatchFrame(full, script_lines, labels, [path, *args]), 0)
+
+
+def run_subroutine(
+    node: SimulatedWindows, proc: Proc, frame: BatchFrame, label: str, tail: str
+) -> ToolResult:
+    """``call :label args`` (``call /?``): a new batch context of the same file that starts after the
+    label, with its own ``%0`` (the label as typed), ``%1``… and ``%*``; it returns at ``goto :eof``,
+    ``exit /b [N]`` (ERRORLEVEL N) or the end of the file. Variables are shared with the caller."""
+    start = frame.labels.get(label.lower())
+    if start is None:
+        return node.not_simulated_result(f"call :{label} of a label the batch file does not hold")
+    sub = BatchFrame(
+        frame.path,
+        frame.lines,
+        frame.labels,
+        [":" + label, *split_batch_args(tail)],
+        star=tail.lstrip(" \t,;="),
+        subroutine=True,
+    )
+    return _execute(node, proc, sub, start)
+
+
+def _execute(node: SimulatedWindows, proc: Proc, frame: BatchFrame, pc: int) -> ToolResult:
+    """Run ``frame``'s lines from index ``pc`` in ``proc`` until the context ends."""
+    script_lines, labels, argv, full = frame.lines, frame.labels, frame.argv, frame.path
     stack_depth = len(proc.env_stack)
+    outer_frame, proc.batch = proc.batch, frame
     out: list[str] = []
     err: list[str] = []
-    pc = 0
     steps = 0
-    node.note_batch(full)
     try:
         while pc < len(script_lines):
             steps += 1
@@ -199,7 +294,7 @@ def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) ->
                 # cmd.exe says so and ends the batch file: the rest (the backup) never runs.
                 err.append(lines(node.texts.t("cmd.line_too_long")))
                 raise BatchExit(1, whole=True, out="".join(out), err="".join(err))
-            expanded = expand(node, proc, raw, argv)
+            expanded = expand(node, proc, raw, argv, frame=frame)
             if proc.echo and not stripped.startswith("@"):
                 out.append(
                     lines(
@@ -233,6 +328,7 @@ def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) ->
         err.append(ex.err)
         proc.errorlevel = ex.code
     finally:
+        proc.batch = outer_frame
         while len(proc.env_stack) > stack_depth:
             proc.env, proc.cwd = proc.env_stack.pop()
     return ToolResult(proc.errorlevel, "".join(out), "".join(err))

@@ -6,10 +6,12 @@
   literal quote, ``""`` inside quotes is a literal quote.
 * :func:`run_statement` executes one cmd.exe statement: ``@``, ``rem``, ``if``, redirections
   (``>``, ``>>``, ``2>``, ``2>&1``, ``< nul``), ``^`` escapes, the built-in commands clpbackup's
-  batch files and operators use (``echo``, ``set``, ``setlocal``, ``endlocal``, ``goto``, ``call``,
+  batch files and operators use (``echo``, ``set``, ``setlocal``, ``endlocal``, ``goto``, ``call``
+  (``call :label`` too),
   ``start``, ``exit``, ``cd``, ``type``, ``del``, ``mkdir``/``md``, ``move``, ``ver``), and external
   programs by name (``wbadmin``, ``C:\\Windows\\System32\\schtasks.exe`` …).
-* Anything outside that (pipes, ``&``, ``for``, ``set /a``, parenthesised blocks …) is reported as
+* ``for %X in (names)`` and ``for /f`` over a command, a file or a string (:func:`_for_f`).
+* Anything outside that (pipes, ``&``, ``for /d /r /l``, ``set /a``, parenthesised blocks …) is reported as
   **not simulated**: the node records it (``SimulatedWindows.not_simulated``) and the statement
   fails, never a silent success.
 """
@@ -518,7 +520,7 @@ def _exit(proc: Proc, rest: str) -> ToolResult:
 def _call(node: SimulatedWindows, proc: Proc, rest: str) -> ToolResult:
     target = rest.strip()
     if target.startswith(":"):
-        return node.not_simulated_result("call :label (subroutines)")
+        return _call_label(node, proc, target)
     program, tail = split_program(target)
     if program.lower().endswith((".bat", ".cmd")):
         if not node.fs.is_file(program, proc.cwd):
@@ -530,6 +532,25 @@ def _call(node: SimulatedWindows, proc: Proc, rest: str) -> ToolResult:
         proc.errorlevel = result.rc
         return result
     return _dispatch(node, proc, target, in_batch=False)
+
+
+def _call_label(node: SimulatedWindows, proc: Proc, target: str) -> ToolResult:
+    """``call :label args`` inside a batch file (``call /?``)."""
+    frame = proc.batch
+    if frame is None:
+        return node.not_simulated_result("call :label outside a batch file: call " + target)
+    m = re.match(r":([^ \t,;=]+)", target)
+    if m is None:
+        return node.not_simulated_result("call : without a label")
+    tail = target[m.end() :]
+    if "%" in tail or "^" in tail:
+        # CALL expands %... a second time and doubles carets (cmd.exe's CALL phase): not modelled
+        return node.not_simulated_result("call :label with % or ^ in its arguments: call " + target)
+    from clpbackup.testing.model.batch import run_subroutine
+
+    result = run_subroutine(node, proc, frame, m.group(1), tail)
+    proc.errorlevel = result.rc
+    return result
 
 
 def _start(node: SimulatedWindows, proc: Proc, rest: str) -> ToolResult:
@@ -760,12 +781,23 @@ def _if(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> Too
 
 
 _FOR = re.compile(r"^%([A-Za-z])\s+in\s+\(([^()]*)\)\s+do\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_FOR_F = re.compile(
+    r"^/f\s+(?:\"([^\"]*)\"\s+)?%([A-Za-z])\s+in\s*\(\s*"
+    r"(?:'(?P<command>.*?)'|\"(?P<string>[^\"]*)\"|(?P<files>[^'\"()]*?))"
+    r"\s*\)\s*do\s+(?P<body>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+#: characters cmd.exe acts on when it parses a statement (a FOR value arrives after that parse)
+_SPECIALS = "&|<>^"
 
 
 def _for(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> ToolResult:
-    """``for %X in (<names>) do <statement>`` over plain names (no wildcards, no /D /R /L /F), with
+    """``for %X in (<names>) do <statement>`` over plain names (no wildcards, no /D /R /L), with
     ``%X`` and ``%~$PATH:X`` (``for /?``: the first folder of PATH that holds the file, fully
-    qualified, or nothing) in the statement. A batch file's ``%%X`` arrives here as ``%X``."""
+    qualified, or nothing) in the statement; and ``for /f`` (:func:`_for_f`). A batch file's ``%%X``
+    arrives here as ``%X``."""
+    if re.match(r"(?i)/f\s", rest.strip()):
+        return _for_f(node, proc, rest.strip(), in_batch=in_batch)
     m = _FOR.match(rest.strip())
     if m is None:
         return node.not_simulated_result("for: " + rest.strip())
@@ -773,14 +805,213 @@ def _for(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> To
     result = ToolResult(proc.errorlevel)
     for item in items:
         if any(ch in item for ch in "*?"):
-            return node.not_simulated_result("for over a wildcard: " + rest.strip())
+            return result + node.not_simulated_result("for over a wildcard: " + rest.strip())
         found = _search_path(node, proc, item)
         text = re.sub(r"%~\$PATH:" + var, lambda _m, f=found: f, body, flags=re.IGNORECASE)
         if re.search(r"%~[a-zA-Z$:]*" + var, text):
-            return node.not_simulated_result("a for-variable modifier other than ~$PATH: " + body)
+            return result + node.not_simulated_result("a for-variable modifier other than ~$PATH: " + body)
         text = text.replace("%" + var, item)
-        result = run_statement(node, proc, text, in_batch=in_batch)
+        # every iteration's output is the statement's output, not only the last one's
+        result = result + run_statement(node, proc, text, in_batch=in_batch)
     return result
+
+
+@dataclass
+class ForOptions:
+    """The ``"options"`` of ``for /f`` (``for /?``): ``eol=c``, ``skip=n``, ``delims=xxx``,
+    ``tokens=x,y,m-n[*]``."""
+
+    eol: str = ";"
+    skip: int = 0
+    delims: str = " \t"
+    tokens: tuple[int, ...] = (1,)
+    rest: bool = False  # a trailing * : one more variable gets the rest of the line
+
+
+def _for_options(text: str) -> ForOptions | str:
+    """The options, or why they are outside the model."""
+    opts = ForOptions()
+    s = text
+    cut = s.lower().find("delims=")
+    if cut >= 0:
+        # delims= takes every character up to the end of the options (a blank among them), so it
+        # has to come last; another keyword after it would be read as delimiters
+        delims = s[cut + len("delims=") :]
+        if "=" in delims:
+            return "delims= before another keyword"
+        opts.delims = delims
+        s = s[:cut]
+    for word in s.split():
+        key, eq, value = word.partition("=")
+        key = key.lower()
+        if key == "eol" and eq and len(value) == 1:
+            opts.eol = value
+        elif key == "skip" and eq and value.isdigit():
+            opts.skip = int(value)
+        elif key == "tokens" and eq and value:
+            parsed = _for_tokens(value)
+            if parsed is None:
+                return f"tokens={value}"
+            opts.tokens, opts.rest = parsed
+        else:
+            return word  # usebackq, and forms outside the model (eol= with a blank …)
+    return opts
+
+
+def _for_tokens(value: str) -> tuple[tuple[int, ...], bool] | None:
+    rest = value.endswith("*")
+    body = value[:-1].rstrip(",") if rest else value
+    numbers: list[int] = []
+    for part in body.split(",") if body else []:
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
+        if m is None:
+            return None
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        if not 1 <= lo <= hi <= 31:
+            return None
+        numbers.extend(range(lo, hi + 1))
+    if numbers != sorted(set(numbers)):
+        return None  # repeated or descending token numbers: cmd.exe's quirks there are not modelled
+    return tuple(numbers), rest
+
+
+def _split_for_line(line: str, opts: ForOptions) -> list[str | None] | None:
+    """The values of a line's variables (``None``: a requested token the line lacks), or ``None``
+    when the line is skipped (no requested token at all, or the eol character first)."""
+    i, n = 0, len(line)
+    delims = opts.delims
+    while i < n and line[i] in delims:
+        i += 1
+    if i >= n or line[i] == opts.eol:
+        return None
+    values: list[str | None] = []
+    number = 0
+    wanted = set(opts.tokens)
+    last = max(opts.tokens) if opts.tokens else 0
+    while i < n and number < last:
+        start = i
+        while i < n and line[i] not in delims:
+            i += 1
+        number += 1
+        if number in wanted:
+            values.append(line[start:i])
+        while i < n and line[i] in delims:
+            i += 1
+    values += [None] * (len(opts.tokens) - len(values))
+    if opts.rest:
+        values.append(line[i:] if i < n else None)
+    if all(v is None for v in values):
+        return None
+    return values
+
+
+def _outside_quotes(text: str, chars: str) -> bool:
+    quoted = False
+    for c in text:
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c in chars:
+            return True
+    return False
+
+
+def _for_f(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> ToolResult:
+    """``for /f ["options"] %X in ('command' | file | "string") do <statement>`` (``for /?``).
+
+    A command runs as ``cmd /c`` in a child process and its stdout is read; a file is read in the
+    OEM code page. Lines end at LF (a CR before it dropped); blank lines, lines whose first character
+    after leading delimiters is the eol character, and lines without any requested token are skipped;
+    ``skip=n`` drops the first n lines. ``%X`` (``%~X`` without surrounding quotes) and the letters
+    after X (one per further token) are replaced in the statement, which is then run."""
+    m = _FOR_F.match(rest)
+    if m is None:
+        return node.not_simulated_result("for /f in a form outside the model: for " + rest)
+    opts = _for_options(m.group(1) or "")
+    if isinstance(opts, str):
+        return node.not_simulated_result(f"for /f option {opts}: for {rest}")
+    first = m.group(2)
+    count = len(opts.tokens) + (1 if opts.rest else 0)
+    letters = [chr(ord(first) + k) for k in range(count)]
+    if not all(ch.isalpha() and ch.isascii() for ch in letters):
+        return node.not_simulated_result(f"for /f variables past Z/z: for {rest}")
+    body = m.group("body")
+    if re.search(r"%~[a-zA-Z$:]+[" + "".join(letters) + "]", body):
+        return node.not_simulated_result("a for /f variable modifier other than %~X: " + body)
+    err = ""
+    if m.group("command") is not None:
+        command = m.group("command")
+        if _outside_quotes(command, _SPECIALS):
+            return node.not_simulated_result(f"for /f over a command holding one of {_SPECIALS}: {command}")
+        child = proc.child()
+        child.stdout_file = None  # FOR reads the command's stdout through a pipe
+        produced = node.run_cmdline(child, command)
+        text, err = produced.out, produced.err
+    elif m.group("string") is not None:
+        text = m.group("string")
+    else:
+        names = m.group("files").split()
+        text = ""
+        for name in names:
+            try:
+                data = node.fs.read_bytes(name, proc.cwd)
+            except FsError:
+                return node.not_simulated_result(f"for /f over a file that cannot be read: {name}")
+            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                return node.not_simulated_result(f"for /f over a UTF-16 file: {name}")
+            text += node.decode(data)
+            if text and not text.endswith("\n"):
+                text += "\n"
+    out_parts: list[str] = []
+    err_parts: list[str] = [err]
+    rc = proc.errorlevel
+    for number, line in enumerate(text.split("\n")):
+        if number < opts.skip:
+            continue
+        line = line[:-1] if line.endswith("\r") else line
+        if not line:
+            continue
+        values = _split_for_line(line, opts)
+        if values is None:
+            continue
+        bound = dict(zip(letters, ["" if v is None else v for v in values], strict=True))
+        statement = _substitute_for(node, body, bound)
+        if statement is None:
+            return ToolResult(1, "".join(out_parts), "".join(err_parts) + lines(node.not_simulated[-1]))
+        result = run_statement(node, proc, statement, in_batch=in_batch)
+        out_parts.append(result.out)
+        err_parts.append(result.err)
+        rc = result.rc
+    return ToolResult(rc, "".join(out_parts), "".join(err_parts))
+
+
+def _substitute_for(node: SimulatedWindows, body: str, bound: dict[str, str]) -> str | None:
+    """``body`` with ``%X`` / ``%~X`` replaced, or ``None`` (recorded "not simulated") when a value
+    holds characters the model would act on: cmd.exe replaces FOR variables after it parsed the
+    statement, so a value's ``&`` or ``>`` is text there, while this model parses after replacing."""
+    pattern = re.compile(r"%(~?)([" + "".join(bound) + "])")
+    problems: list[str] = []
+    call = first_token(body)[0].lower() == "call"
+
+    def replace(m: re.Match[str]) -> str:
+        value = bound[m.group(2)]
+        if m.group(1):
+            value = value[1:] if value.startswith('"') else value
+            value = value[:-1] if value.endswith('"') else value
+        quoted = body[: m.start()].count('"') % 2 == 1
+        if '"' in value and any(ch in value or ch in body for ch in _SPECIALS):
+            problems.append(f"a for /f value with a quote: {value}")
+        elif any(ch in value for ch in _SPECIALS) and not quoted:
+            problems.append(f"a for /f value with one of {_SPECIALS} outside quotes: {value}")
+        elif call and any(ch in value for ch in "%^"):
+            problems.append(f"a for /f value with % or ^ given to call: {value}")
+        return value
+
+    text = pattern.sub(replace, body)
+    if problems:
+        node.record_not_simulated(problems[0])
+        return None
+    return text
 
 
 def _search_path(node: SimulatedWindows, proc: Proc, name: str) -> str:
