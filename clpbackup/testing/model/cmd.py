@@ -906,6 +906,16 @@ def _split_for_line(line: str, opts: ForOptions) -> list[str | None] | None:
     return values
 
 
+def _delimiter_in_quotes(line: str, delims: str) -> bool:
+    quoted = False
+    for c in line:
+        if c == '"':
+            quoted = not quoted
+        elif quoted and c in delims:
+            return True
+    return False
+
+
 def _outside_quotes(text: str, chars: str) -> bool:
     quoted = False
     for c in text:
@@ -971,6 +981,14 @@ def _for_f(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> 
         line = line[:-1] if line.endswith("\r") else line
         if not line:
             continue
+        if _delimiter_in_quotes(line, opts.delims):
+            # for /? says nothing of quotes in a line; Wine 8 keeps "a b" as one token
+            return ToolResult(
+                1,
+                "".join(out_parts),
+                "".join(err_parts)
+                + node.not_simulated_result(f"for /f over a line with a delimiter inside quotes: {line}").err,
+            )
         values = _split_for_line(line, opts)
         if values is None:
             continue
@@ -999,10 +1017,14 @@ def _substitute_for(node: SimulatedWindows, body: str, bound: dict[str, str]) ->
             value = value[1:] if value.startswith('"') else value
             value = value[:-1] if value.endswith('"') else value
         quoted = body[: m.start()].count('"') % 2 == 1
-        if '"' in value and any(ch in value or ch in body for ch in _SPECIALS):
-            problems.append(f"a for /f value with a quote: {value}")
-        elif any(ch in value for ch in _SPECIALS) and not quoted:
+        specials = any(ch in value for ch in _SPECIALS)
+        if specials and '"' in value:
+            problems.append(f"a for /f value with a quote and one of {_SPECIALS}: {value}")
+        elif specials and not quoted:
             problems.append(f"a for /f value with one of {_SPECIALS} outside quotes: {value}")
+        elif value.count('"') % 2 and any(ch in body[m.end() :] for ch in _SPECIALS):
+            # an odd quote in the value turns the model's quote state for what follows it
+            problems.append(f"a for /f value with an odd quote before one of {_SPECIALS}: {value}")
         elif call and any(ch in value for ch in "%^"):
             problems.append(f"a for /f value with % or ^ given to call: {value}")
         return value
