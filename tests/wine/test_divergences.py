@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from clpbackup.testing.model import SimulatedWindows
 from tests.wine.wine import BIN_DIR, Step, WinePrefix
 
 pytestmark = pytest.mark.wine
@@ -59,3 +60,71 @@ def test_w3_call_of_a_batch_ending_with_exit_b_leaves_errorlevel_1(
     )
     assert direct.rc == code  # a batch run directly exits with N under Wine too
     assert called.rc == 1
+
+
+def _output(prefix: WinePrefix, lines: list[str], files: dict[str, bytes] | None = None) -> bytes | None:
+    """Run ``lines`` as a batch file under Wine; what it wrote to C:\\pin\\out.txt."""
+    prefix.reset(set())
+    for path, data in (files or {}).items():
+        prefix.write(path, data)
+    prefix.write("C:\\pin\\t.bat", "".join(line + "\r\n" for line in lines).encode("ascii"))
+    prefix.launch([Step('cmd /c "C:\\pin\\t.bat"')])
+    return prefix.read("C:\\pin\\out.txt")
+
+
+def _simulated(lines: list[str], files: dict[str, bytes] | None = None) -> bytes | None:
+    node = SimulatedWindows("node-a", "2012")
+    for path, data in (files or {}).items():
+        node.write_file(path, data)
+    node.write_file("C:\\pin\\t.bat", "".join(line + "\r\n" for line in lines))
+    node.run_scheduled('cmd /c "C:\\pin\\t.bat"')
+    assert node.not_simulated == []
+    return node.fs.read_bytes("C:\\pin\\out.txt") if node.fs.is_file("C:\\pin\\out.txt") else None
+
+
+def test_w6_an_undefined_substring_swallows_its_closing_percent_under_wine(
+    wine: dict[int, WinePrefix],
+) -> None:
+    """Windows: for an undefined VAR a batch file drops only ``%VAR:``; the scan goes on, so the form's
+    closing % pairs with the next % of the line (cmd.exe's percent phase, windows-facts.md). Wine 8
+    drops the whole ``%VAR:~-16%``."""
+    lines = ["@echo off", "set L=abc", 'set "R=[%NOPE:~-16%] [%L%]"', "> C:\\pin\\out.txt echo %R%"]
+    assert _output(wine[437], lines) == b"[~-16] [abc]\r\n"
+    assert _simulated(lines) == b"[~-16L]\r\n"
+
+
+FOR_LINES = {"C:\\pin\\in.txt": b"one two\r\n;comment x\r\n\r\nsolo\r\nlast word\r\n"}
+
+
+def test_w7_for_f_has_no_default_eol_under_wine(wine: dict[int, WinePrefix]) -> None:
+    """Windows: for /f skips a line starting with ``;``, the default eol (SS64 "FOR /F"). Wine 8 only
+    with an explicit ``eol=;``."""
+    lines = ["@echo off", "for /f %%A in (C:\\pin\\in.txt) do >> C:\\pin\\out.txt echo [%%A]"]
+    assert _output(wine[437], lines, FOR_LINES) == b"[one]\r\n[;comment]\r\n[solo]\r\n[last]\r\n"
+    assert _simulated(lines, FOR_LINES) == b"[one]\r\n[solo]\r\n[last]\r\n"
+
+
+def test_w8_for_f_with_eol_runs_blank_lines_under_wine(wine: dict[int, WinePrefix]) -> None:
+    """Windows: "Blank lines are skipped" (for /?), and a line without the requested token runs
+    nothing. Wine 8, once an ``eol=`` option is given: both run the statement with an empty value."""
+    lines = [
+        "@echo off",
+        'for /f "eol=# tokens=2" %%A in (C:\\pin\\in.txt) do >> C:\\pin\\out.txt echo [%%A]',
+    ]
+    assert _output(wine[437], lines, FOR_LINES) == b"[two]\r\n[x]\r\n[]\r\n[]\r\n[word]\r\n"
+    assert _simulated(lines, FOR_LINES) == b"[two]\r\n[x]\r\n[word]\r\n"
+
+
+def test_w9_for_f_reads_cp932_lines_byte_by_byte_under_wine(wine: dict[int, WinePrefix]) -> None:
+    """Windows: a Japanese node's cmd.exe reads for /f lines in its OEM code page (cp932), as it reads
+    the batch file itself. Wine 8 (ja_JP prefix): every byte >= 0x80 of the line becomes "?"."""
+    prefix = wine[932]
+    line = "バージョン x".encode("cp932")
+    lines = ["@echo off", 'for /f "delims=" %%A in (C:\\pin\\in.txt) do > C:\\pin\\out.txt echo [%%A]']
+    got = _output(prefix, lines, {"C:\\pin\\in.txt": line + b"\r\n"})
+    assert got == b"[" + bytes(b if b < 0x80 else 0x3F for b in line) + b"]\r\n"
+    node = SimulatedWindows("node-a", "2012", codepage=932)
+    node.write_file("C:\\pin\\in.txt", line + b"\r\n")
+    node.write_file("C:\\pin\\t.bat", "".join(x + "\r\n" for x in lines))
+    node.run_scheduled('cmd /c "C:\\pin\\t.bat"')
+    assert node.fs.read_bytes("C:\\pin\\out.txt") == b"[" + line + b"]\r\n"

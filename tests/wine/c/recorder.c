@@ -7,8 +7,10 @@
  * (US = 0x1F, RS = 0x1E: clpbackup refuses control characters in every value, so they cannot occur
  * in what it sends). argv is CommandLineToArgvW's split, the rule the real tools follow.
  *
- * Then it prints one line to stdout and one to stderr (so `> log 2>&1` has something to keep),
- * sleeps %CLPREC_SLEEP_<NAME>% milliseconds, waits for the file %CLPREC_HOLD% to exist when that is
+ * Then it prints one line to stdout and one to stderr (so `> log 2>&1` has something to keep) --
+ * or, when %CLPREC_OUT_<NAME>% names a file, that file's bytes to stdout instead of its line (a
+ * canned output: the real `wbadmin get versions` text for a batch file that reads it with for /f;
+ * a file it cannot read ends the run with exit code 96) -- sleeps %CLPREC_SLEEP_<NAME>% milliseconds, waits for the file %CLPREC_HOLD% to exist when that is
  * set (to tell "returns at once" from "waits"), and exits with %CLPREC_RC_<NAME>% (0 when unset);
  * <NAME> is the file name without .exe, upper case.
  * Built with: x86_64-w64-mingw32-gcc -municode -O2 -o recorder.exe recorder.c -lshell32
@@ -36,6 +38,26 @@ static void put_raw(HANDLE h, const char *bytes)
     WriteFile(h, bytes, (DWORD)strlen(bytes), &done, NULL);
 }
 
+/* %CLPREC_OUT_<NAME>%: copy the named file to stdout; FALSE when it is set but cannot be read */
+static BOOL canned_stdout(const wchar_t *name, BOOL *used)
+{
+    static wchar_t var[300], path[32768];
+    static char chunk[65536];
+    HANDLE f, out = GetStdHandle(STD_OUTPUT_HANDLE);
+    DWORD got, done;
+    *used = FALSE;
+    if (wcslen(name) + 12 >= 300) return TRUE;
+    wcscpy(var, L"CLPREC_OUT_");
+    wcscat(var, name);
+    if (!GetEnvironmentVariableW(var, path, 32768)) return TRUE;
+    *used = TRUE;
+    f = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (f == INVALID_HANDLE_VALUE) return FALSE;
+    while (ReadFile(f, chunk, sizeof chunk, &got, NULL) && got > 0) WriteFile(out, chunk, got, &done, NULL);
+    CloseHandle(f);
+    return TRUE;
+}
+
 static DWORD env_number(const wchar_t *prefix, const wchar_t *name, DWORD fallback)
 {
     wchar_t var[300], value[64];
@@ -54,6 +76,7 @@ int wmain(void)
     wchar_t **argv = CommandLineToArgvW(line, &argc);
     wchar_t *base, *dot;
     HANDLE h;
+    BOOL canned;
 
     GetModuleFileNameW(NULL, module, 32768);
     base = wcsrchr(module, L'\\');
@@ -79,7 +102,8 @@ int wmain(void)
     put_raw(h, "\x1e\n");
     CloseHandle(h);
 
-    put_raw(GetStdHandle(STD_OUTPUT_HANDLE), "clpbackup-recorder: out\r\n");
+    if (!canned_stdout(name, &canned)) return 96;
+    if (!canned) put_raw(GetStdHandle(STD_OUTPUT_HANDLE), "clpbackup-recorder: out\r\n");
     put_raw(GetStdHandle(STD_ERROR_HANDLE), "clpbackup-recorder: err\r\n");
     Sleep(env_number(L"CLPREC_SLEEP_", name, 0));
     /* %CLPREC_HOLD%: wait until that file exists (at most 60 s); the judge releases the tool once it
