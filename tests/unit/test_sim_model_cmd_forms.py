@@ -235,6 +235,13 @@ def test_for_forms_outside_the_model_are_not_simulated(node: SimulatedWindows, s
     assert "NODE-A" not in out
 
 
+def test_for_f_with_echo_on_is_not_simulated(node: SimulatedWindows) -> None:
+    """With echo on cmd.exe prints each iteration's statement after a prompt; the model does not."""
+    node.write_file("C:\\t.bat", "for /f %%L in ('hostname') do set H=%%L\r\n")
+    node.run_command_line('cmd /c "C:\\t.bat"')
+    assert node.not_simulated and "echo on" in node.not_simulated[0]
+
+
 def test_plain_for_over_names_still_searches_the_path(node: SimulatedWindows) -> None:
     node.write_file("C:\\Users\\Administrator\\here.txt", "x")
     _rc, out, _ = batch(node, "for %%P in (here.txt nosuch.exe) do echo [%%~$PATH:P]")

@@ -937,6 +937,9 @@ def _for_f(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> 
     m = _FOR_F.match(rest)
     if m is None:
         return node.not_simulated_result("for /f in a form outside the model: for " + rest)
+    if in_batch and proc.echo:
+        # with echo on cmd.exe shows each iteration's statement after a prompt: not modelled
+        return node.not_simulated_result("for /f in a batch file with echo on: for " + rest)
     opts = _for_options(m.group(1) or "")
     if isinstance(opts, str):
         return node.not_simulated_result(f"for /f option {opts}: for {rest}")
