@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from clpbackup import render
+from clpbackup.errors import ConnectionFailed
 from clpbackup.operations import ClusterBackup
 from clpbackup.plan import Plan
 from clpbackup.results import DrillResult, JobDrill, StatusResult
@@ -287,3 +290,40 @@ def test_the_next_drill_removes_what_an_interrupted_one_left(monkeypatch: pytest
         assert task not in record.replace(f"{task}-mine", "") and "-drill.bat" not in record
         assert not [n for n in cb.status()[sim.owner].notes if "interrupted drill" in n]  # type: ignore[union-attr]
 
+
+
+def test_a_drill_cut_off_by_a_lost_connection_leaves_only_what_uninstall_removes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node stops answering while the drill's recovery runs (WinRM down, a network cut): the
+    drill ends with the node's error, and what it left is in the record, so once the node answers
+    again uninstall removes it."""
+    plan = load("2019", monkeypatch)
+    job = next(iter(plan.jobs))
+    with SimulatedCluster.from_plan(plan, recovery_duration=600) as sim, ClusterBackup(
+        sim.plan, poll_initial=0.05, poll_max=0.2
+    ) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        owner = sim.owner
+        node = sim.node(owner)
+        task, script = render.drill_task_name(plan, job), render.drill_script_path(plan, job)
+
+        def cut_when_running() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                running = node.tasks.get(task)
+                if running is not None and running.running:
+                    node.inject("down")
+                    return
+                time.sleep(0.01)
+
+        threading.Thread(target=cut_when_running, daemon=True).start()
+        result = cb.drill(job=job, node=owner, timeout=120)
+        assert isinstance(result[owner], ConnectionFailed), result[owner]
+        node.clear_faults()
+        sim.advance(minutes=15)  # the recovery ends on the node; nobody deletes its task and script
+        assert task in node.tasks and node.files.exists(script)
+        gone = cb.deploy(state="absent")
+        assert gone.ok, gone
+        assert task not in node.tasks and not node.files.exists(script)
