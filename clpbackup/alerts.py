@@ -1,7 +1,8 @@
 """Failures raised where cluster operators look (ALERT-1). Pure: no I/O.
 
 A backup script whose tool ends with an exit code other than 0 (and other than the expected 303 of
-JOB-3), and a ``failover.bat`` that could not schedule the failover backup, write:
+JOB-3), a ``failover.bat`` that could not schedule the failover backup, and a weekly restore drill
+that failed (DRILL-2), write:
 
 * an entry in CLUSTERPRO's alert log, ``clplogcmd -m "<message>" -i <id> -l ERR`` (the form NEC's
   published batch scripts use), only where ``clplogcmd`` is on the Path (``for %%P in
@@ -24,6 +25,7 @@ from clpbackup.commands import Command
 
 __all__ = [
     "BACKUP_FAILED",
+    "DRILL_FAILED",
     "EVENTS_MARKER",
     "EVENT_SOURCE",
     "FAILOVER_NOT_SCHEDULED",
@@ -78,7 +80,15 @@ FAILOVER_NOT_SCHEDULED = AlertKind(
     "failover.bat could not schedule the one-shot failover backup on the new owner (FO-2)",
     "read logs\\failover.log; schedule it with failover_backup(at=...) or run it now",
 )
-KINDS: tuple[AlertKind, ...] = (BACKUP_FAILED, FAILOVER_RUN_FAILED, FAILOVER_NOT_SCHEDULED)
+DRILL_FAILED = AlertKind(
+    104,
+    "restore-drill-failed",
+    "the weekly restore drill task found no version, recovered no canary, or recovered one no run "
+    "recorded (DRILL-2)",
+    "read the drill log named in the message and logs\\<job>-drill.txt; run clpbackup drill --job "
+    "<job> to see it from the operator's side",
+)
+KINDS: tuple[AlertKind, ...] = (BACKUP_FAILED, FAILOVER_RUN_FAILED, FAILOVER_NOT_SCHEDULED, DRILL_FAILED)
 
 
 def kind_of(event_id: int) -> AlertKind | None:
@@ -88,7 +98,9 @@ def kind_of(event_id: int) -> AlertKind | None:
 
 def message(kind: AlertKind, job: str, node: str, log: str) -> str:
     """The text both logs get; ``%RC%`` is expanded by cmd.exe when the line runs."""
-    if kind is FAILOVER_NOT_SCHEDULED:
+    if kind is DRILL_FAILED:
+        what = f"the weekly restore drill of job {job} failed on {node}"
+    elif kind is FAILOVER_NOT_SCHEDULED:
         what = f"the failover backup of job {job} could not be scheduled on {node}"
     elif kind is FAILOVER_RUN_FAILED:
         what = f"the failover backup of job {job} failed on {node}"

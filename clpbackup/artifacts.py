@@ -11,8 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FileRole = Literal["start-fragment", "failover-script", "backup-script", "selection", "drill-script"]
-ScheduleKind = Literal["daily", "once"]
+FileRole = Literal[
+    "start-fragment", "failover-script", "backup-script", "selection", "drill-script", "weekly-drill-script"
+]
+ScheduleKind = Literal["daily", "once", "weekly"]
 Scheduler = Literal["at", "schtasks"]
 
 
@@ -56,7 +58,9 @@ class ScheduleEntry:
     """A scheduled entry on a node: a schtasks task or an AT job.
 
     ``name`` is the task name (schtasks) or the label clpbackup uses for an AT job (AT jobs have
-    no names on the node; they are matched by ``run``, ``at`` and ``days`` — IDEM-1). ``argv`` and
+    no names on the node; they are matched by ``run``, ``at`` and ``days`` — IDEM-1); ``days`` are
+    at.exe's ``/every:`` days of a daily AT job, or the schtasks ``/D`` day of a ``weekly`` task (the
+    weekly restore drill, DRILL-2: ``("SUN",)``). ``argv`` and
     ``command_line`` create the entry; ``run`` is the command the entry runs, exactly as the
     scheduler stores it (schtasks ``Task To Run`` / the AT ``Command Line``).
     """

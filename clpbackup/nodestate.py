@@ -40,7 +40,7 @@ from clpbackup.parsers.wbadmin import (
     parse_versions,
     reported_error,
 )
-from clpbackup.plan import Node, Plan, format_hhmm, normalize_volume, parse_hhmm
+from clpbackup.plan import WEEKDAYS, Node, Plan, format_hhmm, normalize_volume, parse_hhmm
 from clpbackup.platforms import get_platform
 from clpbackup.record import (
     Record,
@@ -669,11 +669,29 @@ def _task_matches(task: ScheduledTask, entry: ScheduleEntry) -> str | None:
     if start is None or start.strftime("%H:%M") != entry.at:
         shown = start.strftime("%H:%M") if start else "no start time"
         return f"starts at {shown}, expected {entry.at}"
-    if task.kind not in (None, "other") and task.kind != ("daily" if entry.kind == "daily" else "once"):
+    if task.kind not in (None, "other") and task.kind != entry.kind:
         return f"is a {task.kind} task, expected {entry.kind}"
+    if entry.kind == "weekly":
+        days = _weekdays(task)
+        if days is not None and days != set(entry.days):
+            return f"runs on {', '.join(sorted(days)) or 'no day'}, expected {', '.join(entry.days)}"
     user = (task.run_as_user or "").upper()
     if user and "SYSTEM" not in user and "S-1-5-18" not in user:
         return f"runs as {task.run_as_user}, expected SYSTEM (SEC-1)"
+    return None
+
+
+def _weekdays(task: ScheduledTask) -> set[str] | None:
+    """The days of a weekly task as schtasks ``/D`` names (``{"SUN"}``), or ``None`` when the
+    listing does not say them in a form known here: en-US lists ``MON, TUE`` (the 2003 and 2008 R2
+    captures in tests/fixtures/schtasks); the ja-JP words are not verified, so a day is not compared
+    there (the kind, time, command and account still are)."""
+    trigger = task.triggers[0] if task.triggers else None
+    if trigger is not None and trigger.days_of_week:
+        return {d.upper()[:3] for d in trigger.days_of_week}
+    words = [w.strip().upper() for w in (task.days or "").split(",")]
+    if words and all(w in WEEKDAYS for w in words):
+        return set(words)
     return None
 
 
@@ -910,6 +928,8 @@ def schedule_status(
             extra = [d for d, k in own.duplicate_at if k == i]
             if extra:
                 s.verdict = f"{len(extra) + 1} identical AT jobs (IDEM-1): deploy removes the extras"
+        if not s.verdict and entry.kind == "weekly":
+            s.verdict = _weekly_drill_verdict(s.last_result)
         if not s.verdict:
             s.verdict = _run_verdict(s.last_result, job.scope, owner, state.logs.get(entry.job))
             if s.last_result == 0 and task is not None:
@@ -1020,6 +1040,26 @@ def _once_verdict(plan: Plan, state: NodeState, task: ScheduledTask, job: str, o
     if why:
         return f"failed: {why}"
     return _run_verdict(task.last_result, plan.jobs[job].scope, owner, state.logs.get(job))
+
+
+#: Verdict prefix of a weekly drill task whose last run failed (status reports it as a DRILL-2 problem).
+FAILED_DRILL = "drill failed"
+
+
+def _weekly_drill_verdict(last_result: int | None) -> str:
+    """The weekly drill task's last run by its exit code (:data:`clpbackup.render.WEEKLY_DRILL_RC`)."""
+    if last_result is None or last_result == _NOT_YET_RUN:
+        return "weekly drill, not run yet"
+    if last_result == _RUNNING:
+        return "weekly drill running"
+    if last_result == 0:
+        return "weekly drill: last run passed (or left the drill to the partition's owner, RS-1)"
+    why = {
+        render.WEEKLY_DRILL_RC["no-version"]: "no version made by this node was found",
+        render.WEEKLY_DRILL_RC["no-canary"]: "no canary came back from the newest version",
+        render.WEEKLY_DRILL_RC["not-recorded"]: "the recovered canary holds a token no run recorded",
+    }.get(last_result, f"exit code {last_result}")
+    return f"{FAILED_DRILL} (DRILL-2): {why}; see the last drill below"
 
 
 def _run_verdict(last_result: int | None, scope: str, owner: bool | None, log: str | None) -> str:
@@ -1149,20 +1189,23 @@ def drift(plan: Plan, statuses: Mapping[str, StatusResult]) -> list[Problem]:
         return problems
     (a, sa), (b, sb) = list(statuses.items())[:2]
 
-    def deployed(s: StatusResult) -> dict[str, bool]:
-        # the expected (daily) entries only: a one-shot, stale or foreign entry says nothing about JOB-1
+    def deployed(s: StatusResult) -> dict[tuple[str, str], bool]:
+        # the expected entries only (daily runs, weekly drills): a one-shot, stale or foreign entry
+        # says nothing about JOB-1
         return {
-            x.job: x.state == "matching"
+            (x.job, x.kind): x.state == "matching"
             for x in s.schedules
             if x.job and x.kind != "once" and x.state in ("matching", "different", "missing", "foreign")
         }
 
     da, db = deployed(sa), deployed(sb)
-    for job in sorted(set(da) | set(db)):
-        if da.get(job, False) != db.get(job, False):
-            have, lack = (a, b) if da.get(job) else (b, a)
+    for key in sorted(set(da) | set(db)):
+        if da.get(key, False) != db.get(key, False):
+            have, lack = (a, b) if da.get(key) else (b, a)
+            job, kind = key
+            what = f"the weekly drill of job {job}" if kind == "weekly" else f"job {job}"
             problems.append(
-                Problem("JOB-1", f"job {job} is scheduled on {have} but not on {lack}: run deploy")
+                Problem("JOB-1", f"{what} is scheduled on {have} but not on {lack}: run deploy")
             )
     for path in sorted(set(sa.files) | set(sb.files)):
         if sa.files.get(path) != sb.files.get(path):
@@ -1686,7 +1729,9 @@ def ntbackup_drill(plan: Plan, node: Node, state: NodeState, job: str) -> tuple[
 
 
 def last_drills(plan: Plan, state: NodeState) -> dict[str, str]:
-    """Per job, the last drill on the node as its result file says (status)."""
+    """Per job, the last drill on the node as its result file says (status): the operator's
+    (``clpbackup drill``) or the weekly task's (DRILL-2, marked ``[weekly task]``), whichever ran
+    last — both write the same one-line JSON."""
     out: dict[str, str] = {}
     for job in plan.jobs:
         text = state.drill_files.get(render.drill_result_path(plan, job))
@@ -1694,10 +1739,12 @@ def last_drills(plan: Plan, state: NodeState) -> dict[str, str]:
             continue
         try:
             data = json.loads(text)
-            line = f"{data['verdict']} at {data['when']}"
+            line = f"{data['verdict']} at {' '.join(str(data['when']).split())}"
             if data.get("version"):
                 by = f" by {data['machine']}" if data.get("machine") else ""
                 line += f" (version {data['version']}{by})"
+            if data.get("by"):
+                line += f" [{data['by']}]"
             if data.get("verdict") != "pass" and data.get("message"):
                 line += f": {data['message']}"
         except (ValueError, KeyError, TypeError):
@@ -1723,6 +1770,7 @@ def benign_failure(result: CommandResult) -> bool:
 
 
 __all__ = [
+    "FAILED_DRILL",
     "NOT_DELEGATED_NOTE",
     "PASSED_ONE_SHOT",
     "DrillLeftover",

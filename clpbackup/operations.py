@@ -1082,6 +1082,8 @@ class ClusterBackup:
                 res.problems.append(Problem("OWN-1", f"{s.name}: {s.verdict}", name))
             if s.verdict.startswith("failed"):
                 res.problems.append(Problem("BACKUP", f"{s.job}: {s.verdict}", name))
+            if s.verdict.startswith(nodestate.FAILED_DRILL):
+                res.problems.append(Problem("DRILL-2", f"{s.job}: {s.verdict}", name))
             if s.verdict.startswith(nodestate.PASSED_ONE_SHOT):
                 res.problems.append(Problem("FO-2", f"{s.name}: {s.verdict}", name))
         res.versions = nodestate.newest_versions(self.plan, read.node, read.state)

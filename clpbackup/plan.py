@@ -539,6 +539,71 @@ class FailoverBackup(_Model):
         return value
 
 
+#: schtasks ``/D`` day names of a weekly task (schtasks /Create: MON … SUN), in week order.
+WEEKDAYS: tuple[str, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_WEEKDAY_NAMES = {
+    **{d.lower(): d for d in WEEKDAYS},
+    **{name: d for name, d in zip(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), WEEKDAYS, strict=True
+    )},
+}
+
+
+class WeeklyDrill(_Model):
+    """When the node-side weekly restore drill runs (DRILL-2): a day of the week and a time."""
+
+    day: str = Field(description="Day of the week: MON, TUE, WED, THU, FRI, SAT or SUN.")
+    at: str = Field(
+        description="HH:MM (node's clock) the first job's drill starts; each further job's drill "
+        "starts 15 minutes after the one before (wbadmin runs one operation at a time)."
+    )
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            day = _WEEKDAY_NAMES.get(value.strip().lower())
+            if day is None:
+                raise ValueError(
+                    f"{value!r} is not a day of the week: write one of {', '.join(WEEKDAYS)}"
+                )
+            return day
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value
+
+
+class DrillOptions(_Model):
+    """The restore drill deploy schedules on the nodes themselves (DRILL-2): per job a weekly task
+    that recovers the job's canary from the newest version the node made and records the verdict
+    that status shows (``clpbackup drill`` runs the same check from the operator's machine)."""
+
+    weekly: WeeklyDrill = Field(description="Day and time of the weekly drill task.")
+    jobs: list[str] | None = Field(
+        default=None,
+        description="Jobs to drill weekly; default: every job the node-side drill can check "
+        "(a Windows Server Backup job with a canary).",
+    )
+
+    @field_validator("jobs")
+    @classmethod
+    def _jobs(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("name at least one job, or leave jobs out (every job the drill can check)")
+        seen: set[str] = set()
+        for name in value:
+            if name in seen:
+                raise ValueError(f"job {name!r} is listed twice")
+            seen.add(name)
+        return value
+
+
 # What clpbackup derives from a job name on the node (docs/design.md "Names on the node"); ``{}``
 # is the job. Windows compares file and task names without case.
 _DERIVED = (
@@ -553,6 +618,9 @@ _DERIVED = (
     ("drill log", "logs\\{}-drill.log"),
     ("drill result", "logs\\{}-drill.txt"),
     ("canary record", "logs\\{}-canary.txt"),
+    ("weekly drill script", "{}-drill-weekly.bat"),
+    ("weekly drill task", "clpbackup-<cluster>-{}-drill-weekly"),
+    ("weekly drill log", "logs\\{}-drill-weekly.log"),
 )
 _FIXED = {"failover.bat": "the failover script", "start-fragment.bat": "the start-script fragment"}
 
@@ -595,6 +663,11 @@ class Plan(_Model):
     )
     jobs: dict[str, Job]
     failover_backup: FailoverBackup | None = None
+    drill: DrillOptions | None = Field(
+        default=None,
+        description="A weekly restore drill task per job on both nodes (DRILL-2); see "
+        "docs/operations.md, 'Restore drill'.",
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -686,6 +759,13 @@ class Plan(_Model):
                 raise ValueError(f"failover_backup.job: no job named {fb.job!r}")
             if self.jobs[fb.job].scope != "switchover":
                 raise ValueError(f"failover_backup.job: {fb.job!r} is not a switchover job (FO-2)")
+        if self.drill is not None:
+            for i, name in enumerate(self.drill.jobs or []):
+                if name not in self.jobs:
+                    raise ValueError(
+                        f"drill.jobs[{i}]: no job named {name!r}; the plan's jobs are "
+                        f"{', '.join(self.jobs)}"
+                    )
         return self
 
     # -- access -----------------------------------------------------------------------------------

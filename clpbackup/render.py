@@ -11,7 +11,9 @@ For every node, :func:`render_plan` produces a :class:`~clpbackup.artifacts.Node
   to a shared tape, NT-3) it gets its own ``<job>-failover.bat``;
 * ``start-fragment.bat`` (FO-1): the block for the CLUSTERPRO start script;
 * one daily schedule entry per job with ``daily_at`` — on the non-home node switchover jobs start
-  after the home node's run is expected to end (SCH-2).
+  after the home node's run is expected to end (SCH-2);
+* with the plan's ``drill`` option, per drilled job ``<job>-drill-weekly.bat`` and its weekly
+  schtasks task (DRILL-2): the restore drill the node runs itself.
 
 The names and the batch-file statement forms are those of ``docs/design.md`` (the simulator runs
 exactly that subset). Batch files are CRLF text in the node's OEM code page; every plan value goes
@@ -22,6 +24,7 @@ gives the same bytes. No I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,10 +43,17 @@ from clpbackup.plan import MAX_DIR, MAX_PATH, Job, Node, Plan
 from clpbackup.platforms import AT_EVERY_DAY, Platform, get_platform, run_batch
 from clpbackup.platforms.win2003 import bks_line
 from clpbackup.record import LOCK_NAME, RECORD_NAME
-from clpbackup.rules import ntbackup_media, scheduler_for, standby_start
+from clpbackup.rules import (
+    CANARY_DIR,
+    canary_path,
+    drill_refusal,
+    ntbackup_media,
+    scheduler_for,
+    standby_start,
+    weekly_drill_starts,
+)
 from clpbackup.startscript import BEGIN, END
 from clpbackup.winquote import (
-    CMD_PATH_FORBIDDEN,
     batch_line,
     batch_path,
     batch_rem,
@@ -58,6 +68,7 @@ __all__ = [
     "CANARY_DIR",
     "CANARY_MARK",
     "GENERATED",
+    "WEEKLY_DRILL_RC",
     "FailoverRun",
     "NodeArtifacts",
     "alerts_log_path",
@@ -88,6 +99,11 @@ __all__ = [
     "task_name",
     "versions_path",
     "versions_record",
+    "weekly_drill_log_path",
+    "weekly_drill_schedule",
+    "weekly_drill_script",
+    "weekly_drill_script_path",
+    "weekly_drill_task_name",
 ]
 
 #: The first comment line of every generated batch file.
@@ -173,57 +189,8 @@ def versions_record(plan: Plan, node: Node, job: str) -> Command | None:
     return platform.get_versions(target, node.name, field=f"jobs.{job}.target")
 
 
-#: The folder clpbackup's canary files live in, on a volume or folder the job backs up (DRILL-1).
-CANARY_DIR = "clpbackup-canary"
 #: The first word of a canary file: what uninstall checks before it deletes one (OWN-1).
 CANARY_MARK = "clpbackup-canary"
-
-
-def _covers(item: str, path: str) -> bool:
-    """``path`` is ``item`` or under it (case-insensitive, as Windows paths are)."""
-    base = item.rstrip("\\").lower()
-    low = path.lower()
-    return low == base or low.startswith(base + "\\")
-
-
-def canary_path(plan: Plan, job: str) -> tuple[str, str] | None:
-    """``(path, field)`` of the job's canary file (DRILL-1), or ``None`` when the job has no place
-    for one.
-
-    The canary is ``<item>\\clpbackup-canary\\<job>.txt`` under an item the job backs up: a whole
-    volume first (``E:`` → ``E:\\clpbackup-canary\\<job>.txt``), else the first folder (one
-    without blanks before one with); for a
-    switchover job only items on the switchover volumes (the partition the job exists for). An
-    NTBackup line without a trailing backslash names a file, not a folder, and is never used; an
-    item an exclusion covers, a wildcard, a UNC path or a path with a character cmd.exe would
-    reinterpret (``( ) & % !`` …) neither. ``field`` is the plan field of
-    the item chosen (errors about the path name it).
-    """
-    spec = _job(plan, job)
-    candidates: list[tuple[int, str, str]] = []
-    for i, item in enumerate(spec.include):
-        if len(item) < 2 or item[1] != ":" or not item[0].isalpha() or "*" in item or "?" in item:
-            continue
-        if spec.scope == "switchover" and item[:2].upper() not in plan.cluster.switchover_volumes:
-            continue
-        whole = item.rstrip("\\").upper() == item[:2].upper()
-        if not whole and spec.ntbackup is not None and not item.endswith("\\"):
-            continue  # NT-2: a .bks line without the trailing backslash is a file
-        base = item[:2].upper() if whole else item.rstrip("\\")
-        path = f"{base}\\{CANARY_DIR}\\{job}.txt"
-        if any(_covers(x, path) for x in spec.exclude):
-            continue
-        if any(ch in CMD_PATH_FORBIDDEN for ch in path):
-            # the canary is optional, the backup is not: a path cmd.exe would reinterpret in a batch
-            # line (C:\Program Files (x86)\…, %, !) is passed over, never a reason to refuse the plan
-            continue
-        # a whole volume first; a path without blanks before one with (fewer quoting pitfalls)
-        rank = (0 if whole else 1) + (2 if " " in path else 0)
-        candidates.append((rank, path, f"jobs.{job}.include[{i}]"))
-    if not candidates:
-        return None
-    _, path, fld = min(candidates, key=lambda c: c[0])
-    return path, fld
 
 
 def canary_record_path(plan: Plan, job: str) -> str:
@@ -266,6 +233,23 @@ def drill_machines(plan: Plan, node: Node | str, job: str) -> list[str]:
     if is_share(job_target(plan, job, n.name)):
         return [m.name for m in plan.nodes]
     return [n.name]
+
+
+def weekly_drill_script_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\<job>-drill-weekly.bat``: the weekly restore drill deploy installs (DRILL-2)."""
+    return f"{_dir(plan)}\\{job}-drill-weekly.bat"
+
+
+def weekly_drill_log_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-drill-weekly.log``: what the last weekly drill did (the version
+    it found, wbadmin's output, the recovered canary; on the standby of a switchover job the RS-1
+    line)."""
+    return f"{log_dir(plan)}\\{job}-drill-weekly.log"
+
+
+def weekly_drill_task_name(plan: Plan, job: str) -> str:
+    """``clpbackup-<cluster>-<job>-drill-weekly``: the weekly task that runs the drill as SYSTEM."""
+    return f"clpbackup-{plan.cluster.name}-{job}-drill-weekly"
 
 
 def fragment_path(plan: Plan) -> str:
@@ -549,6 +533,181 @@ def drill_script(plan: Plan, node: Node | str, job: str, version: str, machine: 
     return _file(drill_script_path(plan, job), "drill-script", job, b)
 
 
+#: Exit codes of the weekly drill (DRILL-2), shown as its task's Last Result: 0 pass (or the standby of
+#: a switchover job, which does not drill), else why it failed.
+WEEKLY_DRILL_RC = {"no-version": 2, "no-canary": 3, "not-recorded": 4}
+#: A version identifier the recovery line is built with, then replaced by ``%VERSION%`` (the newest
+#: version the script itself found): the platform checks the shape of a real identifier.
+_VERSION_SLOT = "01/01/1601-00:00"
+#: What cmd.exe would act on inside ``for /f … in ('<command>')``: the command runs in a second
+#: cmd.exe after this one has parsed the line (a ``^`` escape is spent by then), and ``'`` or a
+#: parenthesis would end the clause.
+_FOR_F_FORBIDDEN = frozenset("'()^")
+
+
+def _for_f(b: _Batch, variable: str, options: str, command: str, body: str, field: str | None) -> None:
+    """``for /f "<options>" %%<variable> in ('<command>') do <body>``; ``command`` must not carry what
+    the second cmd.exe would split or what would end the clause (refused, naming ``field``)."""
+    bad = sorted(set(command) & _FOR_F_FORBIDDEN)
+    if bad:
+        raise QuotingError(
+            f"the weekly drill runs {command!r} inside for /f ('...'), where {''.join(bad)!r} cannot be "
+            "carried",
+            field=field,
+            hint="use a path without ' ( ) & ^ for the job's target and scripts_dir, or remove the job "
+            "from drill.jobs",
+        )
+    line = f'for /f "{options}" %%{variable} in (\'{command}\') do {body}'
+    check_codepage(line, codepage=b.codepage, field=field)
+    b.lines.append(check_line_length(line, field=field))
+
+
+def _verdict_line(b: _Batch, path: str, verdict: str, node: Node, message: str) -> None:
+    """``echo {json} > "<logs\\job-drill.txt>"``: the verdict status reads (:func:`drill_result_path`,
+    one line of JSON as the operator drill writes it) with ``"by": "weekly task"``. Only the job and
+    node names (letters, digits, ``- _ .``) and clpbackup's own words go in; cmd.exe expands
+    ``%DATE% %TIME%`` and ``%VERSION%``, which hold no quote."""
+    data = {
+        "verdict": verdict,
+        "when": "@WHEN@",
+        "version": "@VERSION@",
+        "machine": node.name,
+        "by": "weekly task",
+        "message": message,
+    }
+    text = json.dumps(data, ensure_ascii=True)
+    text = text.replace("@WHEN@", "%DATE% %TIME%").replace("@VERSION@", "%VERSION%")
+    assert not set(text.replace("%DATE%", "").replace("%TIME%", "").replace("%VERSION%", "")) & set("%^&|<>!")
+    b.fixed(f"echo {text} > {b.path(path)}")
+
+
+def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile | None:
+    """DRILL-2: ``<job>-drill-weekly.bat``, deployed on both nodes (JOB-1) and run weekly as SYSTEM.
+
+    It finds the newest version THIS node made (``wbadmin get versions -backupTarget:<the job's
+    target for this node> -machine:<node>``: the identifier is the only value ``MM/DD/YYYY-HH:MM``
+    ending a line, matched by its shape, not by the localized label; wbadmin lists versions oldest
+    first, so the last match is the newest), recovers the job's canary from it into the scratch
+    folder as the operator drill does (:func:`drill_script`), compares the recovered token with the
+    job's canary record, deletes the scratch copy and writes the verdict status shows
+    (:func:`drill_result_path`). A failure exits non-zero (:data:`WEEKLY_DRILL_RC`, the task's Last
+    Result) and raises ALERT-1 event 104. For a switchover job, on the node without the partition it
+    appends an RS-1 line to its log, writes no verdict and exits 0: the owner drills (RS-1).
+
+    ``None`` where the node-side drill cannot check the job (:func:`clpbackup.rules.drill_refusal`:
+    NTBackup, no canary).
+    """
+    n = plan.node(node) if isinstance(node, str) else node
+    if drill_refusal(plan, job) is not None:
+        return None
+    platform = get_platform(n.os)
+    spec = _job(plan, job)
+    where = canary_path(plan, job)
+    assert where is not None  # drill_refusal checked it
+    canary, fld = where
+    target = job_target(plan, job, n.name)
+    b = _Batch(plan.codepage_for(n))
+    b.header(
+        ["DRILL-2", "DRILL-1", "RS-1", "WSB-3", "ALERT-1"],
+        f"weekly restore drill of job {job} on {n.name}: recovers its canary from the newest version "
+        f"{n.name} made, judges it and writes the verdict status shows.",
+    )
+    logs, scratch = log_dir(plan), drill_scratch(plan)
+    copy = f"{scratch}\\{canary.rpartition(chr(92))[2]}"
+    log = weekly_drill_log_path(plan, job)
+    result = drill_result_path(plan, job)
+    b.fixed(f"if not exist {b.path(logs + chr(92))} mkdir {b.path(logs)}")
+    guard = spec.scope == "switchover" and bool(plan.cluster.switchover_volumes)
+    if guard:
+        b.rem(f"RS-1: only the node with the switchover partition drills {job}; the other writes no verdict.")
+        for vol in plan.cluster.switchover_volumes:
+            b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
+    b.fixed(f"if not exist {b.path(scratch + chr(92))} mkdir {b.path(scratch)}")
+    b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
+    b.fixed(f"echo DRILL-2: weekly drill of {job} on {n.name} at %DATE% %TIME% > {b.path(log)}")
+    b.rem(
+        "The newest version this node made: the last line of wbadmin get versions that ends in the "
+        "identifier MM/DD/YYYY-HH:MM (its shape, not its localized label; oldest first)."
+    )
+    b.fixed("set VERSION=")
+    versions = platform.get_versions(target, n.name, field=f"jobs.{job}.target")
+    _for_f(b, "L", "delims=", batch_line(versions, b.codepage), 'call :version "%%L"', versions.field)
+    b.fixed(f"if not defined VERSION goto {_NO_VERSION}")
+    b.fixed(f"echo DRILL-2: newest version made by {n.name}: %VERSION% >> {b.path(log)}")
+    recovery = platform.start_recovery(
+        _VERSION_SLOT,
+        "File",
+        [canary],
+        target=target,
+        machine=n.name,
+        recovery_target=scratch,
+        overwrite="overwrite",
+        field=fld,
+    )
+    line = batch_line(recovery, b.codepage)
+    if line.count(_VERSION_SLOT) != 1:
+        raise QuotingError("the recovery line cannot carry the version", field=fld)
+    line = line.replace(_VERSION_SLOT, "%VERSION%") + f" >> {b.path(log)} 2>&1"
+    b.lines.append(check_line_length(line, field=fld))
+    b.rem(
+        "The recovered canary's token (its third word); its quotes are dropped before it is compared, "
+        "so a changed canary cannot end the comparison's quotes."
+    )
+    b.fixed("set GOT=")
+    _for_f(b, "T", "tokens=3", f"type {b.path(copy)}", 'set "GOT=%%T"', _SCRIPTS_FIELD)
+    b.fixed(f"if exist {b.path(copy)} type {b.path(copy)} >> {b.path(log)}")
+    b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
+    b.fixed(f"if not defined GOT goto {_NO_CANARY}")
+    b.fixed('set "GOT=%GOT:"=%"')
+    b.fixed("set MATCH=")
+    record = canary_record_path(plan, job)
+    _for_f(b, "T", "tokens=1", f"type {b.path(record)}", 'if "%%T"=="%GOT%" set MATCH=1', _SCRIPTS_FIELD)
+    b.fixed(f"if not defined MATCH goto {_NOT_RECORDED}")
+    _verdict_line(
+        b, result, "pass", n,
+        f"the canary recovered from the newest version {n.name} made holds a token a run of {job} recorded",
+    )
+    b.fixed("exit /b 0")
+    failures = (
+        (_NO_VERSION, "no-version", f"no backup version made by {n.name} was found at the job's target"),
+        (_NO_CANARY, "no-canary",
+         "no canary came back from the newest version: see logs\\" + f"{job}-drill-weekly.log"),
+        (_NOT_RECORDED, "not-recorded",
+         f"the canary recovered from the newest version holds a token no run of {job} recorded: the "
+         "file was changed or is not clpbackup's"),
+    )
+    for label, key, message in failures:
+        b.fixed(f":{label}")
+        _verdict_line(b, result, "fail", n, message)
+        b.fixed(f"set RC={WEEKLY_DRILL_RC[key]}")
+        b.fixed(f"goto {_FAILED}")
+    b.fixed(f":{_FAILED}")
+    _alert_lines(b, plan, n, alerts.DRILL_FAILED, job, log)
+    b.fixed("exit /b %RC%")
+    if guard:
+        vols = ", ".join(plan.cluster.switchover_volumes)
+        b.fixed(f":{_NOT_ATTACHED_LABEL}")
+        b.fixed(
+            f"echo RS-1: {vols} not attached to {n.name} at %DATE% %TIME%; the node that has it "
+            f"drills {job} >> {b.path(log)}"
+        )
+        b.fixed("exit /b 0")
+    b.rem("VERSION becomes the last 16 characters of a line when they have the shape MM/DD/YYYY-HH:MM.")
+    b.fixed(":version")
+    b.fixed('set "LINE=%~1"')
+    b.fixed('set "TAIL=%LINE:~-16%"')
+    b.fixed('set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"')
+    b.fixed('if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"')
+    b.fixed("goto :eof")
+    return _file(weekly_drill_script_path(plan, job), "weekly-drill-script", job, b)
+
+
+_NO_VERSION = "no_version"
+_NO_CANARY = "no_canary"
+_NOT_RECORDED = "not_recorded"
+_FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class FailoverRun:
     """How the failover backup (FO-2) runs on a node: which batch file, and whether it is its own."""
@@ -663,6 +822,35 @@ def _schedule(
         days=() if once else AT_EVERY_DAY,
     )
     return entry, cmd
+
+
+def weekly_drill_schedule(plan: Plan, node: Node | str, job: str) -> ScheduleEntry:
+    """The weekly task that runs ``job``'s weekly drill (DRILL-2): always a schtasks task (a name
+    to find its Last Result by, ``/SC WEEKLY /D <day>``, as SYSTEM), on AT nodes too — schtasks is
+    on every node clpbackup drills (2008 and later)."""
+    n = plan.node(node) if isinstance(node, str) else node
+    assert plan.drill is not None
+    platform = get_platform(n.os)
+    name = weekly_drill_task_name(plan, job)
+    at = weekly_drill_starts(plan)[job]
+    day = plan.drill.weekly.day
+    run = run_batch(weekly_drill_script_path(plan, job), field=_SCRIPTS_FIELD)
+    platform.check_task_run(run, field=_SCRIPTS_FIELD)
+    cmd = platform.schtasks_weekly(name, day, at, run, field="drill.weekly")
+    delete = platform.schtasks_delete(name, field="drill.weekly")
+    return ScheduleEntry(
+        name=name,
+        job=job,
+        kind="weekly",
+        at=at,
+        scheduler="schtasks",
+        argv=cmd.argv,
+        command_line=cmd.command_line(),
+        run=run,
+        days=(day,),
+        delete_argv=delete.argv,
+        delete_command_line=delete.command_line(),
+    )
 
 
 def _once(plan: Plan, node: Node, job: str, at: str, batch: str | None) -> tuple[ScheduleEntry, Command]:
@@ -792,6 +980,13 @@ def render_node(plan: Plan, node: Node | str) -> NodeArtifacts:
                     f"SCH-2: {name} starts at {at} on {n.name}, after {job.daily_at} + "
                     f"{job.duration_minutes} min on the home node"
                 )
+
+    for name in weekly_drill_starts(plan):
+        drill = weekly_drill_script(plan, n, name)
+        if drill is None:
+            continue  # DRILL-2 refuses the plan: the node-side drill cannot check this job
+        files.append(drill)
+        schedules.append(weekly_drill_schedule(plan, n, name))
 
     if run is not None:
         fb = plan.failover_backup

@@ -26,20 +26,27 @@ from typing import TYPE_CHECKING, Any, Literal
 from clpbackup.errors import ClpBackupError, PlanError, QuotingError
 from clpbackup.plan import format_hhmm, parse_hhmm
 from clpbackup.platforms import Platform, get_platform
+from clpbackup.winquote import CMD_PATH_FORBIDDEN
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.plan import Job, Node, Plan
 
 __all__ = [
+    "CANARY_DIR",
+    "DRILL_SLOT_MINUTES",
     "SCH2_MARGIN_MINUTES",
     "Finding",
     "Findings",
     "Severity",
+    "canary_path",
     "check",
+    "drill_refusal",
     "earliest_standby_start",
     "raise_for_errors",
     "scheduler_for",
     "standby_start",
+    "weekly_drill_jobs",
+    "weekly_drill_starts",
 ]
 
 Severity = Literal["error", "warning", "info"]
@@ -201,6 +208,107 @@ def standby_start(plan: Plan, job_name: str) -> str:
     if job.standby_at is not None:
         return job.standby_at
     return earliest_standby_start(plan, job_name)
+
+
+#: The folder clpbackup's canary files live in, on a volume or folder the job backs up (DRILL-1).
+CANARY_DIR = "clpbackup-canary"
+
+
+def _covers(item: str, path: str) -> bool:
+    """``path`` is ``item`` or under it (case-insensitive, as Windows paths are)."""
+    base = item.rstrip("\\").lower()
+    low = path.lower()
+    return low == base or low.startswith(base + "\\")
+
+
+def canary_path(plan: Plan, job: str) -> tuple[str, str] | None:
+    """``(path, field)`` of the job's canary file (DRILL-1), or ``None`` when the job has no place
+    for one.
+
+    The canary is ``<item>\\clpbackup-canary\\<job>.txt`` under an item the job backs up: a whole
+    volume first (``E:`` → ``E:\\clpbackup-canary\\<job>.txt``), else the first folder (one
+    without blanks before one with); for a
+    switchover job only items on the switchover volumes (the partition the job exists for). An
+    NTBackup line without a trailing backslash names a file, not a folder, and is never used; an
+    item an exclusion covers, a wildcard, a UNC path or a path with a character cmd.exe would
+    reinterpret (``( ) & % !`` …) neither. ``field`` is the plan field of
+    the item chosen (errors about the path name it).
+    """
+    spec = _job(plan, job)
+    candidates: list[tuple[int, str, str]] = []
+    for i, item in enumerate(spec.include):
+        if len(item) < 2 or item[1] != ":" or not item[0].isalpha() or "*" in item or "?" in item:
+            continue
+        if spec.scope == "switchover" and item[:2].upper() not in plan.cluster.switchover_volumes:
+            continue
+        whole = item.rstrip("\\").upper() == item[:2].upper()
+        if not whole and spec.ntbackup is not None and not item.endswith("\\"):
+            continue  # NT-2: a .bks line without the trailing backslash is a file
+        base = item[:2].upper() if whole else item.rstrip("\\")
+        path = f"{base}\\{CANARY_DIR}\\{job}.txt"
+        if any(_covers(x, path) for x in spec.exclude):
+            continue
+        if any(ch in CMD_PATH_FORBIDDEN for ch in path):
+            # the canary is optional, the backup is not: a path cmd.exe would reinterpret in a batch
+            # line (C:\Program Files (x86)\…, %, !) is passed over, never a reason to refuse the plan
+            continue
+        # a whole volume first; a path without blanks before one with (fewer quoting pitfalls)
+        rank = (0 if whole else 1) + (2 if " " in path else 0)
+        candidates.append((rank, path, f"jobs.{job}.include[{i}]"))
+    if not candidates:
+        return None
+    _, path, fld = min(candidates, key=lambda c: c[0])
+    return path, fld
+
+
+#: Minutes the weekly drill of one job is given before the next job's drill starts (DRILL-2): one
+#: ``wbadmin get versions`` and the recovery of one small file; wbadmin runs one operation at a
+#: time, so the drills of several jobs are spread out, and DRILL-2 keeps each slot out of every
+#: backup window.
+DRILL_SLOT_MINUTES = 15
+
+
+def drill_refusal(plan: Plan, job_name: str) -> str | None:
+    """Why the node-side drill (the weekly task) cannot check ``job_name``, or ``None`` when it can.
+
+    It needs wbadmin on both nodes (NTBackup on 2003 has no command-line restore) and a canary in
+    the job's backups (:func:`canary_path`)."""
+    job = _job(plan, job_name)
+    ntbackup = [n for n in plan.nodes if get_platform(n.os).backup_tool != "wbadmin"]
+    if ntbackup or job.ntbackup is not None:
+        where = ", ".join(sorted({get_platform(n.os).display_name for n in ntbackup})) or "NTBackup"
+        return (
+            f"NTBackup ({where}) has no command-line restore: a file-level drill of {job_name} needs "
+            "the Backup Utility's GUI, which no scheduled task can run"
+        )
+    if canary_path(plan, job_name) is None:
+        return (
+            f"{job_name} has no canary: no volume or folder it backs up can hold one (a whole volume, "
+            "or a folder without ( ) & % ! that no exclude covers)"
+        )
+    return None
+
+
+def weekly_drill_jobs(plan: Plan) -> list[str]:
+    """The jobs the weekly drill task checks (DRILL-2), in plan order: ``drill.jobs``, or every job
+    the node-side drill can check (:func:`drill_refusal`); ``[]`` without a ``drill`` option."""
+    if plan.drill is None:
+        return []
+    if plan.drill.jobs is not None:
+        return [j for j in plan.jobs if j in plan.drill.jobs]
+    return [j for j in plan.jobs if drill_refusal(plan, j) is None]
+
+
+def weekly_drill_starts(plan: Plan) -> dict[str, str]:
+    """``{job: HH:MM}``: when each job's weekly drill starts on ``drill.weekly.day`` (DRILL-2). The
+    first job at ``drill.weekly.at``, each further one :data:`DRILL_SLOT_MINUTES` later (wbadmin
+    runs one operation at a time). The same on both nodes (JOB-1)."""
+    if plan.drill is None:
+        return {}
+    first = parse_hhmm(plan.drill.weekly.at)
+    return {
+        job: format_hhmm(first + i * DRILL_SLOT_MINUTES) for i, job in enumerate(weekly_drill_jobs(plan))
+    }
 
 
 # -- classification of plan values ---------------------------------------------------------------
@@ -1012,6 +1120,66 @@ def _explain(plan: Plan, out: _Collector) -> None:
     )
 
 
+def _drill_rules(plan: Plan, out: _Collector) -> None:
+    """DRILL-2: the weekly drill task checks only what it can (wbadmin, a canary), and never runs
+    while a backup may run on either node (wbadmin runs one operation at a time)."""
+    drill = plan.drill
+    if drill is None:
+        return
+    if drill.jobs is not None:
+        for i, name in enumerate(drill.jobs):
+            why = drill_refusal(plan, name)
+            if why is not None:
+                out.add(
+                    "DRILL-2", "error", f"the weekly drill cannot check {name}: {why}",
+                    job=name, field=f"drill.jobs[{i}]",
+                    hint="remove it from drill.jobs (clpbackup drill reports what it can for it: "
+                    "on 2003 the newest set in NTBackup's log)",
+                )
+    else:
+        skipped = [(j, why) for j in plan.jobs if (why := drill_refusal(plan, j)) is not None]
+        if len(skipped) == len(plan.jobs):
+            out.add(
+                "DRILL-2", "error",
+                "the weekly drill can check none of the plan's jobs: "
+                + "; ".join(why for _, why in skipped),
+                field="drill",
+                hint="remove the drill option (clpbackup drill still reports what it can)",
+            )
+            return
+        for name, why in skipped:
+            out.add(
+                "DRILL-2", "info", f"not drilled weekly: {why}", job=name, field="drill.jobs",
+                hint="list the jobs to drill under drill.jobs to make this choice explicit",
+            )
+    starts = weekly_drill_starts(plan)
+    windows = list(_windows(plan))
+    fb = plan.failover_backup
+    if fb is not None and fb.at != "now":
+        # the failover one-shot runs on whichever node owns the partition after a failover (FO-2)
+        dur = plan.jobs[fb.job].duration_minutes
+        windows += [(n.name, f"{fb.job} (failover backup)", parse_hhmm(fb.at), dur) for n in plan.nodes]
+    day = drill.weekly.day
+    for name, at in starts.items():
+        start = parse_hhmm(at)
+        for node, other, wstart, wdur in windows:
+            if not _overlap(start, DRILL_SLOT_MINUTES, wstart, wdur):
+                continue
+            first = "" if at == drill.weekly.at else (
+                f" ({DRILL_SLOT_MINUTES} min after the drill before it)"
+            )
+            out.add(
+                "DRILL-2", "error",
+                f"the weekly drill of {name} on {day} at {at}{first} "
+                f"({_span(start, DRILL_SLOT_MINUTES)}) falls inside the run of {other} on {node} "
+                f"({_span(wstart, wdur)}); wbadmin runs one operation at a time",
+                node=node, job=name, field="drill.weekly.at",
+                hint="choose a drill.weekly.at outside every backup window of both nodes "
+                "(clpbackup render --timeline shows them)",
+            )
+            break
+
+
 _RULES = (
     _job2_job4,
     _systemstate,
@@ -1023,6 +1191,7 @@ _RULES = (
     _sec_rules,
     _quote_rules,
     _failover_rules,
+    _drill_rules,
     _explain,
 )
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from clpbackup.commands import Command
 from clpbackup.errors import PlanError, QuotingError, UnsupportedError
-from clpbackup.plan import parse_hhmm
+from clpbackup.plan import WEEKDAYS, parse_hhmm
 from clpbackup.winquote import check_value, cmd_c_path, ps_literal
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -324,6 +324,24 @@ class Platform(ABC):
         return Command(
             (
                 "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "DAILY",
+                "/ST", self.schtasks_time(at, field=field), "/TR", self.check_task_run(run, field=field),
+                "/RU", "SYSTEM", "/F",
+            ),
+            self.os,
+            field=field,
+        )
+
+    def schtasks_weekly(self, name: str, day: str, at: str, run: str, *, field: str) -> Command:
+        """``schtasks /Create /TN <name> /SC WEEKLY /D <day> /ST <time> /TR <run> /RU SYSTEM /F``.
+
+        ``day`` is one of schtasks' ``/D`` names ``MON`` … ``SUN`` (:data:`clpbackup.plan.WEEKDAYS`);
+        every week (no ``/MO``), as SYSTEM (SEC-1). The weekly restore drill (DRILL-2).
+        """
+        if day not in WEEKDAYS:
+            raise PlanError(f"{day!r} is not a schtasks /D day ({', '.join(WEEKDAYS)})", field=field)
+        return Command(
+            (
+                "schtasks", "/Create", "/TN", self._task_name(name, field), "/SC", "WEEKLY", "/D", day,
                 "/ST", self.schtasks_time(at, field=field), "/TR", self.check_task_run(run, field=field),
                 "/RU", "SYSTEM", "/F",
             ),

@@ -819,6 +819,8 @@ REFERENCE_SECTIONS = {
     "jobs": "Job",
     "ntbackup": "NtBackupOptions",
     "failover_backup": "FailoverBackup",
+    "drill": "DrillOptions",
+    "drill.weekly": "WeeklyDrill",
 }
 #: definitions documented by another section (a node's override has the connection's fields).
 SAME_AS = {"ConnectionOverride": "Connection"}

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, get_args
 import pytest
 
 from clpbackup.commands import Command
-from clpbackup.errors import UnsupportedError
+from clpbackup.errors import PlanError, UnsupportedError
 from clpbackup.plan import Job, OsVersion
 from clpbackup.platforms import (
     PLATFORMS,
@@ -82,7 +82,7 @@ METHODS = frozenset({
     "matches_kernel", "product_name",
     "feature_install_hint", "install_command",
     "backup_commands", "batch_values", "selection_file", "failover_commands", "script_rules",
-    "schtasks_time", "check_task_run", "schtasks_daily", "schtasks_once", "schtasks_once_next",
+    "schtasks_time", "check_task_run", "schtasks_daily", "schtasks_weekly", "schtasks_once", "schtasks_once_next",
     "schtasks_delete",
     "schtasks_query", "schtasks_run",
     "at_time", "at_daily", "at_once", "at_delete", "at_query",
@@ -252,6 +252,21 @@ class TestPlatformContract:
             platform.schtasks_run("clp-data"),
         ]
         assert _commands(made, platform) and {c.program for c in made} == {"schtasks"}
+
+    def test_schtasks_weekly(self, platform: Platform) -> None:
+        """DRILL-2: every week on one day, as SYSTEM, with the /ST form of the platform; a day that is
+        not a schtasks /D name is refused naming the field."""
+        run = 'cmd /c "C:\\clp\\data-drill-weekly.bat"'
+        made = platform.schtasks_weekly("clp-data-drill-weekly", "SUN", "05:00", run, field="drill.weekly")
+        assert _commands([made], platform)
+        argv = list(made.argv)
+        assert argv[:2] == ["schtasks", "/Create"] and argv[argv.index("/SC") + 1] == "WEEKLY"
+        assert argv[argv.index("/D") + 1] == "SUN"
+        assert argv[argv.index("/ST") + 1] == platform.schtasks_time("05:00", field="f")
+        assert argv[argv.index("/RU") + 1] == "SYSTEM" and "/RP" not in argv
+        with pytest.raises(PlanError) as err:
+            platform.schtasks_weekly("clp-data-drill-weekly", "Sun", "05:00", run, field="drill.weekly")
+        assert err.value.field == "drill.weekly"
 
     def test_at_facts_agree(self, platform: Platform) -> None:
         # deprecated means "still creates jobs"; where AT creates none the guide's scheduler is schtasks
