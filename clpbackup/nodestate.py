@@ -374,6 +374,11 @@ def build_inspect(
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
     # OWN-1: a drill that did not end leaves its script (recorded); uninstall deletes it by its hash
     hash_paths += [render.drill_script_path(plan, j) for j in plan.jobs]
+    # DRILL-2: a weekly drill script the plan no longer has (its drill option or the job's entry in
+    # drill.jobs removed) is deleted by record, which needs its hash: every job's is asked for
+    hash_paths += [
+        p for p in (render.weekly_drill_script_path(plan, j) for j in plan.jobs) if p not in hash_paths
+    ]
     if events:
         probes.append(Probe("events", alerts.events_command(node.os), parse_events, _store_events))
     if selections and platform.backup_tool == "ntbackup":

@@ -265,3 +265,19 @@ def test_find_as_documented() -> None:
     assert run(node, 'find "gamma" C:\\clp\\list.txt')[0] == 1
     assert run(node, 'find "gamma" C:\\clp\\none.txt') == (2, "", "File not found - C:\\CLP\\NONE.TXT\r\n")
     assert not node.not_simulated
+
+
+def test_a_weekly_task_runs_on_its_day_and_lists_as_weekly() -> None:
+    """DRILL-2: schtasks /SC WEEKLY /D <day> (Microsoft Learn, schtasks create: /d MON-SUN or *, MON
+    when omitted; /d only with WEEKLY or MONTHLY)."""
+    node = make("2012")
+    line = 'schtasks /Create /TN w /TR "C:\\clp\\job.bat" /SC WEEKLY /D SUN /ST 05:00 /RU SYSTEM /F'
+    assert run(node, line)[0] == 0
+    # the simulated clock starts on Monday 2024-01-15: the first run is Sunday the 21st
+    assert node.advance(hours=24 * 14) == ["node-a:w", "node-a:w"]
+    _rc, out, _ = run(node, "schtasks /Query /TN w /FO LIST /V")
+    task = sch_parser.parse_query_list(out)[0]
+    assert task.kind == "weekly" and task.days == "SUN"
+    assert task.last_run == datetime(2024, 1, 28, 5, 0) and task.next_run == datetime(2024, 2, 4, 5, 0)
+    assert run(node, line.replace("/D SUN", "/D SUNDAY"))[0] == 1
+    assert run(node, line.replace("WEEKLY", "DAILY"))[0] == 1  # /D is not for DAILY

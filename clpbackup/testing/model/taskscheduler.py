@@ -283,7 +283,6 @@ class TaskScheduler:
             "/ED",
             "/ET",
             "/DU",
-            "/D",
             "/M",
             "/I",
             "/RI",
@@ -297,8 +296,8 @@ class TaskScheduler:
             if required not in opts:
                 return self._err("schtasks.missing", opt=required, verb="/CREATE")
         sc = opts["/SC"].upper()
-        if sc not in ("ONCE", "DAILY"):
-            if sc in ("MINUTE", "HOURLY", "WEEKLY", "MONTHLY", "ONSTART", "ONLOGON", "ONIDLE", "ONEVENT"):
+        if sc not in ("ONCE", "DAILY", "WEEKLY"):
+            if sc in ("MINUTE", "HOURLY", "MONTHLY", "ONSTART", "ONLOGON", "ONIDLE", "ONEVENT"):
                 return node.not_simulated_result(f"schtasks /Create /SC {sc}")
             return self._err("schtasks.bad_value", opt="/SC")
         name = opts["/TN"]
@@ -309,6 +308,17 @@ class TaskScheduler:
             return self._err("schtasks.too_long", opt="/TR", n=261)
         if not modern and "\\" in name:
             return self._err("schtasks.bad_value", opt="/TN")
+        # /D: WEEKLY takes MON…SUN (comma-separated) or *, MON when omitted; no other simulated
+        # schedule type takes it (schtasks /Create, Microsoft Learn)
+        weekdays: tuple[int, ...] = ()
+        if sc == "WEEKLY":
+            days = opts.get("/D", "MON").upper()
+            names = list(WEEKDAYS_EN) if days == "*" else [d.strip() for d in days.split(",")]
+            if not names or any(d not in WEEKDAYS_EN for d in names):
+                return self._err("schtasks.bad_value", opt="/D")
+            weekdays = tuple(sorted({WEEKDAYS_EN.index(d) for d in names}))
+        elif "/D" in opts:
+            return self._err("schtasks.bad_value", opt="/D")
         interval = 1
         if "/MO" in opts:
             if sc != "DAILY" or not opts["/MO"].isdigit() or not 1 <= int(opts["/MO"]) <= 365:
@@ -352,6 +362,7 @@ class TaskScheduler:
             kind=sc,
             start=start,
             interval=interval,
+            weekdays=weekdays,
             run_as=run_as,
             author=node.qualified(proc.user),
             has_password=has_password,
