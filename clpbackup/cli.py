@@ -417,7 +417,8 @@ def _print_rendered(rendered: dict[str, NodeArtifacts]) -> None:
         if arts.schedules:
             print("--- schedules")
             for s in arts.schedules:
-                print(f"  {s.name}: {s.kind} at {s.at} ({s.scheduler}, job {s.job})")
+                kind = f"{s.kind} {','.join(s.days)}" if s.kind == "weekly" else s.kind
+                print(f"  {s.name}: {kind} at {s.at} ({s.scheduler}, job {s.job})")
                 print(f"    {s.command_line}")
         for note in arts.notes:
             print(f"note: {note}")

@@ -1463,6 +1463,11 @@ class ClusterBackup:
         they are deleted: what a drill that did not end left, uninstall removes.
         On 2003 the verdict is ``limited``: NTBackup's own log is checked, and the result says that
         a file-level drill needs its GUI. ``check=True`` shows the commands and runs nothing.
+
+        The plan's ``drill`` option (DRILL-2) has deploy schedule the same check on the nodes as a
+        weekly task of their own; it writes the same verdict file, so status shows whichever ran
+        last. This drill picks, for a switchover job, the newest version of either node (RS-1); the
+        weekly task drills each node's own versions.
         """
         jobs = [job] if job is not None else list(self.plan.jobs)
         for j in jobs:
