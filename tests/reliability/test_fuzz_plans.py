@@ -26,6 +26,7 @@ Budget: :func:`tests.reliability._profiles.fuzz` (``ci`` bounded, ``long`` for s
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from clpbackup.errors import PlanError
 from clpbackup.plan import Plan, format_hhmm
 from clpbackup.platforms import get_platform
 from clpbackup.render import BKS_ENCODING, bks_line, failover_run, once_schedule, render_plan, selection_path
-from clpbackup.rules import Finding
+from clpbackup.rules import Finding, canary_path, weekly_drill_starts
 from clpbackup.winquote import CMD_PATH_FORBIDDEN
 from tests.helpers.argv import (
     BatchParseError,
@@ -353,7 +354,26 @@ _FIXED = {
     "set CANARY=%RANDOM%%RANDOM%%RANDOM%",
     # ALERT-1: a run that exited 0 raises nothing
     'if "%RC%" == "0" exit /b 0',
+    # DRILL-2: the weekly drill's variables and its :version subroutine (no plan value in them)
+    "set VERSION=",
+    "set GOT=",
+    "set MATCH=",
+    'set "GOT=%GOT:"=%"',
+    ":version",
+    'set "LINE=%~1"',
+    'set "TAIL=%LINE:~-16%"',
+    'set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"',
+    'if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"',
+    "goto :eof",
 }
+# DRILL-2: labels, the checks of the drill's variables, its exit codes
+_DRILL_FORMS = [
+    re.compile(r":(no_version|no_canary|not_recorded|failed)"),
+    re.compile(r"if not defined (VERSION|GOT|MATCH) goto (no_version|no_canary|not_recorded)"),
+    re.compile(r"set RC=[234]"),
+]
+_NAME = r"[A-Za-z0-9_.-]+"
+_JOB = r"[A-Za-z0-9_-]+"
 _QUOTED = '"([^"]*)"'
 _PATH_FORMS = [
     re.compile(rf"if not exist {_QUOTED} mkdir {_QUOTED}"),
@@ -376,17 +396,33 @@ _PATH_FORMS = [
     re.compile(rf"if exist {_QUOTED} if not exist {_QUOTED} mkdir {_QUOTED}"),
     re.compile(rf"echo clpbackup-canary [A-Za-z0-9_-]+ %CANARY% %DATE% %TIME% > {_QUOTED}"),
     re.compile(rf"echo %CANARY% %DATE% %TIME% >> {_QUOTED}"),
+    # DRILL-2: the weekly drill's scratch copy and its log lines (job and node names only)
+    re.compile(rf"if exist {_QUOTED} type {_QUOTED} >> {_QUOTED}"),
+    re.compile(rf"if exist {_QUOTED} del {_QUOTED}"),
+    re.compile(rf"echo DRILL-2: weekly drill of {_JOB} on {_NAME} at %DATE% %TIME% > {_QUOTED}"),
+    re.compile(rf"echo DRILL-2: newest version made by [A-Za-z0-9_.-]+: %VERSION% >> {_QUOTED}"),
+    re.compile(
+        rf"echo RS-1: [A-Z:, ]+ not attached to [A-Za-z0-9_.-]+ at %DATE% %TIME%; the node that has it "
+        rf"drills [A-Za-z0-9_-]+ >> {_QUOTED}"
+    ),
+    re.compile(rf"for /f \"tokens=3\" %%T in \('type {_QUOTED}'\) do set \"GOT=%%T\""),
+    re.compile(rf"for /f \"tokens=1\" %%T in \('type {_QUOTED}'\) do if \"%%T\"==\"%GOT%\" set MATCH=1"),
 ]
+# DRILL-2: the versions the weekly drill reads (the tool line inside for /f) and its verdict line
+_FOR_VERSIONS = re.compile(r"for /f \"delims=\" %%L in \('(?P<cmd>wbadmin [^']*)'\) do call :version \"%%L\"")
+_VERDICT = re.compile(rf"echo (?P<json>\{{.*\}}) > {_QUOTED}")
+#: the identifier the recovery line is checked with in place of the %VERSION% the script expands
+_VERSION_SLOT = "01/01/1601-00:00"
 # ALERT-1: the failure raised in CLUSTERPRO's alert log (where clplogcmd is on the Path) and in the
 # Application event log; the ID and message are compared with what clpbackup.alerts builds for the
 # file (expected_alerts, as tests/wine/judge.py does) and the log is checked apart (_alert_line_ok)
 _ALERTS = [
     re.compile(
         r'for %%P in \(clplogcmd\.exe\) do if not "%%~\$PATH:P" == "" clplogcmd -m "(?P<msg>[^"]*)" '
-        rf"-i (?P<id>10[1-3]) -l ERR >> {_QUOTED} 2>&1"
+        rf"-i (?P<id>10[1-4]) -l ERR >> {_QUOTED} 2>&1"
     ),
     re.compile(
-        r'eventcreate /T ERROR /ID (?P<id>10[1-3]) /L APPLICATION /SO clpbackup /D "(?P<msg>[^"]*)" '
+        r'eventcreate /T ERROR /ID (?P<id>10[1-4]) /L APPLICATION /SO clpbackup /D "(?P<msg>[^"]*)" '
         rf">> {_QUOTED} 2>&1"
     ),
 ]
@@ -458,6 +494,18 @@ def expected_commands(plan: Plan, node: str) -> set[tuple[str, ...]]:
         record = render.versions_record(plan, n, name)  # the second hop: versions recorded as SYSTEM
         if record is not None:
             out.add(record.argv)
+    for name in weekly_drill_starts(plan):  # DRILL-2: what the weekly drill runs
+        where = canary_path(plan, name)
+        target = render.job_target(plan, name, n.name)
+        if where is None or platform.backup_tool != "wbadmin":
+            continue
+        out.add(platform.get_versions(target, n.name).argv)
+        out.add(
+            platform.start_recovery(
+                _VERSION_SLOT, "File", [where[0]], target=target, machine=n.name,
+                recovery_target=render.drill_scratch(plan), overwrite="overwrite",
+            ).argv
+        )
     run = failover_run(plan, n)
     if run is not None:
         out |= {c.argv for c in run.commands}
@@ -475,8 +523,10 @@ def _argv_of_tool_line(line: str) -> tuple[tuple[str, ...], str | None]:
     red = split_redirection(body)
     command_line = batch_line_to_command_line(red.command)
     if red.target is not None:
-        # ntbackup appends to the log that its note line started (NT-2: it writes nothing itself)
-        assert red.stderr_to_stdout and red.append == body.startswith("ntbackup "), line
+        # ntbackup appends to the log that its note line started (NT-2: it writes nothing itself); the
+        # weekly drill's recovery to the log its first line started (DRILL-2)
+        appends = body.startswith(("ntbackup ", "wbadmin start recovery "))
+        assert red.stderr_to_stdout and red.append == appends, line
     assert not start or red.target is None, line
     return tuple(command_line_to_argv(command_line)), red.target
 
@@ -496,6 +546,24 @@ def check_batch_file(plan: Plan, node: str, f: ArtifactFile, allowed: set[tuple[
         assert all(c.isprintable() or c == "\t" for c in line), f"{f.path}: control character in {line!r}"
         if line in _FIXED or _PING.fullmatch(line) or re.fullmatch(r"goto \w+", line):
             continue
+        if any(p.fullmatch(line) for p in _DRILL_FORMS):
+            continue
+        versions = _FOR_VERSIONS.fullmatch(line)
+        if versions is not None:
+            # the second cmd.exe runs the command: nothing it would split, nothing that ends the clause
+            assert not set(versions.group("cmd")) & set("'()^&|<>"), f"{f.path}: {line!r}"
+            argv = tuple(command_line_to_argv(batch_line_to_command_line(versions.group("cmd"))))
+            assert argv in allowed, f"{f.path}: {line!r} runs {argv}, which the plan does not ask for"
+            tools += 1
+            continue
+        verdict = _VERDICT.fullmatch(line)
+        if verdict is not None:
+            text = verdict.group("json")
+            rest = text.replace("%DATE%", "").replace("%TIME%", "").replace("%VERSION%", "")
+            assert not set(rest) & set("%^&|<>!"), f"{f.path}: {line!r}"
+            assert json.loads(text)["by"] == "weekly task" and _safe_path(verdict.group(2)), line
+            continue
+        line = line.replace("-version:%VERSION% ", f"-version:{_VERSION_SLOT} ")
         if line.startswith("rem "):
             assert not (set(line[4:]) & _REM_FORBIDDEN), f"{f.path}: {line!r}"
             continue
@@ -799,3 +867,24 @@ def test_a_scripts_dir_windows_cannot_create_is_refused_at_load(scripts_dir: str
     with pytest.raises(PlanError) as refused:
         Plan.from_dict(data)
     assert refused.value.field == "scripts_dir" and "cannot contain" in str(refused.value)
+
+
+@fuzz(60)
+@given(base=base_plans(), day=st.sampled_from(["MON", "SUN"]), start=st.integers(0, 95))
+def test_random_plans_with_a_weekly_drill_render_safely(base: dict[str, Any], day: str, start: int) -> None:
+    """DRILL-2: a plan with the weekly drill, at the first 15-minute slot from ``start`` that DRILL-2
+    accepts, renders the weekly scripts within the same batch-file subset (their tool lines, the
+    versions read inside for /f and the recovery, give back the platform's argv)."""
+    assume(all(n["os"] != "2003" for n in base["nodes"]))
+    for k in range(96):
+        at = format_hhmm((start + k) % 96 * 15)
+        plan = Plan.from_dict({**base, "drill": {"weekly": {"day": day, "at": at}}})
+        if not error_findings(plan):
+            break
+    else:
+        assume(False)
+    arts = render_plan(plan)
+    weekly = [f for art in arts.values() for f in art.files if f.role == "weekly-drill-script"]
+    assert len(weekly) == 2 * len(weekly_drill_starts(plan))
+    check_artifacts(plan, arts)
+    event(f"{len(weekly_drill_starts(plan))} job(s) drilled weekly")
