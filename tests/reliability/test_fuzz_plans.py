@@ -452,7 +452,8 @@ def expected_alerts(plan: Plan, node: str, f: ArtifactFile) -> set[tuple[int, st
     """The (event ID, message) each ALERT-1 line of ``f`` must carry, as :mod:`clpbackup.alerts`
     builds them (as ``tests/wine/judge.py`` does): a job's backup script raises 101 (102 for the
     failover run's own script, FO-2), ``failover.bat`` raises 103 when it schedules a one-shot and
-    none when it calls the job's script (that script raises its own). A new batch file that raises
+    none when it calls the job's script (that script raises its own), a weekly drill's script 104
+    (DRILL-2). A new batch file that raises
     ALERT-1 adds its case here (any other file must raise none)."""
     n = plan.node(node)
     run = failover_run(plan, n)
@@ -464,6 +465,8 @@ def expected_alerts(plan: Plan, node: str, f: ArtifactFile) -> set[tuple[int, st
         if run is not None and run.own_script and f.path == run.batch:
             return raised(alerts.FAILOVER_RUN_FAILED, f.job, render.log_path(plan, f.job))
         return raised(alerts.BACKUP_FAILED, f.job, render.log_path(plan, f.job))
+    if f.role == "weekly-drill-script" and f.job is not None:  # DRILL-2: a failed weekly drill
+        return raised(alerts.DRILL_FAILED, f.job, render.weekly_drill_log_path(plan, f.job))
     fb = plan.failover_backup
     if f.role == "failover-script" and run is not None and fb is not None and fb.at != "now":
         return raised(alerts.FAILOVER_NOT_SCHEDULED, run.job, render.log_path(plan, "failover"))
