@@ -14,6 +14,7 @@ from clpbackup.plan import Plan
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.rules import weekly_drill_jobs
 from clpbackup.testing.cluster import SimulatedCluster
+from clpbackup.testing.model.wbadmin import WsbVersion, _versions
 from tests.helpers.plans import EXAMPLES, PLANS
 
 WSB = [k for k in PLANS if "2003" not in k]
@@ -159,3 +160,134 @@ def test_a_plan_without_the_option_removes_it_and_uninstall_leaves_nothing_of_it
             for n in sim.nodes:
                 assert not any("drill-weekly" in t for t in n.tasks)
                 assert not any(n.files.exists(p) for p in paths)
+
+
+# -- the weekly run (needs the simulator's for /f, call :label, %VAR:~n,m%) ----------------------------
+
+
+def _until_the_drill(sim: SimulatedCluster) -> None:
+    """From the simulated Monday 00:00: a day of backups, then past Sunday 08:15's drills."""
+    sim.advance(hours=24 * 6 + 9)
+
+
+@pytest.mark.parametrize("name", WSB)
+def test_the_weekly_task_drills_the_newest_version_and_status_shows_pass(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        restores = {n.name: len(n.model.restores) for n in sim.nodes}
+        _until_the_drill(sim)
+        status = cb.status()
+        owner = sim.owner
+        for n in sim.nodes:
+            value = status[n.name]
+            assert isinstance(value, StatusResult), value
+            for job in weekly_drill_jobs(plan):
+                spec = plan.jobs[job]
+                (task,) = [s for s in value.schedules if s.kind == "weekly" and s.job == job]
+                assert task.last_result == 0, (n.name, job, task)
+                if spec.scope == "switchover" and n.name != owner:
+                    # RS-1: the standby wrote no verdict, only its log line
+                    assert job not in value.drills, value.drills
+                    log = n.files.read_text(render.weekly_drill_log_path(plan, job))
+                    assert "RS-1:" in log and "not attached" in log
+                    continue
+                last = value.drills[job]
+                assert last.startswith("pass at ") and last.endswith("[weekly task]"), last
+                # the version is the newest this node made, as wbadmin lists it
+                newest = value.versions.get(job)
+                assert newest and f"(version {newest} by {n.name})" in last, (last, newest)
+            assert not any(e.event_id == 104 for e in value.events or [])
+            assert len(n.model.restores) > restores[n.name]
+            scratch = render.drill_scratch(plan)
+            assert not n.files.exists(scratch) or n.files.listdir(scratch) == []
+        sim.assert_all_simulated()
+        # after its runs too, uninstall leaves no task, script or canary of it (its logs stay)
+        assert cb.deploy(state="absent").ok
+        for n in sim.nodes:
+            assert not any("drill-weekly" in t for t in n.tasks)
+            assert not any(n.files.exists(render.weekly_drill_script_path(plan, j)) for j in plan.jobs)
+            assert not any(
+                n.files.exists(w[0]) for j in plan.jobs if (w := render.canary_path(plan, j)) is not None
+            )
+
+
+def _versions_of(sim: SimulatedCluster, machine: str, path: str) -> list[WsbVersion]:
+    found = [v for store in sim.shares.shares.values() for v in _versions(store)]
+    for node in sim.nodes:
+        for vol in node.model.fs.volumes.values():
+            found += _versions(vol)
+    return sorted((v for v in found if v.node == machine and path in v.files), key=lambda v: v.when)
+
+
+def _weekly_state(cb: ClusterBackup, node: str, job: str) -> tuple[StatusResult, Any]:
+    status = cb.status(node=node)
+    value = status[node]
+    assert isinstance(value, StatusResult), value
+    (task,) = [s for s in value.schedules if s.kind == "weekly" and s.job == job]
+    return value, task
+
+
+@pytest.mark.parametrize("name", ["2012-wsb-schtasks", "2012-ja-JP"])
+def test_a_tampered_canary_fails_the_weekly_drill_with_one_event_104(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    job = next(j for j in weekly_drill_jobs(plan) if plan.jobs[j].scope == "local")
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24 * 6 + 7)  # Sunday 07:00: the week's backups ran, the drill has not
+        node = sim.owner
+        where = render.canary_path(plan, job)
+        assert where is not None
+        newest = _versions_of(sim, node, where[0])[-1]
+        # a canary changed in the backup: a token no run recorded
+        newest.files[where[0]] = f"clpbackup-canary {job} 12345 Sun 01/21/2024  1:00:00.00 \r\n".encode()
+        sim.advance(hours=3)
+        value, task = _weekly_state(cb, node, job)
+        assert task.last_result == render.WEEKLY_DRILL_RC["not-recorded"]
+        assert task.verdict.startswith("drill failed (DRILL-2): the recovered canary holds a token no run")
+        assert value.drills[job].startswith("fail at ") and "no run of" in value.drills[job]
+        assert value.drills[job].endswith("is not clpbackup's"), value.drills[job]
+        assert any(p.rule == "DRILL-2" and job in p.message for p in value.problems)
+        events = [e for e in value.events or [] if e.event_id == 104]
+        assert len(events) == 1 and f"job {job} failed on {node}" in events[0].message
+        assert events[0].kind == "restore-drill-failed"
+        sim.assert_all_simulated()
+        # the other node's own version was not changed: it passed
+        other, _ = _weekly_state(cb, sim.other, job)
+        assert other.drills[job].startswith("pass at ")
+
+
+@pytest.mark.parametrize("name", ["2008r2-wsb-at", "2019-wsb-schtasks"])
+def test_a_missing_version_fails_the_weekly_drill_with_one_event_104(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load(name, monkeypatch)
+    job = next(j for j in weekly_drill_jobs(plan) if plan.jobs[j].scope == "switchover")
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24 * 6 + 7)
+        node = sim.owner
+        where = render.canary_path(plan, job)
+        assert where is not None
+        for v in _versions_of(sim, node, where[0]):  # the share lost the owner's backups of the job
+            for store in [
+                *sim.shares.shares.values(),
+                *(vol for n in sim.nodes for vol in n.model.fs.volumes.values()),
+            ]:
+                if v in _versions(store):
+                    _versions(store).remove(v)
+        sim.advance(hours=3)
+        value, task = _weekly_state(cb, node, job)
+        assert task.last_result == render.WEEKLY_DRILL_RC["no-version"]
+        assert value.drills[job] == (
+            f"fail at {value.drills[job][8:].split(' [')[0]} [weekly task]: no backup version made by "
+            f"{node} was found at the job's target"
+        )
+        events = [e for e in value.events or [] if e.event_id == 104]
+        assert len(events) == 1 and f"job {job} failed on {node}" in events[0].message
+        log = sim.node(node).files.read_text(render.weekly_drill_log_path(plan, job))
+        assert "newest version" not in log  # it never got as far as a recovery
