@@ -511,6 +511,16 @@ def _plan_doc(plan: Plan, *, svg: bool) -> _Doc:
         doc.add(_Bullets(
             [Cell(f"FO-2: after a failover, {fb.job} runs on the new owner at {fb.at} ({slot.span})"), *items]
         ))
+    if tl is not None and tl.drills:
+        slots = ", ".join(f"{w.job} {w.span}" for w in tl.drills_on(tl.nodes[0]))
+        drill_items: list[CellLike] = [
+            Cell(f"DRILL-2: every {tl.drill_day}, on both nodes, the weekly drill of {slots}")
+        ]
+        if tl.drill_overlaps:
+            drill_items += [Cell(o.describe(), "bad") for o in tl.drill_overlaps]
+        else:
+            drill_items.append(Cell("DRILL-2: no drill slot overlaps a backup window", "good"))
+        doc.add(_Bullets(drill_items))
     try:
         doc.add(*_findings_block(plan.findings()))
     except ClpBackupError as exc:

@@ -31,7 +31,8 @@ def _title(plan: Plan, generated: str | None) -> str:
 
 
 def _timeline_lines(plan: Plan) -> list[str]:
-    """The daily windows and the failover slot as lines (the Markdown stand-in for the SVG)."""
+    """The daily windows, the failover slot and the weekly drill's slots as lines (the Markdown
+    stand-in for the SVG)."""
     from clpbackup.timeline import timeline
 
     try:
@@ -41,6 +42,8 @@ def _timeline_lines(plan: Plan) -> list[str]:
     lines = [f"{w.node}: {w.job} ({w.scope}) daily {w.span}, {w.duration} min" for w in tl.windows]
     lines += [f"{s.node}: failover slot of {s.job} {s.span} (FO-2)" for s in tl.failover]
     lines += [o.describe() for o in tl.overlaps]
+    lines += [f"{w.node}: weekly drill of {w.job} every {w.day} {w.span} (DRILL-2)" for w in tl.drills]
+    lines += [o.describe() for o in tl.drill_overlaps]
     lines += [f"{j}: no daily run (no daily_at)" for j in tl.unscheduled]
     return lines
 

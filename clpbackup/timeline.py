@@ -7,6 +7,11 @@ node starts after the home node's run is expected to end), and the failover slot
 daily window. :func:`svg` draws it; ``Plan.timeline_svg()`` and the plan's notebook view use it, and
 ``clpbackup render PLAN --timeline out.svg`` writes it.
 
+The weekly drill (DRILL-2) runs one day a week, not daily: its slots (one per drilled job,
+:data:`~clpbackup.rules.DRILL_SLOT_MINUTES` each, at the same times on both nodes) are drawn on
+rows of their own, labelled with the day, and every overlap with a daily window or the failover slot
+on the node is marked, the ones rule DRILL-2 refuses (a daily window runs on that day too).
+
 Times are the nodes' local clock times, as the schedulers on the nodes read them. The failover slot
 is drawn on both nodes because the one-shot runs on whichever node owns the switchover partition
 after the failover (FO-2); the SCH-3 check of :mod:`clpbackup.rules` likewise compares it with the
@@ -23,7 +28,7 @@ from html import escape
 from typing import TYPE_CHECKING, Literal
 
 from clpbackup.plan import format_hhmm, parse_hhmm
-from clpbackup.rules import SCH2_MARGIN_MINUTES, standby_start
+from clpbackup.rules import DRILL_SLOT_MINUTES, SCH2_MARGIN_MINUTES, standby_start, weekly_drill_starts
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.plan import Plan
@@ -31,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DAY",
     "Axis",
+    "DrillOverlap",
     "Overlap",
     "StandbyOffset",
     "Timeline",
@@ -92,10 +98,12 @@ class Window:
 
     node: str
     job: str
-    kind: Literal["daily", "failover"]
+    kind: Literal["daily", "failover", "drill"]
     scope: Scope
     start: int
     duration: int
+    day: str | None = None
+    """The day of the week of a weekly slot (the drill's, DRILL-2); ``None``: every day."""
 
     @property
     def end(self) -> int:
@@ -110,6 +118,15 @@ class Window:
     def segments(self) -> list[tuple[int, int]]:
         """The window's pieces inside one day (two when it runs past midnight)."""
         return segments(self.start, self.duration)
+
+    @property
+    def label(self) -> str:
+        """How the picture and the text name the slot: ``drill local-daily (SUN)`` for a weekly one."""
+        if self.kind == "drill":
+            return f"drill {self.job} ({self.day})"
+        if self.kind == "failover":
+            return f"failover {self.job}"
+        return self.job
 
 
 @dataclass(frozen=True)
@@ -167,6 +184,36 @@ class Overlap:
 
 
 @dataclass(frozen=True)
+class DrillOverlap:
+    """DRILL-2: a weekly drill slot overlaps, on its day, a daily window or the failover slot on a node."""
+
+    node: str
+    drill: Window
+    window: Window
+    pieces: tuple[tuple[int, int], ...]
+
+    @property
+    def job(self) -> str:
+        """The drilled job."""
+        return self.drill.job
+
+    @property
+    def other(self) -> str:
+        """What the drill meets: a job's daily run, or the failover slot."""
+        if self.window.kind == "failover":
+            return f"the failover slot of {self.window.job}"
+        return self.window.job
+
+    def describe(self) -> str:
+        """One line for labels and tooltips."""
+        spans = ", ".join(f"{format_hhmm(a)}–{format_hhmm(b)}" for a, b in self.pieces)
+        return (
+            f"DRILL-2: the weekly drill of {self.job} ({self.drill.day} {self.drill.span}) overlaps "
+            f"{self.other} on {self.node} ({self.window.span}) during {spans}"
+        )
+
+
+@dataclass(frozen=True)
 class Timeline:
     """Everything the timeline shows, per node in plan order."""
 
@@ -181,6 +228,22 @@ class Timeline:
     overlaps: tuple[Overlap, ...] = ()
     unscheduled: tuple[str, ...] = ()
     jobs: tuple[str, ...] = field(default=())
+    drills: tuple[Window, ...] = ()
+    drill_day: str | None = None
+    drill_overlaps: tuple[DrillOverlap, ...] = ()
+
+    @property
+    def drilled(self) -> tuple[str, ...]:
+        """The jobs the weekly drill checks, in plan order (one row each)."""
+        return tuple(dict.fromkeys(w.job for w in self.drills))
+
+    def drills_on(self, node: str) -> list[Window]:
+        """The weekly drill slots on ``node``, in plan job order."""
+        return [w for w in self.drills if w.node == node]
+
+    def drill_overlaps_on(self, node: str) -> list[DrillOverlap]:
+        """DRILL-2 overlaps on ``node``."""
+        return [o for o in self.drill_overlaps if o.node == node]
 
     def windows_of(self, node: str) -> list[Window]:
         """The daily windows on ``node``, in plan job order."""
@@ -196,7 +259,8 @@ class Timeline:
 
 
 def timeline(plan: Plan) -> Timeline:
-    """Compute the timeline of ``plan``: daily windows, SCH-2 offsets, the failover slot, SCH-3 overlaps."""
+    """Compute the timeline of ``plan``: daily windows, SCH-2 offsets, the failover slot, SCH-3 overlaps,
+    and the weekly drill's slots with their DRILL-2 overlaps."""
     home = plan.home_node
     windows: list[Window] = []
     offsets: list[StandbyOffset] = []
@@ -234,6 +298,23 @@ def timeline(plan: Plan) -> Timeline:
                 pieces = intersect(slot.start, slot.duration, w.start, w.duration)
                 if pieces:
                     overlaps.append(Overlap(node.name, w.job, w, tuple(pieces)))
+    drills: list[Window] = []
+    drill_overlaps: list[DrillOverlap] = []
+    day = plan.drill.weekly.day if plan.drill is not None else None
+    # Same starts as render and rule DRILL-2: the same times on both nodes (JOB-1).
+    for name, at in weekly_drill_starts(plan).items():
+        for node in plan.nodes:
+            slot = Window(
+                node.name, name, "drill", plan.jobs[name].scope, parse_hhmm(at), DRILL_SLOT_MINUTES, day
+            )
+            drills.append(slot)
+            # Daily windows run on the drill's day too; the failover slot may fall on it.
+            for w in [*windows, *failover]:
+                if w.node != node.name:
+                    continue
+                pieces = intersect(slot.start, slot.duration, w.start, w.duration)
+                if pieces:
+                    drill_overlaps.append(DrillOverlap(node.name, slot, w, tuple(pieces)))
     return Timeline(
         cluster=plan.cluster.name,
         nodes=tuple(n.name for n in plan.nodes),
@@ -246,6 +327,9 @@ def timeline(plan: Plan) -> Timeline:
         overlaps=tuple(overlaps),
         unscheduled=tuple(unscheduled),
         jobs=tuple(plan.jobs),
+        drills=tuple(drills),
+        drill_day=day,
+        drill_overlaps=tuple(drill_overlaps),
     )
 
 
@@ -269,6 +353,7 @@ _COLOURS: dict[str, str] = {
     "failover": "#7b3fa0",
     "overlap": "#c00000",
     "ghost": "#6e7781",
+    "drill": "#1b7f5f",
 }
 
 
@@ -297,17 +382,20 @@ _WHOLE_DAY_FROM = 18 * 60
 def axis(tl: Timeline) -> Axis:
     """Only the hours that hold something: from the hour of the first start to the hour after the last end.
 
-    The whole day instead, with the reason, when a window or the failover slot runs past midnight
-    (the picture would tear it in two), when nothing has a daily run, or when the runs spread over
-    18 hours or more.
+    The whole day instead, with the reason, when a window, the failover slot or a drill slot runs
+    past midnight (the picture would tear it in two), when nothing has a daily run, or when the runs
+    spread over 18 hours or more.
     """
-    marks = [*tl.windows, *tl.failover]
+    marks = [*tl.windows, *tl.failover, *tl.drills]
     if not marks:
         return Axis(why_whole_day="nothing has a daily run or a failover slot")
     wrapping = [w for w in marks if w.start + w.duration > DAY]
     if wrapping:
         w = wrapping[0]
-        what = f"the failover slot of {w.job}" if w.kind == "failover" else f"{w.job} on {w.node}"
+        what = {
+            "failover": f"the failover slot of {w.job}",
+            "drill": f"the weekly drill of {w.job} ({w.day})",
+        }.get(w.kind, f"{w.job} on {w.node}")
         return Axis(why_whole_day=f"{what} ({w.span}) runs past midnight")
     lo = min(w.start for w in marks) // 60 * 60
     hi = -(-max(w.start + w.duration for w in marks) // 60) * 60
@@ -425,6 +513,37 @@ def _failover_row(tl: Timeline, ax: Axis, node: str, y: int, row_y: dict[str, in
     return out
 
 
+def _drill_row(
+    tl: Timeline, ax: Axis, node: str, job: str, y: int, rows: dict[tuple[str, str], int]
+) -> list[str]:
+    """One job's weekly drill slot on one node (DRILL-2), labelled with its day, with its overlaps
+    marked on the drill's row and on the row it meets (a daily window or the failover slot)."""
+    slot = next(w for w in tl.drills_on(node) if w.job == job)
+    out = [_text(18, y + 15, slot.label, f"fill='{_COLOURS['drill']}'")]
+    pieces = slot.segments()
+    for a, b in pieces:
+        out.append(_rect(
+            ax.x(a), ax.x(b), y + 5, _BAR, _DRILL_STYLE,
+            f"{node}: weekly drill of {job} every {slot.day} {slot.span}, one day a week (DRILL-2)",
+        ))
+    found = [o for o in tl.drill_overlaps_on(node) if o.job == job]
+    label = f"{slot.span} on {slot.day} only"
+    if found:
+        label += "  ⚠ DRILL-2 overlap: " + ", ".join(o.other for o in found)
+        out.append(_label_at(ax, pieces, label, y + 16, _COLOURS["overlap"], outside=True, bold=True))
+    else:
+        out.append(_label_at(ax, pieces, label + "  DRILL-2 ok", y + 16, _COLOURS["drill"], outside=True))
+    for o in found:
+        other = rows[("failover", o.window.job) if o.window.kind == "failover" else ("daily", o.window.job)]
+        for a, b in o.pieces:
+            for ry in (other, y):
+                out.append(_rect(ax.x(a), ax.x(b), ry + 2, _BAR + 6, _OVERLAP_STYLE, o.describe()))
+    return out
+
+
+_DRILL_STYLE = (
+    f"fill='{_COLOURS['drill']}' fill-opacity='0.45' stroke='{_COLOURS['drill']}' stroke-width='1.5' rx='2'"
+)
 _FAILOVER_STYLE = (
     f"fill='{_COLOURS['failover']}' fill-opacity='0.25' stroke='{_COLOURS['failover']}' "
     "stroke-dasharray='4 2'"
@@ -437,15 +556,42 @@ _LEGEND = (
     (f"fill='{_COLOURS['switchover']}'", "switchover job"),
     (f"fill='none' stroke='{_COLOURS['ghost']}' stroke-dasharray='3 2'", "home run (SCH-2 reference)"),
     (_FAILOVER_STYLE, "failover slot (FO-2)"),
+    (_DRILL_STYLE, "weekly drill (DRILL-2)"),
     (_OVERLAP_STYLE, "⚠ SCH-3 overlap"),
+    (_OVERLAP_STYLE, "⚠ DRILL-2 overlap"),
 )
+
+
+def _legend(tl: Timeline, y: float) -> list[tuple[float, float, str, str]]:
+    """``(x, y, swatch attributes, words)`` of the legend entries the picture needs, wrapped to the width."""
+    shown = {
+        "local job": any(w.scope == "local" for w in tl.windows),
+        "switchover job": any(w.scope == "switchover" for w in tl.windows),
+        "home run (SCH-2 reference)": bool(tl.offsets),
+        "failover slot (FO-2)": bool(tl.failover),
+        "weekly drill (DRILL-2)": bool(tl.drills),
+        "⚠ SCH-3 overlap": bool(tl.overlaps),  # only when there is one to explain
+        "⚠ DRILL-2 overlap": bool(tl.drill_overlaps),
+    }
+    out: list[tuple[float, float, str, str]] = []
+    x = 8.0
+    for attrs, text in _LEGEND:
+        if not shown[text]:
+            continue
+        width = 18 + len(text) * 6.2
+        if x > 8.0 and x + width > _W - _RIGHT:
+            x, y = 8.0, y + 16
+        out.append((x, y, attrs, text))
+        x += width + 16
+    return out
 
 
 def svg(plan: Plan | Timeline) -> str:
     """The 24-hour schedule timeline of a plan as a standalone SVG document (text).
 
     One block per node (in plan order), one row per job with a daily run, and a row for the
-    failover slot (FO-2 / SCH-3). Only the hours that hold a run are drawn (see :func:`axis`; when
+    failover slot (FO-2 / SCH-3), then a row per job the weekly drill checks (DRILL-2), labelled
+    with its day, its overlaps marked. Only the hours that hold a run are drawn (see :func:`axis`; when
     it is the whole day, a note says why), and the legend names only the marks the picture holds.
     Every mark carries text as well as colour, and a ``<title>``
     tooltip. Every plan value is escaped.
@@ -454,17 +600,21 @@ def svg(plan: Plan | Timeline) -> str:
     ax = axis(tl)
     scheduled = [j for j in tl.jobs if j not in tl.unscheduled]
     top = 48
-    block = _HEAD + (len(scheduled) + 1) * _ROW + _GAP
+    block = _HEAD + (len(scheduled) + 1 + len(tl.drilled)) * _ROW + _GAP
     plot_bottom = top + block * len(tl.nodes)
     legend_y = plot_bottom + 16
     notes = ["no daily run (no daily_at): " + ", ".join(tl.unscheduled)] if tl.unscheduled else []
     if ax.why_whole_day:
         notes.append(f"the whole day is drawn: {ax.why_whole_day}")
-    height = legend_y + 22 + 16 * len(notes)
+    legend = _legend(tl, legend_y)
+    notes_y = legend[-1][1] + 26 if legend else legend_y + 26
+    height = notes_y - 4 + 16 * len(notes)
     hours = "24 h" if ax.whole_day else (
         f"{format_hhmm(ax.lo)}–{format_hhmm(ax.hi)}, the hours that hold a run"
     )
     title = f"Schedule timeline of cluster {tl.cluster}: daily backup windows per node ({hours})"
+    if tl.drills:
+        title += f" and the weekly drill on {tl.drill_day}"
     out: list[str] = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_W}' height='{height}' "
         f"viewBox='0 0 {_W} {height}' role='img' aria-label='{_t(title)}'>",
@@ -495,24 +645,20 @@ def svg(plan: Plan | Timeline) -> str:
             out += _daily_row(tl, ax, node, job, y)
             y += _ROW
         out += _failover_row(tl, ax, node, y, row_y)
-        y += _ROW + _GAP
+        rows = {("daily", j): ry for j, ry in row_y.items()}
+        if tl.failover_job is not None:
+            rows[("failover", tl.failover_job)] = y
+        y += _ROW
+        for job in tl.drilled:
+            out += _drill_row(tl, ax, node, job, y, rows)
+            y += _ROW
+        y += _GAP
 
     # The legend: every swatch has its words next to it (never colour alone).
-    lx = 8.0
-    shown = {
-        "local job": any(w.scope == "local" for w in tl.windows),
-        "switchover job": any(w.scope == "switchover" for w in tl.windows),
-        "home run (SCH-2 reference)": bool(tl.offsets),
-        "failover slot (FO-2)": bool(tl.failover),
-        "⚠ SCH-3 overlap": bool(tl.overlaps),  # only when there is one to explain
-    }
-    for attrs, text in _LEGEND:
-        if not shown[text]:
-            continue
-        out.append(f"<rect x='{lx}' y='{legend_y}' width='14' height='10' {attrs}/>")
-        out.append(_text(lx + 18, legend_y + 9, text, "fill='#24292f'"))
-        lx += 18 + len(text) * 6.2 + 16
+    for lx, ly, attrs, text in legend:
+        out.append(f"<rect x='{lx}' y='{ly}' width='14' height='10' {attrs}/>")
+        out.append(_text(lx + 18, ly + 9, text, "fill='#24292f'"))
     for i, note in enumerate(notes):
-        out.append(_text(8, legend_y + 26 + 16 * i, note, "fill='#57606a'"))
+        out.append(_text(8, notes_y + 16 * i, note, "fill='#57606a'"))
     out.append("</svg>")
     return "\n".join(out)

@@ -199,6 +199,24 @@ def test_plan_view_marks_sch3_overlap_and_errors() -> None:
     assert "⚠ SCH-3 overlap: shared-daily" in html
 
 
+def test_plan_view_shows_the_weekly_drill_and_its_overlaps() -> None:
+    data = _wsb_dict()
+    data["drill"] = {"weekly": {"day": "SUN", "at": "08:00"}}
+    md = Plan.from_dict(data)._repr_markdown_()
+    assert (
+        "DRILL-2: every SUN, on both nodes, the weekly drill of local-daily 08:00–08:15, "
+        "shared-daily 08:15–08:30"
+    ) in md
+    assert "✔ DRILL-2: no drill slot overlaps a backup window" in md
+    data["drill"]["weekly"]["at"] = "05:00"  # node-b's shared-daily runs 04:15–05:15
+    plan = Plan.from_dict(data)
+    html = plan._repr_html_()
+    assert ("bad", "✖ DRILL-2: the weekly drill of local-daily (SUN 05:00–05:15) overlaps shared-daily "
+            "on node-b (04:15–05:15) during 05:00–05:15") in toned_spans(html)
+    assert "⚠ DRILL-2 overlap: shared-daily" in html  # the timeline marks it too
+    assert "DRILL-2" not in Plan.from_dict(_wsb_dict())._repr_markdown_()
+
+
 def test_plan_view_escapes_hostile_paths() -> None:
     """Defence in depth: the plan refuses such an include when it loads (no Windows name holds < > " |),
     so the view is given one past validation, and must still show it as text."""

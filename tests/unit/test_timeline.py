@@ -371,3 +371,154 @@ def test_cli_render_timeline_unwritable(tmp_path: Path, capsys: pytest.CaptureFi
     out = tmp_path / "missing-dir" / "t.svg"
     assert main(["render", str(PLANS / "ws2012-wsb.yaml"), "--timeline", str(out)]) == 1
     assert f"cannot write {out}" in capsys.readouterr().err
+
+
+# -- the weekly drill (DRILL-2) -----------------------------------------------------------------------
+
+
+def with_drill(at: str, day: str = "SUN", *changes: tuple[str, Any]) -> Plan:
+    return plan_with(("drill", {"weekly": {"day": day, "at": at}}), *changes)
+
+
+def test_weekly_drill_slots_on_both_nodes_labelled_with_their_day() -> None:
+    tl = timeline(with_drill("07:30", "wed"))
+    got = [(w.node, w.job, w.kind, w.day, w.span, w.label) for w in tl.drills]
+    assert got == [
+        ("node-a", "local-daily", "drill", "WED", "07:30–07:45", "drill local-daily (WED)"),
+        ("node-b", "local-daily", "drill", "WED", "07:30–07:45", "drill local-daily (WED)"),
+        ("node-a", "shared-daily", "drill", "WED", "07:45–08:00", "drill shared-daily (WED)"),
+        ("node-b", "shared-daily", "drill", "WED", "07:45–08:00", "drill shared-daily (WED)"),
+    ]
+    assert tl.drilled == ("local-daily", "shared-daily") and tl.drill_day == "WED"
+    assert tl.drill_overlaps == ()
+    assert all(w.kind == "daily" and w.day is None for w in tl.windows)  # the drill is no daily run
+    assert timeline(plan_with()).drills == ()
+
+
+def test_drill_jobs_limit_the_slots() -> None:
+    plan = plan_with(("drill", {"weekly": {"day": "SAT", "at": "08:00"}, "jobs": ["shared-daily"]}))
+    tl = timeline(plan)
+    assert tl.drilled == ("shared-daily",)
+    assert {w.span for w in tl.drills} == {"08:00–08:15"}
+
+
+def test_drill_overlaps_are_the_ones_rule_drill2_reports() -> None:
+    # 04:50: local-daily 04:50–05:05 and shared-daily 05:05–05:20 meet node-b's 04:15–05:15
+    plan = with_drill("04:50")
+    tl = timeline(plan)
+    got = {(o.node, o.job, o.other, o.pieces) for o in tl.drill_overlaps}
+    assert got == {
+        ("node-b", "local-daily", "shared-daily", ((290, 305),)),
+        ("node-b", "shared-daily", "shared-daily", ((305, 315),)),
+    }
+    (first, _) = sorted(tl.drill_overlaps, key=lambda o: o.drill.start)
+    assert first.describe() == (
+        "DRILL-2: the weekly drill of local-daily (SUN 04:50–05:05) overlaps shared-daily on node-b "
+        "(04:15–05:15) during 04:50–05:05"
+    )
+    drill2 = {(f.node, f.job) for f in check(plan) if f.rule == "DRILL-2" and f.severity == "error"}
+    assert drill2 == {(o.node, o.job) for o in tl.drill_overlaps}
+
+
+@pytest.mark.parametrize(
+    "at", ["00:30", "01:00", "02:50", "03:55", "05:15", "05:50", "06:40", "12:00", "23:50"]
+)
+def test_drill_overlaps_match_rule_drill2_for_many_times(at: str) -> None:
+    plan = with_drill(at)
+    tl = timeline(plan)
+    # The rule names each job once (the first window it meets); the timeline marks every one.
+    drill2 = {(f.node, f.job) for f in check(plan) if f.rule == "DRILL-2" and f.severity == "error"}
+    assert {job for _, job in drill2} == {o.job for o in tl.drill_overlaps}
+    assert drill2 <= {(o.node, o.job) for o in tl.drill_overlaps}
+
+
+def test_a_drill_in_the_failover_slot_is_an_overlap_with_it() -> None:
+    plan = with_drill("06:45")
+    tl = timeline(plan)
+    assert {(o.node, o.job, o.other) for o in tl.drill_overlaps} == {
+        ("node-a", "local-daily", "the failover slot of shared-daily"),
+        ("node-b", "local-daily", "the failover slot of shared-daily"),
+    }
+    assert any(
+        f.rule == "DRILL-2" and f.job == "local-daily" and "failover backup" in f.message for f in check(plan)
+    )
+
+
+def drill_marks(root: ET.Element) -> dict[str, ET.Element]:
+    return {t: el for t, el in titles(root).items() if "weekly drill of" in t and not t.startswith("DRILL-2")}
+
+
+def test_svg_draws_each_drill_slot_on_its_own_row_with_its_day() -> None:
+    plan = with_drill("07:30")
+    root = parse(svg(plan))
+    marks = drill_marks(root)
+    assert set(marks) == {
+        f"{n}: weekly drill of {j} every SUN {span}, one day a week (DRILL-2)"
+        for n in ("node-a", "node-b")
+        for j, span in (("local-daily", "07:30–07:45"), ("shared-daily", "07:45–08:00"))
+    }
+    joined = texts(root)
+    assert joined.count("drill local-daily (SUN)") == 2 and joined.count("drill shared-daily (SUN)") == 2
+    assert joined.count("07:30–07:45 on SUN only  DRILL-2 ok") == 2
+    assert "weekly drill (DRILL-2)" in joined
+    assert "⚠ DRILL-2 overlap" not in joined
+    assert "and the weekly drill on SUN" in (root.get("aria-label") or "")
+    # Its own row, below the failover slot: not on a daily row, and distinct from the daily bars.
+    daily = titles(root)["node-a: local-daily (local) daily 01:00–03:00, expected 120 min"]
+    slot = marks["node-a: weekly drill of local-daily every SUN 07:30–07:45, one day a week (DRILL-2)"]
+    failover_a = min(
+        float(el.get("y", "")) for el in root.iter(SVG_NS + "rect")
+        if (t := el.find(SVG_NS + "title")) is not None and (t.text or "").startswith("failover backup of")
+    )
+    assert float(daily.get("y", "")) < failover_a < float(slot.get("y", "")) < failover_a + 3 * tlm._ROW
+    assert slot.get("fill") != daily.get("fill")
+    # The axis reaches the drill's end (08:00): 01:00–08:00.
+    ax = tlm.axis(timeline(plan))
+    assert (ax.lo, ax.hi) == (60, 480)
+    assert float(slot.get("x", "")) == pytest.approx(ax.x(450), abs=0.1)
+    assert float(slot.get("width", "")) == pytest.approx(ax.x(465) - ax.x(450), abs=0.2)
+    # The svg is taller by the two drill rows per node.
+    assert float(root.get("height", "")) == float(parse(svg(plan_with())).get("height", "")) + 4 * tlm._ROW
+
+
+def test_svg_marks_a_drill2_overlap_on_the_drill_row_and_the_row_it_meets() -> None:
+    root = parse(svg(with_drill("04:50")))
+    marks = [
+        el for el in root.iter(SVG_NS + "rect")
+        if (t := el.find(SVG_NS + "title")) is not None and (t.text or "").startswith("DRILL-2:")
+    ]
+    assert len(marks) == 4  # two overlaps on node-b, each on the drill's row and on shared-daily's
+    tips = titles(root)
+    shared_b = tips["node-b: shared-daily (switchover) daily 04:15–05:15, expected 60 min"]
+    ys = sorted({float(m.get("y", "")) for m in marks})
+    assert float(shared_b.get("y", "")) - 3 in ys and len(ys) == 3
+    joined = texts(root)
+    assert "04:50–05:05 on SUN only  ⚠ DRILL-2 overlap: shared-daily" in joined
+    assert "04:50–05:05 on SUN only  DRILL-2 ok" in joined  # node-a: nothing runs then
+    assert "⚠ DRILL-2 overlap" in joined and "⚠ SCH-3 overlap" not in joined
+
+
+def test_svg_whole_day_when_a_drill_runs_past_midnight_and_legend_fits() -> None:
+    plan = with_drill("23:50", "SUN", ("failover_backup.at", "03:30"))
+    why = "the weekly drill of local-daily (SUN) (23:50–00:05) runs past midnight"
+    assert tlm.axis(timeline(plan)).why_whole_day == why
+    root = parse(svg(plan))
+    assert f"the whole day is drawn: {why}" in texts(root)
+    # Every legend entry (SCH-3 and drill overlaps, the drill) stays inside the picture.
+    legend = tlm._legend(timeline(plan), 0)
+    assert {t for *_, t in legend} >= {"weekly drill (DRILL-2)", "⚠ SCH-3 overlap"}
+    assert all(x + 18 + len(t) * 6.2 <= tlm._W - tlm._RIGHT for x, _, _, t in legend)
+    assert len({y for _, y, _, _ in legend}) == 2
+
+
+def test_markdown_report_lists_the_drill_slots_and_their_overlaps() -> None:
+    from clpbackup.report import _timeline_lines
+
+    lines = _timeline_lines(with_drill("04:50"))
+    assert "node-a: weekly drill of local-daily every SUN 04:50–05:05 (DRILL-2)" in lines
+    assert "node-b: weekly drill of shared-daily every SUN 05:05–05:20 (DRILL-2)" in lines
+    assert (
+        "DRILL-2: the weekly drill of shared-daily (SUN 05:05–05:20) overlaps shared-daily on node-b "
+        "(04:15–05:15) during 05:05–05:15"
+    ) in lines
+    assert not any("drill" in line for line in _timeline_lines(plan_with()))
