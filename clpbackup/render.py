@@ -586,13 +586,14 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
 
     It finds the newest version THIS node made (``wbadmin get versions -backupTarget:<the job's
     target for this node> -machine:<node>``: the identifier is the only value ``MM/DD/YYYY-HH:MM``
-    ending a line, matched by its shape, not by the localized label; wbadmin lists versions oldest
-    first, so the last match is the newest), recovers the job's canary from it into the scratch
-    folder as the operator drill does (:func:`drill_script`), compares the recovered token with the
-    job's canary record, deletes the scratch copy and writes the verdict status shows
-    (:func:`drill_result_path`). A failure exits non-zero (:data:`WEEKLY_DRILL_RC`, the task's Last
-    Result) and raises ALERT-1 event 104. For a switchover job, on the node without the partition it
-    appends an RS-1 line to its log, writes no verdict and exits 0: the owner drills (RS-1).
+    ending a line, matched by its shape, not by the localized label; the greatest by its key
+    ``YYYYMMDDHHMM``, since no source says in which order wbadmin lists them), recovers the job's
+    canary from it into the scratch folder as the operator drill does (:func:`drill_script`),
+    compares the recovered token with the job's canary record, deletes the scratch copy and writes
+    the verdict status shows (:func:`drill_result_path`). A failure exits non-zero
+    (:data:`WEEKLY_DRILL_RC`, the task's Last Result) and raises ALERT-1 event 104. For a switchover
+    job, on the node without the partition it appends an RS-1 line to its log, writes no verdict and
+    exits 0: the owner drills (RS-1).
 
     ``None`` where the node-side drill cannot check the job (:func:`clpbackup.rules.drill_refusal`:
     NTBackup, no canary).
@@ -626,10 +627,11 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
     b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
     b.fixed(f"echo DRILL-2: weekly drill of {job} on {n.name} at %DATE% %TIME% > {b.path(log)}")
     b.rem(
-        "The newest version this node made: the last line of wbadmin get versions that ends in the "
-        "identifier MM/DD/YYYY-HH:MM (its shape, not its localized label; oldest first)."
+        "The newest version this node made: the greatest identifier MM/DD/YYYY-HH:MM ending a line of "
+        "wbadmin get versions (its shape, not its localized label; whatever the order of the list)."
     )
     b.fixed("set VERSION=")
+    b.fixed("set BEST=")
     versions = platform.get_versions(target, n.name, field=f"jobs.{job}.target")
     _for_f(b, "L", "delims=", batch_line(versions, b.codepage), 'call :version "%%L"', versions.field)
     b.fixed(f"if not defined VERSION goto {_NO_VERSION}")
@@ -692,12 +694,20 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
             f"drills {job} >> {b.path(log)}"
         )
         b.fixed("exit /b 0")
-    b.rem("VERSION becomes the last 16 characters of a line when they have the shape MM/DD/YYYY-HH:MM.")
+    b.rem(
+        "VERSION becomes the last 16 characters of a line when they have the shape MM/DD/YYYY-HH:MM and "
+        "their key YYYYMMDDHHMM is greater than the best so far (compared as strings: the K keeps "
+        "cmd.exe from comparing numbers, if /?)."
+    )
     b.fixed(":version")
     b.fixed('set "LINE=%~1"')
     b.fixed('set "TAIL=%LINE:~-16%"')
     b.fixed('set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"')
-    b.fixed('if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"')
+    b.fixed('if not "%SHAPE%"=="//-:" goto :eof')
+    b.fixed('set "KEY=%TAIL:~6,4%%TAIL:~0,2%%TAIL:~3,2%%TAIL:~11,2%%TAIL:~14,2%"')
+    b.fixed('if not "K%KEY%" GTR "K%BEST%" goto :eof')
+    b.fixed('set "BEST=%KEY%"')
+    b.fixed('set "VERSION=%TAIL%"')
     b.fixed("goto :eof")
     return _file(weekly_drill_script_path(plan, job), "weekly-drill-script", job, b)
 

@@ -356,6 +356,7 @@ _FIXED = {
     'if "%RC%" == "0" exit /b 0',
     # DRILL-2: the weekly drill's variables and its :version subroutine (no plan value in them)
     "set VERSION=",
+    "set BEST=",
     "set GOT=",
     "set MATCH=",
     'set "GOT=%GOT:"=%"',
@@ -363,7 +364,11 @@ _FIXED = {
     'set "LINE=%~1"',
     'set "TAIL=%LINE:~-16%"',
     'set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"',
-    'if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"',
+    'if not "%SHAPE%"=="//-:" goto :eof',
+    'set "KEY=%TAIL:~6,4%%TAIL:~0,2%%TAIL:~3,2%%TAIL:~11,2%%TAIL:~14,2%"',
+    'if not "K%KEY%" GTR "K%BEST%" goto :eof',
+    'set "BEST=%KEY%"',
+    'set "VERSION=%TAIL%"',
     "goto :eof",
 }
 # DRILL-2: labels, the checks of the drill's variables, its exit codes

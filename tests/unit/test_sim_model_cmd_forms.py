@@ -320,6 +320,7 @@ def test_call_label_from_a_for_f_body(node: SimulatedWindows) -> None:
 
 DRILL = [
     "set VERSION=",
+    "set BEST=",
     f"for /f \"delims=\" %%L in ('wbadmin get versions -backupTarget:{SHARE} -machine:node-a') "
     'do call :version "%%L"',
     "if not defined VERSION goto nothing",
@@ -337,7 +338,11 @@ DRILL = [
     'set "LINE=%~1"',
     'set "TAIL=%LINE:~-16%"',
     'set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"',
-    'if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"',
+    'if not "%SHAPE%"=="//-:" goto :eof',
+    'set "KEY=%TAIL:~6,4%%TAIL:~0,2%%TAIL:~3,2%%TAIL:~11,2%%TAIL:~14,2%"',
+    'if not "K%KEY%" GTR "K%BEST%" goto :eof',
+    'set "BEST=%KEY%"',
+    'set "VERSION=%TAIL%"',
     "goto :eof",
 ]
 
@@ -354,3 +359,59 @@ def test_the_drill_batch_finds_the_newest_version_on_the_share(os: str) -> None:
     rc, out, err = batch(node, *DRILL, user="SYSTEM")
     assert (rc, out) == (0, "[01/15/2024-03:00] [7f3a9c] [1]\r\n"), err
     assert not node.not_simulated
+
+
+# -- if with EQU NEQ LSS LEQ GTR GEQ (if /?) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("condition", "true"),
+    [
+        ("9 LSS 10", True),  # both numbers: compared as numbers
+        ("10 GTR 9", True),
+        ("-5 LSS 3", True),
+        ("7 EQU 7", True),
+        ("7 NEQ 7", False),
+        ("7 LEQ 7", True),
+        ("7 GEQ 8", False),
+        ("7 gtr 6", True),  # the operator in any case
+        ('"9" LSS "10"', False),  # quoted: strings, "9" after "1"
+        ('"K202401150300" GTR "K202401150259"', True),
+        ('"K202401150300" GTR "K"', True),  # a longer string after its prefix
+        ('"K" GTR "K202401150300"', False),
+        ('"K202312312359" GTR "K202401010000"', False),
+        ('"K202401010000" EQU "K202401010000"', True),
+        ("ABC LSS ABD", True),
+        ("/I abc EQU ABC", True),
+        ("not 10 GTR 9", False),
+    ],
+)
+def test_if_compares_numbers_as_numbers_and_else_strings_as_if_help_says(
+    node: SimulatedWindows, condition: str, true: bool
+) -> None:
+    rc, out, err = batch(node, f"if {condition} echo yes", "echo end")
+    assert rc == 0 and out == ("yes\r\nend\r\n" if true else "end\r\n"), err
+    assert not node.not_simulated
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "010 GTR 9",  # octal to wcstol(base 0)
+        "0x1F EQU 31",  # hexadecimal
+        "4294967296 GTR 1",  # beyond 32 bits
+        "abc LSS ABD",  # mixed case: the locale's collation puts a before B, ordinal does not
+        '"co-op" GTR "coop"',  # the word sort treats a hyphen apart
+    ],
+)
+def test_if_comparisons_the_model_cannot_answer_are_not_simulated(
+    node: SimulatedWindows, condition: str
+) -> None:
+    _rc, out, _err = batch(node, f"if {condition} echo yes")
+    assert out == "" and len(node.not_simulated) == 1
+    assert f"if {condition.split()[0]}" in node.not_simulated[0]
+
+
+def test_if_with_an_unknown_operator_is_a_syntax_error(node: SimulatedWindows) -> None:
+    rc, out, err = batch(node, "if 1 BIGGER 2 echo yes", "echo end")
+    assert out == "" and "BIGGER was unexpected at this time." in err and rc != 0

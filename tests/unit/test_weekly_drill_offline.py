@@ -195,15 +195,21 @@ def test_the_weekly_script_finds_this_nodes_newest_version_and_recovers_the_cana
         "-quiet",
     ]
     assert log == '"C:\\clpbackup\\logs\\local-daily-drill-weekly.log" 2>&1'
-    # the subroutine: the last 16 characters of a line with the shape MM/DD/YYYY-HH:MM
-    assert lines[-6:] == [
+    # the subroutine: the last 16 characters of a line with the shape MM/DD/YYYY-HH:MM, kept when
+    # their key YYYYMMDDHHMM is greater than the best so far (string comparison: the K prefix)
+    assert lines[-10:] == [
         ":version",
         'set "LINE=%~1"',
         'set "TAIL=%LINE:~-16%"',
         'set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"',
-        'if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"',
+        'if not "%SHAPE%"=="//-:" goto :eof',
+        'set "KEY=%TAIL:~6,4%%TAIL:~0,2%%TAIL:~3,2%%TAIL:~11,2%%TAIL:~14,2%"',
+        'if not "K%KEY%" GTR "K%BEST%" goto :eof',
+        'set "BEST=%KEY%"',
+        'set "VERSION=%TAIL%"',
         "goto :eof",
     ]
+    assert lines.index("set BEST=") == lines.index("set VERSION=") + 1
     # the token is compared with the record only after its quotes are gone
     i = lines.index('set "GOT=%GOT:"=%"')
     assert lines[i + 2] == (
@@ -417,3 +423,50 @@ def test_status_shows_the_weekly_tasks_verdict_line_whoever_wrote_it_last() -> N
     assert nodestate.last_drills(plan, state)["local-daily"] == (
         "pass at Sun 01/21/2024 8:00:01.50 (version 01/21/2024-01:00 by node-a) [weekly task]"
     )
+
+
+def _listing(*identifiers: str) -> str:
+    """A ``wbadmin get versions`` text (en-US, as the real capture) with these versions, in this order."""
+    head = "wbadmin 1.0 - Backup command-line tool\r\n(C) Copyright Microsoft Corporation.\r\n"
+    return head + "".join(
+        f"\r\nBackup time: {v[:10]} {v[11:]}\r\n"
+        "Backup location: Network Share labeled \\\\nas01\\backup\\\r\n"
+        f"Version identifier: {v}\r\nCan recover: Volume(s), File(s)\r\n"
+        for v in identifiers
+    )
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("01/21/2024-01:00", "01/21/2024-04:00", "01/22/2024-01:00"),  # oldest first
+        ("01/22/2024-01:00", "01/21/2024-04:00", "01/21/2024-01:00"),  # newest first
+        ("12/31/2023-23:59", "01/22/2024-01:00", "01/21/2024-04:00"),  # a year's turn, no order
+    ],
+)
+def test_the_rendered_subroutine_keeps_the_greatest_identifier_whatever_the_listing_order(
+    order: tuple[str, ...],
+) -> None:
+    """The script's own ``:version`` lines under the simulated cmd.exe, over a hand-made listing: no
+    Microsoft source says wbadmin lists oldest first (seen failing with the last-match subroutine on
+    the newest-first and unordered listings)."""
+    from clpbackup.testing.model import SimulatedWindows
+
+    lines = _lines(_plan(WEEKLY), "node-b", "local-daily")
+    sub = lines[lines.index(":version") :]
+    node = SimulatedWindows("node-b", "2012")
+    node.write_file("C:\\t\\list.txt", _listing(*order))
+    body = [
+        "@echo off",
+        "setlocal",
+        "set VERSION=",
+        "set BEST=",
+        'for /f "delims=" %%L in (C:\\t\\list.txt) do call :version "%%L"',
+        "echo [%VERSION%]",
+        "exit /b 0",
+        *sub,
+    ]
+    node.write_file("C:\\t\\t.bat", "".join(ln + "\r\n" for ln in body))
+    rc, out, err = node.run_command_line('cmd /c "C:\\t\\t.bat"')
+    assert (rc, out.decode(node.encoding)) == (0, "[01/22/2024-01:00]\r\n"), err
+    assert not node.not_simulated

@@ -42,8 +42,12 @@ VERSION_SUB = [
     'set "LINE=%~1"',
     'set "TAIL=%LINE:~-16%"',
     'set "SHAPE=%TAIL:~2,1%%TAIL:~5,1%%TAIL:~10,1%%TAIL:~13,1%"',
-    'if "%SHAPE%"=="//-:" set "VERSION=%TAIL%"',
     ">>%O% echo line [%TAIL%] shape [%SHAPE%]",
+    'if not "%SHAPE%"=="//-:" goto :eof',
+    'set "KEY=%TAIL:~6,4%%TAIL:~0,2%%TAIL:~3,2%%TAIL:~11,2%%TAIL:~14,2%"',
+    'if not "K%KEY%" GTR "K%BEST%" goto :eof',
+    'set "BEST=%KEY%"',
+    'set "VERSION=%TAIL%"',
     "goto :eof",
 ]
 
@@ -161,6 +165,7 @@ CASES: dict[str, Case] = {
         [
             *HEAD,
             "set VERSION=",
+            "set BEST=",
             'for /f "delims=" %%L in (\'type "%P%\\capture.txt"\') do call :version "%%L"',
             ">>%O% echo [%VERSION%]",
             "exit /b 0",
@@ -168,10 +173,51 @@ CASES: dict[str, Case] = {
         ],
         {"C:\\pin\\capture.txt": capture_text()},
     ),
+    "if EQU NEQ LSS LEQ GTR GEQ: numbers, and strings behind a K": Case(
+        [
+            *HEAD,
+            "if 9 LSS 10 >>%O% echo 9 LSS 10",
+            "if 10 GTR 9 >>%O% echo 10 GTR 9",
+            "if -5 LSS 3 >>%O% echo -5 LSS 3",
+            "if 7 EQU 7 >>%O% echo 7 EQU 7",
+            "if 7 NEQ 7 >>%O% echo 7 NEQ 7",
+            "if 7 LEQ 7 >>%O% echo 7 LEQ 7",
+            "if 7 GEQ 8 >>%O% echo 7 GEQ 8",
+            "if 7 gtr 6 >>%O% echo 7 gtr 6",
+            'if "9" LSS "10" >>%O% echo quoted 9 LSS 10',
+            'if "9" GTR "10" >>%O% echo quoted 9 GTR 10',
+            'if "K202401150300" GTR "K202401150259" >>%O% echo later GTR',
+            'if "K202401150300" GTR "K" >>%O% echo key GTR empty',
+            'if "K" GTR "K202401150300" >>%O% echo empty GTR key',
+            'if "K202312312359" GTR "K202401010000" >>%O% echo year GTR',
+            'if not "K202401010000" GTR "K202401010000" >>%O% echo not GTR itself',
+            "if ABC LSS ABD >>%O% echo ABC LSS ABD",
+            "if /I abc EQU ABC >>%O% echo /I EQU",
+        ]
+    ),
+    "the version subroutine over a newest-first listing": Case(
+        [
+            *HEAD,
+            "set VERSION=",
+            "set BEST=",
+            'for /f "delims=" %%L in (\'type "%P%\\capture.txt"\') do call :version "%%L"',
+            ">>%O% echo [%VERSION%]",
+            "exit /b 0",
+            *VERSION_SUB,
+        ],
+        {
+            "C:\\pin\\capture.txt": capture_text()
+            + "\r\n"
+            + capture_text().split("\r\n\r\n", 1)[1].replace("10/04/2020-17:48", "10/03/2020-17:48")
+            + "\r\n"
+            + capture_text().split("\r\n\r\n", 1)[1].replace("10/04/2020-17:48", "12/31/2019-23:59")
+        },
+    ),
     "the drill's forms over wbadmin get versions (the simulator's output)": Case(
         [
             *HEAD,
             "set VERSION=",
+            "set BEST=",
             f"for /f \"delims=\" %%L in ('wbadmin get versions -backupTarget:{SHARE} -machine:node-a') "
             'do call :version "%%L"',
             "if not defined VERSION goto nothing",
@@ -288,3 +334,10 @@ def test_the_recorder_prints_a_canned_output_for_for_f(wine: dict[int, WinePrefi
     assert prefix.read("C:\\pin\\plain.txt") == capture_text().encode("ascii")
     assert [r.argv[1:] for r in canned.records] == [("get", "versions")] * 2
     assert missing.rc == 96
+
+
+def test_the_newest_first_case_finds_the_greatest_identifier() -> None:
+    """Three versions, newest first: the subroutine keeps 10/04/2020-17:48 (no Wine needed)."""
+    sim, _model, _ = _simulate(CASES["the version subroutine over a newest-first listing"], 437)
+    assert sim.out is not None and sim.out.endswith(b"[10/04/2020-17:48]\r\n")
+    assert sim.out.count(b"shape [//-:]") == 3

@@ -5,10 +5,10 @@ The recorder stands in for wbadmin and prints the capture (``CLPREC_OUT_WBADMIN`
 Wine's cmd.exe must pick the version identifier out of it by its shape, start exactly the platform's
 ``wbadmin start recovery -version:<that identifier>`` … command, and — the recorder recovers nothing —
 find no canary, write that verdict, raise ALERT-1 event 104 and exit 3. A text with two versions
-must give the later (wbadmin lists oldest first); one with none, exit 2 and no recovery. And the
-lines that judge the recovered canary, given a canary whose token carries a quote and a command, run
-nothing and refuse it (without the line that drops the token's quotes, Wine's cmd.exe ran the command:
-seen failing).
+must give the later whichever comes first (no source gives wbadmin's order); one with none, exit 2
+and no recovery. And the lines that judge the recovered canary, given a canary whose token carries
+a quote and a command, run nothing and refuse it (without the line that drops the token's quotes,
+Wine's cmd.exe ran the command: seen failing).
 """
 
 from __future__ import annotations
@@ -80,16 +80,23 @@ def test_wine_finds_the_version_in_the_real_capture_and_starts_that_recovery(
         + "\r\n"
         + capture_text().split("\r\n\r\n", 1)[1].replace("10/04/2020-17:48", "10/05/2020-17:48")
     )
+    # newest first: no Microsoft source gives wbadmin's order, so the script keeps the greatest
+    # identifier (the last-match subroutine recovered 10/04 here: seen failing)
+    newest_first = (
+        capture_text().replace("10/04/2020-17:48", "10/05/2020-17:48")
+        + "\r\n"
+        + capture_text().split("\r\n\r\n", 1)[1]
+    )
     none = "\r\n".join(capture_text().split("\r\n")[:3]) + "\r\n"
     entry = render.weekly_drill_schedule(plan, node, job)
     runs = []
-    for i, text in enumerate((capture_text(), two, none)):
+    for i, text in enumerate((capture_text(), two, newest_first, none)):
         canned = f"C:\\clpjudge\\cap{i}.txt"
         prefix.write(canned, text.encode("ascii"))
         runs.append(Step(entry.run, {"CLPREC_OUT_WBADMIN": canned}))
     results = prefix.launch(runs)
     for (_log, result), version, rc in zip(
-        results, ("10/04/2020-17:48", "10/05/2020-17:48", None), (3, 3, 2), strict=True
+        results, ("10/04/2020-17:48", "10/05/2020-17:48", "10/05/2020-17:48", None), (3, 3, 3, 2), strict=True
     ):
         assert result.rc == rc, (version, result)
         problems = compare(result.records, _expected(plan, node, job, version, rc))

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -728,6 +729,43 @@ def _if_token(s: str) -> tuple[str, str]:
     return tok, s[len(tok) :]
 
 
+#: ``if /?``: EQU NEQ LSS LEQ GTR GEQ, applied to the sign of the comparison
+_COMPARE_OPS: dict[str, Callable[[int], bool]] = {
+    "EQU": lambda c: c == 0,
+    "NEQ": lambda c: c != 0,
+    "LSS": lambda c: c < 0,
+    "LEQ": lambda c: c <= 0,
+    "GTR": lambda c: c > 0,
+    "GEQ": lambda c: c >= 0,
+}
+_DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
+#: a whole number to cmd.exe's wcstol(base 0) in octal or hexadecimal, which the model leaves out
+_OTHER_NUMBER = re.compile(r"[+-]?(?:0[0-7]+|0[xX][0-9a-fA-F]+)")
+#: operands whose order lstrcmpW (the user locale's word sort) and an ordinal comparison agree on:
+#: quotes, digits and letters of one case (symbols < digits < letters; a hyphen or apostrophe, which
+#: the word sort treats apart, and mixed case, where it puts "a" before "B", are left out)
+_ORDINAL_SAFE = (re.compile(r'["0-9A-Z]*'), re.compile(r'["0-9a-z]*'))
+
+
+def _compare(left: str, right: str, *, ignore_case: bool) -> int | str:
+    """The sign of ``left`` compared with ``right`` as ``if /?`` says for EQU … GEQ: numbers when both
+    are numbers, else strings (cmd.exe: lstrcmpW, or lstrcmpiW with ``/I``); a reason (str) where the
+    model does not know what Windows would answer."""
+    if _DECIMAL.fullmatch(left) and _DECIMAL.fullmatch(right):
+        a, b = int(left), int(right)
+        if not all(-(2**31) <= v < 2**31 for v in (a, b)):
+            return "a number outside 32 bits (wcstol's overflow) is not simulated"
+        return (a > b) - (a < b)
+    numbers = [bool(_DECIMAL.fullmatch(v) or _OTHER_NUMBER.fullmatch(v)) for v in (left, right)]
+    if all(numbers):
+        return "an octal or hexadecimal number (wcstol base 0) is not simulated"
+    if ignore_case:
+        left, right = left.upper(), right.upper()
+    if not any(p.fullmatch(left) and p.fullmatch(right) for p in _ORDINAL_SAFE):
+        return "a string comparison in the user locale's collation (lstrcmpW) is not simulated"
+    return (left > right) - (left < right)
+
+
 def _if(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> ToolResult:
     s = rest
     ignore_case = False
@@ -759,16 +797,23 @@ def _if(node: SimulatedWindows, proc: Proc, rest: str, *, in_batch: bool) -> Too
         left = tok
         rest2 = after.lstrip(" \t")
         if not rest2.startswith("=="):
-            op, _ = _if_token(rest2)
-            if op.upper() in ("EQU", "NEQ", "LSS", "LEQ", "GTR", "GEQ"):
-                return node.not_simulated_result(f"if with the comparison {op}")
-            return _syntax(node, proc, op or rest2.strip().split(" ")[0] if rest2.strip() else "")
-        if not left:
-            return _syntax(node, proc, "==")
-        right, cmd = _if_token(rest2[2:])
-        if not right:
-            return _syntax(node, proc, cmd.strip().split(" ")[0] if cmd.strip() else "")
-        cond = left.lower() == right.lower() if ignore_case else left == right
+            op, after_op = _if_token(rest2)
+            if op.upper() not in _COMPARE_OPS:
+                return _syntax(node, proc, op or rest2.strip().split(" ")[0] if rest2.strip() else "")
+            right, cmd = _if_token(after_op)
+            if not left or not right:
+                return _syntax(node, proc, cmd.strip().split(" ")[0] if cmd.strip() else "")
+            order = _compare(left, right, ignore_case=ignore_case)
+            if isinstance(order, str):
+                return node.not_simulated_result(f"if {left} {op} {right}: {order}")
+            cond = _COMPARE_OPS[op.upper()](order)
+        else:
+            if not left:
+                return _syntax(node, proc, "==")
+            right, cmd = _if_token(rest2[2:])
+            if not right:
+                return _syntax(node, proc, cmd.strip().split(" ")[0] if cmd.strip() else "")
+            cond = left.lower() == right.lower() if ignore_case else left == right
     if not cmd.strip():
         return _syntax(node, proc, "")
     if cmd.strip().startswith("("):
