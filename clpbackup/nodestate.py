@@ -372,13 +372,10 @@ def build_inspect(
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
     read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
-    # OWN-1: a drill that did not end leaves its script (recorded); uninstall deletes it by its hash
+    # OWN-1: a drill that did not end leaves its script (recorded); uninstall deletes it by its hash.
+    # Files the plan no longer renders (a job taken out, a weekly drill switched off) are hashed
+    # too: the inspect hashes every file the record lists (``record_path``), in the same pipeline
     hash_paths += [render.drill_script_path(plan, j) for j in plan.jobs]
-    # DRILL-2: a weekly drill script the plan no longer has (its drill option or the job's entry in
-    # drill.jobs removed) is deleted by record, which needs its hash: every job's is asked for
-    hash_paths += [
-        p for p in (render.weekly_drill_script_path(plan, j) for j in plan.jobs) if p not in hash_paths
-    ]
     if events:
         probes.append(Probe("events", alerts.events_command(node.os), parse_events, _store_events))
     if selections and platform.backup_tool == "ntbackup":
@@ -392,6 +389,7 @@ def build_inspect(
         probe_volumes=list(plan.cluster.switchover_volumes),
         scripts_dir=plan.scripts_dir,
         clpstat=plan.cluster.clpstat,
+        record_path=render.record_path(plan),
     )
     return request, probes
 

@@ -94,6 +94,8 @@ SessionFactory = Callable[[Plan, str], "Session"]
 Progress = Callable[[str, str], None]
 
 _STALE_RETRIES = 3
+#: OWN-1: why a recorded file is left (the operator changed it since clpbackup wrote it)
+LEFT_CHANGED = "changed since clpbackup wrote it: left"
 """LOCK-1: how many times deploy reads and decides again when the node changed before its lock."""
 
 
@@ -609,6 +611,11 @@ class ClusterBackup:
             problems.append(Problem("SCH-4", "the Schedule service is stopped; deploy starts it first", name))
         changes, request, conflicts = self._diff(read)
         res = DeployResult(name, check=check, changes=changes, problems=problems)
+        res.problems += [
+            Problem("OWN-1", f"{c.name}: {c.before}", name)
+            for c in changes
+            if c.action == "conflict" and c.before == LEFT_CHANGED
+        ]
         res.notes += self._unread_acl(read)
         if conflicts:
             if check:
@@ -672,11 +679,13 @@ class ClusterBackup:
         for f in rec.files:
             now = read.result.files.get(f.path)
             have = now.sha256 if now is not None else None
+            if now is None or now.error is not None:
+                lines.append(file_line(f.path, f.sha256))  # not hashed: still clpbackup's, untouched
+                continue
             if have is None:
                 continue
             if have != f.sha256:
-                why = "changed since clpbackup wrote it: left"
-                changes.append(Change("file", f.path, "conflict", before=why))
+                changes.append(Change("file", f.path, "conflict", before=LEFT_CHANGED))
                 continue
             changes.append(Change("file", f.path, "delete", before=f.sha256))
             deletes.append(f.path)
@@ -849,13 +858,20 @@ class ClusterBackup:
         # uninstall removes them; deploy keeps them in the record, untouched (the task may still run)
         leftovers = nodestate.drill_leftovers(self.plan, state, read.result.files)
         drill_scripts = {render.drill_script_path(self.plan, j).lower() for j in self.plan.jobs}
+        # OWN-1: a recorded file the plan no longer renders (a job taken out of the plan) is deleted
+        # when it is still as clpbackup wrote it; one changed since is the operator's now: left,
+        # reported and no longer recorded; one the node could not hash stays recorded, untouched
         for old in state.record.files:
             if old.path.lower() in planned or old.path.lower() in drill_scripts:
                 continue
             now = read.result.files.get(old.path)
-            if now is not None and now.sha256 == old.sha256:
+            if now is None or now.error is not None:
+                lines.append(file_line(old.path, old.sha256))
+            elif now.sha256 == old.sha256:
                 changes.append(Change("file", old.path, "delete", before=old.sha256))
                 deletes.append(old.path)
+            elif now.sha256 is not None:
+                changes.append(Change("file", old.path, "conflict", before=LEFT_CHANGED))
         if start_script:
             changes_ss, write_ss = self._start_script_change(read)
             changes += changes_ss
@@ -867,8 +883,19 @@ class ClusterBackup:
                 if current is not None and current.content is not None:
                     lines.append(block_line(start_script, _block_hash(current.content)))
             writes += write_ss
-        # DRILL-1: the canary files the jobs' runs will write are clpbackup's too (uninstall)
-        lines += [canary_line(path) for path in nodestate.canary_paths(self.plan)]
+        # DRILL-1: the canary files the jobs' runs will write are clpbackup's too (uninstall); the
+        # canary of a job taken out of the plan goes while it still starts with clpbackup's mark
+        canaries = nodestate.canary_paths(self.plan)
+        lines += [canary_line(path) for path in canaries]
+        for canary in state.record.canaries:
+            if canary.path.lower() in {c.lower() for c in canaries}:
+                continue
+            now = read.result.files.get(canary.path)
+            if now is None or now.error is not None:
+                lines.append(canary_line(canary.path))
+            elif (now.content or b"").startswith(render.CANARY_MARK.encode("ascii")):
+                changes.append(Change("file", canary.path, "delete", before=now.sha256))
+                deletes.append(canary.path)
         sched = nodestate.schedule_changes(self.plan, read.node, art, state, adopt=self.adopt)
         changes += sched.changes
         conflicts += sched.conflicts

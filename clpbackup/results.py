@@ -34,7 +34,8 @@ class Problem:
 class Change:
     """One item of a deploy diff: a file, a schedule, the start-script block or clpbackup's record
     on the node (OWN-1). ``adopt``: an entry exactly as the plan renders it, taken into the record;
-    ``conflict``: a foreign entry where the plan needs one (deploy refuses the node)."""
+    ``conflict``: a foreign entry where the plan needs one (deploy refuses the node), or a file of
+    clpbackup's the operator changed since, left in place and reported (OWN-1)."""
 
     kind: Literal["file", "schedule", "start-script", "record"]
     name: str

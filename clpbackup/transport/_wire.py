@@ -89,6 +89,7 @@ def inspect_parameters(req: InspectRequest, *, codepage: int, command_timeout: i
         "Arguments": arguments,
         "ProbeVolumes": [str(v) for v in req.probe_volumes],
         "ScriptsDir": req.scripts_dir or "",
+        "RecordPath": req.record_path or "",
         "Clpstat": bool(req.clpstat),
         "CodePage": int(codepage),
         "CommandTimeoutSeconds": int(req.command_timeout or command_timeout),

@@ -129,6 +129,9 @@ class InspectRequest:
     """Run ``clpstat`` (when the node has it) and return its text in ``facts.clpstat``."""
     command_timeout: int | None = None
     """Seconds each native command may run on the node (default: the connection's deadline)."""
+    record_path: str | None = None
+    """clpbackup's record on the node (OWN-1): read, and every file it lists hashed (every canary it
+    lists read) in the same pipeline, so a file of a job the plan no longer has is still known."""
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ from pypsrp.wsman import WSMan
 
 from clpbackup import winquote
 from clpbackup.commands import Command
-from clpbackup.errors import ClpBackupError, NodeTimeout, QuotingError
-from clpbackup.record import AT_ID_TOKEN
+from clpbackup.errors import ClpBackupError, NodeTimeout, ParseError, QuotingError
+from clpbackup.record import AT_ID_TOKEN, parse_record
 from clpbackup.transport._connect import open_wsman
 from clpbackup.transport._errors import codepage_error, is_network_error, map_error, mark, pool_is_broken
 from clpbackup.transport._logging import log
@@ -470,6 +470,13 @@ class WinrsSession(WinRMSession):
                 for p in [*request.hash_paths, *request.read_paths]:
                     if p not in files:
                         files[p] = self._read(p)
+                record = request.record_path
+                if record and record not in files:
+                    files[record] = self._read(record)
+                for p, read in _recorded_paths(files[record].content if record else None):
+                    if p.lower() not in {k.lower() for k in files}:
+                        f = self._read(p)
+                        files[p] = f if read else FileState(path=f.path, sha256=f.sha256, error=f.error)
                 for p in request.hash_paths:
                     if p not in request.read_paths:
                         f = files[p]
@@ -566,6 +573,16 @@ class WinrsSession(WinRMSession):
 
 
 _AT_ID = re.compile(r"\bID\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def _recorded_paths(data: bytes | None) -> list[tuple[str, bool]]:
+    """``(path, read)`` of each file (hashed) and canary (read) the record ``data`` lists, as
+    ``inspect.ps1`` finds them (OWN-1); a damaged record gives none (the client refuses it)."""
+    try:
+        rec = parse_record(data)
+    except ParseError:
+        return []
+    return [(f.path, False) for f in rec.files] + [(c.path, True) for c in rec.canaries]
 
 
 def record_text(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from clpbackup import ClusterBackup, Plan
+from clpbackup import ClusterBackup, Plan, nodestate, render
 from clpbackup.errors import NodeBusy, PreflightFailed
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.testing import SimulatedCluster
@@ -331,3 +331,122 @@ def test_a_foreign_task_with_a_planned_name_refuses_the_node_until_adopted(
         with ClusterBackup(sim.plan, adopt=True) as cb:
             assert cb.deploy().ok
         assert "local-daily.bat" in sim.node("node-a").tasks[name].run
+
+
+def _without_job(plan: Plan, job: str) -> Plan:
+    """``plan`` with ``job`` (and the drill option that named it) taken out, as an operator edits it."""
+    data = plan.model_dump(mode="json", exclude_none=True)
+    del data["jobs"][job]
+    data.pop("drill", None)
+    return Plan.from_dict(data)
+
+
+WEEKLY_LOCAL = {"drill": {"weekly": {"day": "SUN", "at": "08:00"}, "jobs": ["local-daily"]}}
+def _only(plan: Plan, job: str) -> Plan:
+    """``plan`` with ``job`` its only job (to ask what that job alone renders)."""
+    data = plan.model_dump(mode="json", exclude_none=True)
+    data["jobs"] = {job: data["jobs"][job]}
+    data.pop("drill", None)
+    data.pop("failover_backup", None)
+    return Plan.from_dict(data)
+
+
+REMOVAL_PLANS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "2012": ("2012-wsb-schtasks", "local-daily", WEEKLY_LOCAL),
+    "2003": ("2003-ntbackup-at", "local-daily", {}),
+    "2003-winrs": ("2003-ntbackup-at", "local-daily", {"connection.transport": "winrs"}),
+}
+
+
+@pytest.mark.parametrize("name", list(REMOVAL_PLANS))
+def test_a_job_removed_from_the_plan_leaves_no_recorded_file_or_task_on_the_nodes(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OWN-1: every file the record lists is hashed, whatever the current plan renders, so deploy
+    after a job was taken out of the plan deletes that job's scripts (its weekly drill script, its
+    .bks selection on 2003) and tasks; the other job's stay, an operator's own file beside them
+    stays, and a recorded file the operator changed since is left and reported."""
+    example, removed, changes = REMOVAL_PLANS[name]
+    drill = "drill" in changes
+    plan = load(example, monkeypatch, **changes)
+    with SimulatedCluster.from_plan(plan) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.deploy().ok
+            arts = {n.name: cb.artifacts[n.name] for n in plan.nodes}
+            schedules = {n.name: cb.artifacts[n.name].schedules for n in plan.nodes}
+        smaller = _without_job(sim.plan, removed)
+        mine = f"{plan.scripts_dir}\\{removed}-operator-notes.txt"
+        changed: dict[str, str] = {}
+        gone: dict[str, list[str]] = {}
+        for n in plan.nodes:
+            files = sim.node(n.name).files
+            files.write(mine, b"the operator's own file\r\n")
+            theirs = [f.path for f in arts[n.name].files if f.job == removed]
+            assert theirs and all(files.exists(p) for p in theirs), theirs
+            if drill:
+                assert any(p.endswith(f"{removed}-drill-weekly.bat") for p in theirs), theirs
+            else:
+                assert any(p.lower().endswith(".bks") for p in theirs), theirs
+            # the operator edits one of them: it is theirs now (left, reported)
+            changed[n.name] = theirs[0]
+            files.write(theirs[0], files.read_bytes(theirs[0]) + b"rem the operator's line\r\n")
+            gone[n.name] = theirs[1:]
+            # the canary the job's runs wrote (DRILL-1), recorded: it goes with the job
+            canary = nodestate.canary_paths(_only(plan, removed))
+            assert canary
+            files.write(canary[0], render.CANARY_MARK.encode("ascii") + b" 1234 local-daily\r\n")
+            gone[n.name] += canary
+        with ClusterBackup(smaller) as cb2:
+            kept = {n.name: [f for f in cb2.artifacts[n.name].files] for n in plan.nodes}
+            result = cb2.deploy()
+            assert not result.failed, result
+            # the one thing to report: the file the operator changed, left in place (OWN-1)
+            shown = [(p.rule, p.node) for p in result.all_problems()]
+            assert shown == [("OWN-1", n.name) for n in plan.nodes], result.all_problems()
+            for n in plan.nodes:
+                files = sim.node(n.name).files
+                for p in gone[n.name]:
+                    assert not files.exists(p), p
+                assert files.exists(changed[n.name])
+                assert files.read_bytes(mine) == b"the operator's own file\r\n"
+                for f in kept[n.name]:
+                    if f.role != "start-fragment":
+                        assert files.read_bytes(f.path) == f.content, f.path
+                value = result[n.name]
+                assert isinstance(value, DeployResult)
+                assert any(
+                    p.rule == "OWN-1" and changed[n.name] in p.message for p in value.problems
+                ), value.problems
+                # the removed job's tasks / AT jobs: deleted as stale record entries
+                old = [s for s in schedules[n.name] if s.job == removed]
+                assert old
+                node = sim.node(n.name)
+                for s in old:
+                    assert s.name not in node.tasks
+                assert not any(removed in j.run for j in node.at_jobs), at_entries(sim, n.name)
+                record = files.read_text(render.record_path(plan))
+                assert removed not in record, record
+            again = cb2.deploy()
+            assert again.ok and not again.changed, again
+
+
+@pytest.mark.parametrize("name", list(REMOVAL_PLANS))
+def test_uninstall_after_a_plan_change_removes_everything_recorded(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example, removed, changes = REMOVAL_PLANS[name]
+    plan = load(example, monkeypatch, **changes)
+    with SimulatedCluster.from_plan(plan) as sim:
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.deploy().ok
+            everything = {n.name: [f.path for f in cb.artifacts[n.name].files if f.role != "start-fragment"]
+                          for n in plan.nodes}
+        with ClusterBackup(_without_job(sim.plan, removed)) as cb2:
+            gone = cb2.deploy(state="absent")
+            assert gone.ok and gone.changed, gone
+        for n in plan.nodes:
+            node = sim.node(n.name)
+            for p in everything[n.name]:
+                assert not node.files.exists(p), p
+            assert not [t for t in node.tasks if t.startswith(f"clpbackup-{plan.cluster.name}-")], node.tasks
+            assert not node.at_jobs, at_entries(sim, n.name)

@@ -198,7 +198,7 @@ def test_the_interpolation_check_can_fail() -> None:
 
 EXPECTED_PARAMETERS = {
     "inspect": {"$WantFacts", "$HashPaths", "$ReadPaths", "$Programs", "$Arguments", "$ProbeVolumes",
-                "$ScriptsDir", "$Clpstat", "$CodePage", "$CommandTimeoutSeconds"},
+                "$ScriptsDir", "$RecordPath", "$Clpstat", "$CodePage", "$CommandTimeoutSeconds"},
     "apply": {"$WritePaths", "$WriteContents", "$WriteHashes", "$DeletePaths", "$LockedDirectories",
               "$Programs", "$Arguments", "$StopOnError", "$CodePage", "$CommandTimeoutSeconds",
               "$LockPath", "$LockOwner", "$LockSeconds", "$LockWaitSeconds",

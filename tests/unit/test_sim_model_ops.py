@@ -159,3 +159,46 @@ def test_unknown_script_is_not_simulated() -> None:
     outcome = n.invoke_script("# clpbackup-op: inspect v9\nparam()", {}, [])
     assert "inspect v9" in outcome.errors[0]
     assert len(n.not_simulated) == 2
+
+
+def test_inspect_hashes_every_file_the_record_lists_and_reads_its_canaries() -> None:
+    """OWN-1: with RecordPath the twin (like inspect.ps1) hashes each file line's path and reads each
+    canary line's, besides what was asked for; JSON escapes (a non-ASCII path) are undone."""
+    from clpbackup.record import canary_line, file_line, header_line, record_bytes
+
+    n = node()
+    old = "C:\\clp\\gone-job.bat"
+    accented = "C:\\clp\\café.bks"
+    n.write_file(old, b"@echo off\r\n")
+    n.write_file(accented, b"x")
+    n.write_file("E:\\canary.txt", b"clpbackup-canary 1\r\n")
+    lines = [
+        header_line("prod").text,
+        file_line(old, "0" * 64).text,
+        file_line(accented, "1" * 64).text,
+        file_line("C:\\clp\\missing.bat", "2" * 64).text,
+        canary_line("E:\\canary.txt").text,
+        '{"kind": "task", "name": "t", "run": "C:\\\\clp\\\\not-a-file.bat", "at": "01:00"}',
+    ]
+    assert "\\u00e9" in lines[2]
+    n.write_file("C:\\clp\\clpbackup-record.jsonl", record_bytes(lines))
+    out = one(
+        n.invoke_script(
+            INSPECT,
+            {
+                "WantFacts": False,
+                "HashPaths": ["C:\\clp\\a.bat"],
+                "RecordPath": "C:\\clp\\clpbackup-record.jsonl",
+            },
+            [],
+        )
+    )
+    files = {f["path"]: f for f in out["files"]}
+    record = "C:\\clp\\clpbackup-record.jsonl"
+    assert list(files) == ["C:\\clp\\a.bat", record, old, accented, "C:\\clp\\missing.bat", "E:\\canary.txt"]
+    assert files[old]["sha256"] == hashlib.sha256(b"@echo off\r\n").hexdigest()
+    assert files[old]["content_base64"] is None
+    assert files[accented]["sha256"] == hashlib.sha256(b"x").hexdigest()
+    assert files["C:\\clp\\missing.bat"]["sha256"] is None
+    assert base64.b64decode(files["E:\\canary.txt"]["content_base64"]) == b"clpbackup-canary 1\r\n"
+    assert base64.b64decode(files["C:\\clp\\clpbackup-record.jsonl"]["content_base64"]) == record_bytes(lines)

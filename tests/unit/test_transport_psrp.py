@@ -329,6 +329,7 @@ def test_inspect_sends_the_script_unchanged_and_every_value_as_a_parameter() -> 
         probe_volumes=["E:"],
         scripts_dir="C:\\clpbackup",
         clpstat=True,
+        record_path="C:\\clpbackup\\clpbackup-record.jsonl",
     )
     result = s.inspect(req)
     ps = FakePowerShell.instances[0]
@@ -344,6 +345,7 @@ def test_inspect_sends_the_script_unchanged_and_every_value_as_a_parameter() -> 
         ],
         "ProbeVolumes": ["E:"],
         "ScriptsDir": "C:\\clpbackup",
+        "RecordPath": "C:\\clpbackup\\clpbackup-record.jsonl",
         "Clpstat": True,
         "CodePage": 437,
         "CommandTimeoutSeconds": 300,

@@ -293,6 +293,33 @@ def facts(
     }
 
 
+_RECORD_ENTRY = re.compile(r'^\{"kind": "(file|canary)", "path": "((?:[^"\\]|\\.)*)"')
+_REGEX_ESCAPES = {"\\": "\\", '"': '"', "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _regex_unescape(text: str) -> str | None:
+    """``[regex]::Unescape`` for the escapes JSON writes (``None``: one it does not know, which
+    Unescape refuses and inspect.ps1 skips)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[i + 2 : i + 6]):
+            out.append(chr(int(text[i + 2 : i + 6], 16)))
+            i += 6
+        elif nxt in _REGEX_ESCAPES:
+            out.append(_REGEX_ESCAPES[nxt])
+            i += 2
+        else:
+            return None
+    return "".join(out)
+
+
 def inspect_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
     """The twin of ``inspect.ps1``."""
     params = _param_case(raw)
@@ -318,7 +345,29 @@ def inspect_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         if path not in wanted:
             order.append(path)
         wanted[path] = True
+    record_path = str(params.get("RecordPath") or "")
+    # PowerShell's @{} is case-insensitive: a path is asked for once whatever its case
+    seen = {p.lower() for p in wanted}
+    if record_path:
+        same = next((p for p in order if p.lower() == record_path.lower()), None)
+        if same is None:
+            order.append(record_path)
+            seen.add(record_path.lower())
+        wanted[same or record_path] = True
     files = [_file_state(node, proc, p, wanted[p]) for p in order]
+    record = next((f for f in files if record_path and f["path"].lower() == record_path.lower()), None)
+    if record is not None and record["content_base64"] is not None:
+        # OWN-1: each file and canary line of the record, matched by its exact shape
+        text = base64.b64decode(record["content_base64"]).decode("ascii", "replace")
+        for line in text.split("\n"):
+            found = _RECORD_ENTRY.match(line)
+            if found is None:
+                continue
+            listed = _regex_unescape(found.group(2))
+            if listed is None or listed.lower() in seen:
+                continue
+            seen.add(listed.lower())
+            files.append(_file_state(node, proc, listed, found.group(1) == "canary"))
     programs = _strings(params, "Programs")
     arguments = _strings(params, "Arguments")
     commands = [

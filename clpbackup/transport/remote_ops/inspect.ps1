@@ -14,6 +14,7 @@ param(
     [string[]]$Arguments = @(),
     [string[]]$ProbeVolumes = @(),
     [string]$ScriptsDir = '',
+    [string]$RecordPath = '',
     [bool]$Clpstat = $false,
     [int]$CodePage = 0,
     [int]$CommandTimeoutSeconds = 300
@@ -184,8 +185,43 @@ foreach ($path in $ReadPaths) {
     }
     $wanted[$path] = $true
 }
+if ($RecordPath) {
+    if (-not $wanted.ContainsKey($RecordPath)) {
+        $order += $RecordPath
+    }
+    $wanted[$RecordPath] = $true
+}
+$recordState = $null
 foreach ($path in $order) {
-    $files += Get-FileState $path $wanted[$path]
+    $state = Get-FileState $path $wanted[$path]
+    if ($RecordPath -and ($path -eq $RecordPath)) {
+        $recordState = $state
+    }
+    $files += $state
+}
+
+# OWN-1: every file clpbackup's record lists is hashed (a canary also read), whether or not the
+# plan the client holds still renders it: a job taken out of the plan leaves files only the
+# record names, and they are deleted by their hash. The record is ours (one JSON object per line,
+# ASCII, written by apply), so its file and canary lines are matched by their exact shape.
+if (($recordState -ne $null) -and ($recordState.content_base64 -ne $null)) {
+    $recordText = [Text.Encoding]::ASCII.GetString([Convert]::FromBase64String($recordState.content_base64))
+    $shape = '^\{"kind": "(file|canary)", "path": "((?:[^"\\]|\\.)*)"'
+    foreach ($line in $recordText.Split([char]10)) {
+        $found = [regex]::Match($line, $shape)
+        if ($found.Success) {
+            try {
+                $listed = [regex]::Unescape($found.Groups[2].Value)
+            } catch {
+                # not an escape JSON writes: a damaged record, which the client refuses to act on
+                continue
+            }
+            if (-not $wanted.ContainsKey($listed)) {
+                $wanted[$listed] = ($found.Groups[1].Value -eq 'canary')
+                $files += Get-FileState $listed $wanted[$listed]
+            }
+        }
+    }
 }
 
 $commands = @()
