@@ -147,6 +147,7 @@ def _story(plan: Plan, story: Story) -> None:
             story.say(f"simulated {n.name}: WinRM on http://{h}:{p}/wsman (Windows Server {n.os})")
         _deploy_steps(plan, story, sim, cb)
         _day_steps(plan, story, sim, cb, home, standby)
+        _weekly_drill_steps(plan, story, sim, cb)
         _failover_steps(plan, story, sim, cb, home, standby)
         story.expect(not sim.not_simulated, "the simulated nodes were asked nothing they do not model")
 
@@ -208,6 +209,72 @@ def _day_steps(
         isinstance(hm, StatusResult) and all(v for v in hm.versions.values()),
         f"{home} has a backup of every job",
     )
+
+
+def _weekly_drill_steps(plan: Plan, story: Story, sim: SimulatedCluster, cb: ClusterBackup) -> None:
+    """DRILL-2, when the plan has the ``drill`` option: the clock runs past the drill's day and slots;
+    status shows each drilled job's verdict [weekly task], and on a node without the switchover
+    partition no verdict for a switchover job (RS-1: that node leaves the drill to the owner)."""
+    from clpbackup import render
+    from clpbackup.plan import WEEKDAYS, format_hhmm, parse_hhmm
+    from clpbackup.results import StatusResult
+    from clpbackup.rules import DRILL_SLOT_MINUTES, weekly_drill_starts
+
+    starts = weekly_drill_starts(plan)
+    if plan.drill is None or not starts:
+        return
+    day = plan.drill.weekly.day
+    slots = ", ".join(f"{job} at {at}" for job, at in starts.items())
+    story.step(f"the week goes on to {day}: the weekly drill (DRILL-2) runs on both nodes as its own task")
+    story.say(f"{day}: {slots} ({DRILL_SLOT_MINUTES} min each, the same on both nodes: JOB-1)")
+    clock = sim.node(plan.home_node.name).model.time
+    now = clock.to_local(sim.clock.now()).replace(second=0, microsecond=0)
+    first = parse_hhmm(plan.drill.weekly.at)
+    due = now.replace(hour=first // 60, minute=first % 60) + timedelta(
+        days=(WEEKDAYS.index(day) - now.weekday()) % 7
+    )
+    due = due if due > now else due + timedelta(days=7)
+    # past the last job's slot: every drill has run, each in its own 15 minutes
+    end = due + timedelta(minutes=max(parse_hhmm(a) for a in starts.values()) - first + DRILL_SLOT_MINUTES)
+    ran = sim.advance(minutes=int((end - now).total_seconds() // 60))
+    story.say(
+        f"the clock runs to {end:%a %Y-%m-%d} {format_hhmm(end.hour * 60 + end.minute)}: "
+        f"{len(ran)} scheduled run(s), the week's daily backups and the drills"
+    )
+    status = cb.status()
+    story.expect(status.ok, "no problem on either node")
+    owner = sim.owner
+    for n in plan.nodes:
+        value = status[n.name]
+        if not isinstance(value, StatusResult):
+            story.expect(False, f"{n.name}: status answered: {value}")
+            continue
+        for job in starts:
+            task = next((s for s in value.schedules if s.kind == "weekly" and s.job == job), None)
+            ran_at = task.last_run if task is not None else None
+            story.say(f"{n.name}: weekly task of {job}: last run {ran_at}, exit code "
+                      f"{task.last_result if task is not None else None}")
+            ran_ok = task is not None and ran_at is not None and task.last_result == 0
+            if plan.jobs[job].scope == "switchover" and n.name != owner:
+                files = sim.node(n.name).files
+                path = render.weekly_drill_log_path(plan, job)
+                log = files.read_text(path) if files.exists(path) else ""
+                rs1 = next((line for line in log.splitlines() if line.startswith("RS-1:")), "")
+                story.say(f"{n.name}: {job}: {rs1 or 'no RS-1 line in its log'}")
+                story.expect(
+                    ran_ok and job not in value.drills and bool(rs1),
+                    f"{n.name} ran the task but wrote no verdict for {job}: it does not own the switchover "
+                    "partition, the owner drills it (RS-1)",
+                )
+                continue
+            last = value.drills.get(job, "no verdict")
+            newest = value.versions.get(job)
+            story.say(f"{n.name}: {job}: {last}")
+            story.expect(
+                ran_ok and last.startswith("pass at ") and last.endswith("[weekly task]")
+                and f"(version {newest} by {n.name})" in last,
+                f"{n.name}: {job}'s canary came back from its newest version ({newest}): pass [weekly task]",
+            )
 
 
 def _failover_steps(
