@@ -688,6 +688,7 @@ class ClusterBackup:
                 changes.append(Change("file", f.path, "conflict", before=LEFT_CHANGED))
                 continue
             changes.append(Change("file", f.path, "delete", before=f.sha256))
+            lines.append(file_line(f.path, f.sha256, f"notdeleted:{len(deletes)}"))
             deletes.append(f.path)
         for canary in rec.canaries:
             now = read.result.files.get(canary.path)
@@ -698,6 +699,7 @@ class ClusterBackup:
                 changes.append(Change("file", canary.path, "conflict", before=why))
                 continue
             changes.append(Change("file", canary.path, "delete", before=now.sha256))
+            lines.append(canary_line(canary.path, f"notdeleted:{len(deletes)}"))
             deletes.append(canary.path)
         for block in rec.blocks:
             current = read.result.files.get(block.path)
@@ -869,6 +871,8 @@ class ClusterBackup:
                 lines.append(file_line(old.path, old.sha256))
             elif now.sha256 == old.sha256:
                 changes.append(Change("file", old.path, "delete", before=old.sha256))
+                # a failed delete keeps the line: still clpbackup's, the next deploy retries
+                lines.append(file_line(old.path, old.sha256, f"notdeleted:{len(deletes)}"))
                 deletes.append(old.path)
             elif now.sha256 is not None:
                 changes.append(Change("file", old.path, "conflict", before=LEFT_CHANGED))
@@ -895,6 +899,7 @@ class ClusterBackup:
                 lines.append(canary_line(canary.path))
             elif (now.content or b"").startswith(render.CANARY_MARK.encode("ascii")):
                 changes.append(Change("file", canary.path, "delete", before=now.sha256))
+                lines.append(canary_line(canary.path, f"notdeleted:{len(deletes)}"))
                 deletes.append(canary.path)
         sched = nodestate.schedule_changes(self.plan, read.node, art, state, adopt=self.adopt)
         changes += sched.changes
@@ -1013,7 +1018,12 @@ class ClusterBackup:
                     hint="fix the cause on the node, then re-run deploy: it writes only what is missing",
                 )
         for path, error in applied.delete_errors.items():
-            raise RemoteCommandFailed(f"deleting {path} failed: {error.strip()}", node=name)
+            raise RemoteCommandFailed(
+                f"deleting {path} failed: {error.strip()}",
+                node=name,
+                hint="it stays in clpbackup's record (OWN-1): close what holds it, then re-run deploy, "
+                "which deletes it",
+            )
         for c in applied.commands:
             if c.ran and c.rc != 0 and not nodestate.benign_failure(c):
                 raise RemoteCommandFailed(
@@ -1594,6 +1604,10 @@ class ClusterBackup:
             tasks = [render.drill_task_name(self.plan, j) for j in ended]
             kept = without(self._record_lines(now), files=scripts, tasks=tasks)
             lines = [RecordLine(x) for x in kept]
+            for i, script in enumerate(scripts):
+                f = now.state.record.file(script)
+                if f is not None:  # a script whose deletion fails stays recorded: the next run retries
+                    lines.append(file_line(f.path, f.sha256, f"notdeleted:{i}"))
             for i, task in enumerate(tasks):
                 t = now.state.record.task(task)
                 if t is not None:
@@ -1619,8 +1633,8 @@ class ClusterBackup:
                 res.notes.append(f"could not delete {c.argv[-2]}: {(c.stderr or c.stdout).strip()}")
         for path, why in applied.delete_errors.items():
             res.notes.append(
-                f"could not delete {path}: {why.strip()}; it is no longer in clpbackup's record: "
-                "delete it by hand"
+                f"could not delete {path}: {why.strip()}; it stays in clpbackup's record (OWN-1): "
+                "the next drill or uninstall deletes it"
             )
         res.changed = True
         return res

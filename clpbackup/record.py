@@ -197,7 +197,9 @@ class RecordLine:
     ``ran:i`` only when apply command ``i`` ran with exit code 0 (an entry it creates; in an AT line
     :data:`AT_ID_TOKEN` becomes the id it printed, and the line is dropped when it printed none);
     ``notran:i`` unless command ``i`` ran with exit code 0 (an entry it deletes: a failed delete
-    leaves it recorded); ``wrote:i`` only when write ``i`` succeeded; ``notwrote:i`` unless it did."""
+    leaves it recorded); ``wrote:i`` only when write ``i`` succeeded; ``notwrote:i`` unless it did;
+    ``notdeleted:i`` only when deleting file ``i`` of the apply's deletes failed (the file is still
+    there and still clpbackup's: the next run retries; without it the file would become foreign)."""
 
     text: str
     when: str = ""
@@ -237,10 +239,10 @@ def block_line(path: str, sha256: str, when: str = "") -> RecordLine:
     return RecordLine(_line({"kind": "start-script", "path": path, "sha256": sha256}), when)
 
 
-def canary_line(path: str) -> RecordLine:
+def canary_line(path: str, when: str = "") -> RecordLine:
     """A canary file the job's runs write (DRILL-1); uninstall deletes it when it still starts with
     clpbackup's mark."""
-    return RecordLine(_line({"kind": "canary", "path": path}))
+    return RecordLine(_line({"kind": "canary", "path": path}), when)
 
 
 def record_lines(data: bytes | None, cluster: str) -> list[str]:

@@ -176,7 +176,8 @@ class Guard:
 class RecordWrite:
     """The record (OWN-1) ``apply`` writes after its commands: ``lines`` with when each is kept
     (``when``: ``""`` always, ``ran:i`` if command i ran with rc 0 — an AT id token is replaced by
-    the id it printed —, ``notran:i`` unless command i ran with rc 0, ``wrote:i`` if write i succeeded)."""
+    the id it printed —, ``notran:i`` unless command i ran with rc 0, ``wrote:i`` if write i succeeded,
+    ``notdeleted:i`` if deleting ``deletes[i]`` failed)."""
 
     path: str
     lines: Sequence[str]

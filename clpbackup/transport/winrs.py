@@ -528,7 +528,8 @@ class WinrsSession(WinRMSession):
             )
             record_sha = record_error = None
             if request.record is not None:
-                data = record_text(request.record, files, commands)
+                failed_deletes = [i for i, p in enumerate(request.deletes) if p in errors]
+                data = record_text(request.record, files, commands, failed_deletes)
                 written = self._write(request.record.path, data)
                 record_sha, record_error = written.sha256 or None, written.error
             return ApplyResult(
@@ -586,10 +587,14 @@ def _recorded_paths(data: bytes | None) -> list[tuple[str, bool]]:
 
 
 def record_text(
-    record: RecordWrite, files: Sequence[FileWriteResult], commands: Sequence[CommandResult]
+    record: RecordWrite,
+    files: Sequence[FileWriteResult],
+    commands: Sequence[CommandResult],
+    failed_deletes: Sequence[int] = (),
 ) -> bytes:
     """The record ``apply`` writes (OWN-1): the lines of ``record`` kept as ``apply.ps1`` keeps them
-    (``ran:i``, ``notran:i``, ``wrote:i``; the AT id that at.exe printed put into its line)."""
+    (``ran:i``, ``notran:i``, ``wrote:i``, ``notdeleted:i`` — kept when deleting ``deletes[i]``
+    failed, one of ``failed_deletes``; the AT id that at.exe printed put into its line)."""
     kept: list[str] = []
     for line, when in zip(record.lines, record.when, strict=True):
         if when:
@@ -598,6 +603,9 @@ def record_text(
             if kind in ("wrote", "notwrote"):
                 wrote = k < len(files) and files[k].error is None
                 if wrote != (kind == "wrote"):
+                    continue
+            elif kind == "notdeleted":
+                if k not in failed_deletes:
                     continue
             else:
                 ok = k < len(commands) and commands[k].ran and commands[k].rc == 0

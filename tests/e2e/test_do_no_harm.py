@@ -450,3 +450,45 @@ def test_uninstall_after_a_plan_change_removes_everything_recorded(
                 assert not node.files.exists(p), p
             assert not [t for t in node.tasks if t.startswith(f"clpbackup-{plan.cluster.name}-")], node.tasks
             assert not node.at_jobs, at_entries(sim, n.name)
+
+
+@pytest.mark.parametrize("name", ["2012", "2003-winrs"])
+def test_a_recorded_file_whose_delete_fails_stays_in_the_record_and_the_next_deploy_deletes_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OWN-1: deleting a removed job's script fails while another process holds it open (sharing
+    violation); its record line stays (``notdeleted:i``), so it does not turn foreign: once the
+    handle is closed the next deploy deletes it. Uninstall keeps the line of a failed delete too."""
+    example, removed, changes = REMOVAL_PLANS[name]
+    plan = load(example, monkeypatch, **changes)
+    with SimulatedCluster.from_plan(plan) as sim:
+        first = plan.nodes[0].name
+        with ClusterBackup(sim.plan) as cb:
+            assert cb.deploy().ok
+            script = cb.artifacts[first].file("backup-script", removed).path
+        node = sim.node(first)
+        node.model.fs.hold_open(script)
+        record_path = render.record_path(plan)
+        with ClusterBackup(_without_job(sim.plan, removed)) as cb2:
+            result = cb2.deploy()
+            failed = result[first]
+            assert isinstance(failed, Exception) and script in str(failed), failed
+            assert "being used by another process" in str(failed), failed
+            assert node.files.exists(script)
+            assert script.replace("\\", "\\\\") in node.files.read_text(record_path)
+            node.model.fs.release(script)
+            again = cb2.deploy()
+            assert again.ok, again
+            assert not node.files.exists(script)
+            assert script.replace("\\", "\\\\") not in node.files.read_text(record_path)
+        # uninstall: a failed delete keeps its line, the next uninstall deletes it
+        with ClusterBackup(sim.plan) as cb3:
+            assert cb3.deploy().ok
+            node.model.fs.hold_open(script)
+            refused = cb3.deploy(state="absent")[first]
+            assert isinstance(refused, Exception) and script in str(refused), refused
+            assert script.replace("\\", "\\\\") in node.files.read_text(record_path)
+            node.model.fs.release(script)
+            assert cb3.deploy(state="absent").ok
+            assert not node.files.exists(script)
+            assert script.replace("\\", "\\\\") not in node.files.read_text(record_path)

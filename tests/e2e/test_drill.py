@@ -292,6 +292,48 @@ def test_the_next_drill_removes_what_an_interrupted_one_left(monkeypatch: pytest
 
 
 
+def test_a_drill_script_whose_delete_fails_stays_recorded_and_the_next_drill_deletes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OWN-1: the drill's last request deletes its script; while another process holds the script
+    open (a scanner opened the new file) the delete fails with a sharing violation. Its record
+    line stays (``notdeleted:i``): the note says so, status shows it as a leftover, not foreign, and
+    the next drill deletes it (before, the line was dropped and the file became foreign for good)."""
+    plan = load("2012", monkeypatch)
+    job = "shared-daily"
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan, poll_initial=0.01) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24)
+        node = sim.node(sim.owner)
+        script = render.drill_script_path(plan, job)
+        fs = node.model.fs
+        real_move = fs.move
+        holding = {"on": True}
+
+        def move(src: str, dst: str, cwd: str = "C:\\", *, replace: bool = True) -> None:
+            real_move(src, dst, cwd, replace=replace)
+            if holding["on"] and dst.lower() == script.lower():
+                fs.hold_open(dst, cwd)  # the scanner opens the file as soon as it appears
+
+        monkeypatch.setattr(fs, "move", move)
+        first = cb.drill(job=job)
+        assert _drilled(first)[sim.owner][job].verdict == "pass", first
+        mine = first[sim.owner]
+        assert isinstance(mine, DrillResult)
+        assert any(script in n and "stays in clpbackup's record" in n for n in mine.notes), mine.notes
+        record = render.record_path(plan)
+        assert node.files.exists(script) and script.replace("\\", "\\\\") in node.files.read_text(record)
+        status = cb.status()[sim.owner]
+        assert isinstance(status, StatusResult)
+        assert any("interrupted drill left" in n and script in n for n in status.notes), status.notes
+        holding["on"] = False
+        fs.release(script)
+        again = cb.drill(job=job)
+        assert _drilled(again)[sim.owner][job].verdict == "pass", again
+        assert not node.files.exists(script)
+        assert "-drill.bat" not in node.files.read_text(record)
+
+
 def test_a_drill_cut_off_by_a_lost_connection_leaves_only_what_uninstall_removes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -202,3 +202,40 @@ def test_inspect_hashes_every_file_the_record_lists_and_reads_its_canaries() -> 
     assert files["C:\\clp\\missing.bat"]["sha256"] is None
     assert base64.b64decode(files["E:\\canary.txt"]["content_base64"]) == b"clpbackup-canary 1\r\n"
     assert base64.b64decode(files["C:\\clp\\clpbackup-record.jsonl"]["content_base64"]) == record_bytes(lines)
+
+
+def test_apply_keeps_the_record_line_of_a_delete_that_fails() -> None:
+    """OWN-1 ``notdeleted:i``: a file another process holds open (sharing reading only) cannot be
+    deleted (.NET's IOException text); its line stays, the line of the one deleted goes, and reading
+    the held file still works."""
+    n = node()
+    n.write_file("C:\\clp\\held.bat", b"a")
+    n.write_file("C:\\clp\\free.bat", b"b")
+    n.fs.hold_open("C:\\clp\\held.bat")
+    out = one(
+        n.invoke_script(
+            APPLY,
+            {
+                "DeletePaths": ["C:\\clp\\held.bat", "C:\\clp\\free.bat"],
+                "RecordPath": "C:\\clp\\record.jsonl",
+                "RecordLines": ['{"kind": "record"}', '{"n": 0}', '{"n": 1}'],
+                "RecordWhen": ["", "notdeleted:0", "notdeleted:1"],
+                "StopOnError": False,
+            },
+            [],
+        )
+    )
+    assert out["deleted"] == ["C:\\clp\\free.bat"]
+    assert out["delete_errors"] == [
+        {
+            "path": "C:\\clp\\held.bat",
+            "error": "The process cannot access the file 'C:\\clp\\held.bat' because it is being used "
+            "by another process.",
+        }
+    ]
+    assert n.fs.read_bytes("C:\\clp\\record.jsonl") == b'{"kind": "record"}\r\n{"n": 0}\r\n'
+    assert n.fs.read_bytes("C:\\clp\\held.bat") == b"a"
+    _, _, err = n.run_command_line("del /q C:\\clp\\held.bat")
+    assert b"being used by another process" in err and n.fs.is_file("C:\\clp\\held.bat")
+    n.fs.release("C:\\clp\\held.bat")
+    assert n.run_command_line("del /q C:\\clp\\held.bat")[0] == 0 and not n.fs.is_file("C:\\clp\\held.bat")

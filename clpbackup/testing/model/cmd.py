@@ -330,7 +330,7 @@ def run_statement(node: SimulatedWindows, proc: Proc, text: str, *, in_batch: bo
 
 
 def _known(code: int) -> int:
-    return code if code in (2, 3, 5, 15, 53, 80, 123, 145, 183) else 3
+    return code if code in (2, 3, 5, 15, 32, 53, 80, 123, 145, 183) else 3
 
 
 def _parent_exists(node: SimulatedWindows, proc: Proc, path: str) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 ERROR_FILE_NOT_FOUND = 2
 ERROR_PATH_NOT_FOUND = 3
 ERROR_ACCESS_DENIED = 5
+ERROR_SHARING_VIOLATION = 32
 ERROR_INVALID_DRIVE = 15
 ERROR_BAD_NETPATH = 53
 ERROR_FILE_EXISTS = 80
@@ -139,6 +140,9 @@ class Store:
         #: bytes that may still be written (``None``: no limit); a write past it fails with
         #: ERROR_DISK_FULL after writing what fits, as WriteFile does on a full disk
         self.free_bytes: int | None = None
+        #: files another process holds open sharing reading only (CreateFile with FILE_SHARE_READ):
+        #: reading works; deleting, writing or replacing them fails with ERROR_SHARING_VIOLATION
+        self.held: set[str] = set()
 
     # The relative path (display form) of a key.
     def display(self, key: str) -> str:
@@ -430,6 +434,24 @@ class FileSystem:
         if not r.store.writable:
             raise FsError(ERROR_ACCESS_DENIED, path)
 
+    def _not_held(self, r: Resolved, path: str) -> None:
+        if r.key in r.store.held:
+            raise FsError(ERROR_SHARING_VIOLATION, path)
+
+    def hold_open(self, path: str, cwd: str = "C:\\") -> None:
+        """Another process opens the file sharing reading only and keeps it open (an editor, a
+        scanner): until :meth:`release`, deleting, writing or replacing it fails (docs/windows-facts.md,
+        OWN-1)."""
+        r = self.resolve(path, cwd)
+        if r.key not in r.store.files:
+            raise FsError(ERROR_FILE_NOT_FOUND, path)
+        r.store.held.add(r.key)
+
+    def release(self, path: str, cwd: str = "C:\\") -> None:
+        """That process closes its handle (or ends: Windows closes its handles)."""
+        r = self.resolve(path, cwd)
+        r.store.held.discard(r.key)
+
     def mkdir(self, path: str, cwd: str = "C:\\", *, parents: bool = True, exist_ok: bool = True) -> None:
         """Create a folder (and its parents); ``FsError`` 183 when it exists and not ``exist_ok``."""
         r = self.resolve(path, cwd)
@@ -463,6 +485,7 @@ class FileSystem:
         """Write (or append to) a file; the parent folder must exist unless ``parents``."""
         r = self.resolve(path, cwd)
         self._writable(r, path)
+        self._not_held(r, path)
         if not r.parts or r.key in r.store.dirs:
             raise FsError(ERROR_ACCESS_DENIED, path)
         if parents:
@@ -488,6 +511,7 @@ class FileSystem:
         if r.key not in r.store.files:
             return False
         self._writable(r, path)
+        self._not_held(r, path)
         del r.store.files[r.key]
         return True
 
@@ -515,6 +539,8 @@ class FileSystem:
         self._check_parent(rd, dst)
         self._writable(rs, src)
         self._writable(rd, dst)
+        self._not_held(rs, src)
+        self._not_held(rd, dst)
         if rd.key in rd.store.files and not replace:
             raise FsError(ERROR_ALREADY_EXISTS, dst)
         del rs.store.files[rs.key]

@@ -27,6 +27,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "win.2": ("The system cannot find the file specified.", "指定されたファイルが見つかりません。"),
     "win.3": ("The system cannot find the path specified.", "指定されたパスが見つかりません。"),
     "win.5": ("Access is denied.", "アクセスが拒否されました。"),
+    "win.32": (
+        "The process cannot access the file because it is being used by another process.",
+        "プロセスはファイルにアクセスできません。別のプロセスが使用中です。",
+    ),
     "win.15": ("The system cannot find the drive specified.", "指定されたドライブが見つかりません。"),
     "win.53": ("The network path was not found.", "ネットワーク パスが見つかりません。"),
     "win.80": ("The file exists.", "ファイルが存在します。"),

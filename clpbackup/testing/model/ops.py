@@ -24,6 +24,7 @@ from clpbackup.testing.model.fs import (
     ERROR_DISK_FULL,
     ERROR_FILE_NOT_FOUND,
     ERROR_FILENAME_EXCED_RANGE,
+    ERROR_SHARING_VIOLATION,
     SID_ADMINISTRATORS,
     SID_SYSTEM,
     FolderAcl,
@@ -140,6 +141,13 @@ def _net_message(node: SimulatedWindows, exc: FsError, path: str, *, reading: bo
             f"パス '{path}' へのアクセスが拒否されました。"
             if ja
             else f"Access to the path '{path}' is denied."
+        )
+    if exc.winerror == ERROR_SHARING_VIOLATION:
+        # the IOException of File.Delete / File.Move on a file another process holds open
+        return (
+            f"別のプロセスで使用されているため、プロセスはファイル '{path}' にアクセスできません。"
+            if ja
+            else f"The process cannot access the file '{path}' because it is being used by another process."
         )
     if exc.winerror == ERROR_FILE_NOT_FOUND and reading:
         return f"ファイル '{path}' が見つかりませんでした。" if ja else f"Could not find file '{path}'."
@@ -491,7 +499,9 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         files.append(entry)
     deleted: list[str] = []
     delete_errors: list[dict[str, Any]] = []
+    not_deleted: list[bool] = []
     for path in _strings(params, "DeletePaths"):
+        gone = True
         try:
             if node.fs.is_file(path, proc.cwd):
                 node.fs.delete(path, proc.cwd)
@@ -499,6 +509,8 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
         except FsError as exc:
             delete_errors.append({"path": path, "error": _net_message(node, exc, path)})
             failed = True
+            gone = False
+        not_deleted.append(not gone)
     programs = _strings(params, "Programs")
     arguments = _strings(params, "Arguments")
     commands: list[dict[str, Any]] = []
@@ -524,7 +536,7 @@ def apply_v1(node: SimulatedWindows, raw: dict[str, Any]) -> ScriptOutcome:
     record = None
     record_path = str(params.get("RecordPath") or "")
     if record_path:
-        data = _record_text(params, files, commands).encode("ascii")
+        data = _record_text(params, files, commands, not_deleted).encode("ascii")
         written = _write_one(
             node, proc, record_path, base64.b64encode(data).decode("ascii"), _sha256(data)
         )
@@ -598,7 +610,12 @@ def _stale_guards(node: SimulatedWindows, proc: Proc, params: dict[str, Any], co
 _AT_ID = re.compile(r"\bID\s*=\s*(\d+)", re.IGNORECASE)
 
 
-def _record_text(params: dict[str, Any], files: list[dict[str, Any]], commands: list[dict[str, Any]]) -> str:
+def _record_text(
+    params: dict[str, Any],
+    files: list[dict[str, Any]],
+    commands: list[dict[str, Any]],
+    not_deleted: list[bool],
+) -> str:
     """``Get-RecordText``."""
     whens = _strings(params, "RecordWhen")
     kept: list[str] = []
@@ -610,6 +627,9 @@ def _record_text(params: dict[str, Any], files: list[dict[str, Any]], commands: 
             if kind in ("wrote", "notwrote"):
                 wrote = k < len(files) and files[k]["error"] is None
                 if wrote != (kind == "wrote"):
+                    continue
+            elif kind == "notdeleted":
+                if not (k < len(not_deleted) and not_deleted[k]):
                     continue
             else:
                 ok = k < len(commands) and bool(commands[k]["ran"]) and commands[k]["rc"] == 0

@@ -176,11 +176,12 @@ function Get-StaleGuards {
     return ,$stale
 }
 
-function Get-RecordText($Files, $Commands) {
+function Get-RecordText($Files, $Commands, $NotDeleted) {
     # OWN-1: the record lists what exists after this apply. A line is kept always, only if command
     # i ran with exit code 0 ('ran:i'; the AT id that at.exe printed replaces the id token),
-    # unless command i did ('notran:i'), only if write i succeeded ('wrote:i') or unless it did
-    # ('notwrote:i').
+    # unless command i did ('notran:i'), only if write i succeeded ('wrote:i'), unless it did
+    # ('notwrote:i') or only if deleting DeletePaths[i] failed ('notdeleted:i': the file is still
+    # there, still clpbackup's, and the next run tries again).
     $kept = @()
     for ($i = 0; $i -lt $RecordLines.Length; $i++) {
         $line = $RecordLines[$i]
@@ -194,6 +195,10 @@ function Get-RecordText($Files, $Commands) {
             if (($parts[0] -eq 'wrote') -or ($parts[0] -eq 'notwrote')) {
                 $wrote = ($k -lt $Files.Length) -and ($Files[$k].error -eq $null)
                 if ($wrote -ne ($parts[0] -eq 'wrote')) {
+                    continue
+                }
+            } elseif ($parts[0] -eq 'notdeleted') {
+                if (-not (($k -lt $NotDeleted.Length) -and $NotDeleted[$k])) {
                     continue
                 }
             } else {
@@ -304,7 +309,9 @@ for ($i = 0; $i -lt $WritePaths.Length; $i++) {
 
 $deleted = @()
 $deleteErrors = @()
+$notDeleted = @()
 foreach ($path in $DeletePaths) {
+    $gone = $true
     try {
         if ([IO.File]::Exists($path)) {
             [IO.File]::Delete($path)
@@ -313,7 +320,9 @@ foreach ($path in $DeletePaths) {
     } catch {
         $deleteErrors += @{ path = $path; error = $_.Exception.Message }
         $failed = $true
+        $gone = $false
     }
+    $notDeleted += (-not $gone)
 }
 
 # With StopOnError a failed write or delete, or a command with rc <> 0, stops the commands that
@@ -337,7 +346,7 @@ for ($i = 0; $i -lt $Programs.Length; $i++) {
 
 $record = $null
 if ($RecordPath) {
-    $recordBytes = [Text.Encoding]::ASCII.GetBytes((Get-RecordText $files $commands))
+    $recordBytes = [Text.Encoding]::ASCII.GetBytes((Get-RecordText $files $commands $notDeleted))
     $sha = New-Object System.Security.Cryptography.SHA256Managed
     $recordHash = ConvertTo-Hex ($sha.ComputeHash($recordBytes))
     $written = Write-OneFile $RecordPath ([Convert]::ToBase64String($recordBytes)) $recordHash
