@@ -621,6 +621,7 @@ _DERIVED = (
     ("weekly drill script", "{}-drill-weekly.bat"),
     ("weekly drill task", "clpbackup-<cluster>-{}-drill-weekly"),
     ("weekly drill log", "logs\\{}-drill-weekly.log"),
+    ("weekly drill versions", "logs\\{}-drill-versions.txt"),
 )
 _FIXED = {"failover.bat": "the failover script", "start-fragment.bat": "the start-script fragment"}
 

@@ -104,6 +104,7 @@ __all__ = [
     "weekly_drill_script",
     "weekly_drill_script_path",
     "weekly_drill_task_name",
+    "weekly_drill_versions_path",
 ]
 
 #: The first comment line of every generated batch file.
@@ -245,6 +246,12 @@ def weekly_drill_log_path(plan: Plan, job: str) -> str:
     it found, wbadmin's output, the recovered canary; on the standby of a switchover job the RS-1
     line)."""
     return f"{log_dir(plan)}\\{job}-drill-weekly.log"
+
+
+def weekly_drill_versions_path(plan: Plan, job: str) -> str:
+    """``<scripts_dir>\\logs\\<job>-drill-versions.txt``: ``wbadmin get versions``'s whole answer in the
+    last weekly drill (DRILL-2), its error text included, which the drill then reads."""
+    return f"{log_dir(plan)}\\{job}-drill-versions.txt"
 
 
 def weekly_drill_task_name(plan: Plan, job: str) -> str:
@@ -566,7 +573,7 @@ def _verdict_line(b: _Batch, path: str, verdict: str, node: Node, message: str) 
     """``echo {json} > "<logs\\job-drill.txt>"``: the verdict status reads (:func:`drill_result_path`,
     one line of JSON as the operator drill writes it) with ``"by": "weekly task"``. Only the job and
     node names (letters, digits, ``- _ .``) and clpbackup's own words go in; cmd.exe expands
-    ``%DATE% %TIME%`` and ``%VERSION%``, which hold no quote."""
+    ``%DATE% %TIME%``, ``%VERSION%`` and the exit codes ``%WBRC%`` ``%RRC%``, which hold no quote."""
     data = {
         "verdict": verdict,
         "when": "@WHEN@",
@@ -577,7 +584,10 @@ def _verdict_line(b: _Batch, path: str, verdict: str, node: Node, message: str) 
     }
     text = json.dumps(data, ensure_ascii=True)
     text = text.replace("@WHEN@", "%DATE% %TIME%").replace("@VERSION@", "%VERSION%")
-    assert not set(text.replace("%DATE%", "").replace("%TIME%", "").replace("%VERSION%", "")) & set("%^&|<>!")
+    rest = text
+    for expanded in ("%DATE%", "%TIME%", "%VERSION%", "%WBRC%", "%RRC%"):
+        rest = rest.replace(expanded, "")
+    assert not set(rest) & set("%^&|<>!")
     b.fixed(f"echo {text} > {b.path(path)}")
 
 
@@ -632,8 +642,16 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
     )
     b.fixed("set VERSION=")
     b.fixed("set BEST=")
+    b.rem(
+        "wbadmin's answer goes to a file first, so that its error text (an unreachable target, access "
+        "denied) stays for the operator, with its exit code."
+    )
     versions = platform.get_versions(target, n.name, field=f"jobs.{job}.target")
-    _for_f(b, "L", "delims=", batch_line(versions, b.codepage), 'call :version "%%L"', versions.field)
+    answer = weekly_drill_versions_path(plan, job)
+    line = batch_line(versions, b.codepage) + f" > {b.path(answer)} 2>&1"
+    b.lines.append(check_line_length(line, field=versions.field))
+    b.fixed("set WBRC=%ERRORLEVEL%")
+    _for_f(b, "L", "delims=", f"type {b.path(answer)}", 'call :version "%%L"', _SCRIPTS_FIELD)
     b.fixed(f"if not defined VERSION goto {_NO_VERSION}")
     b.fixed(f"echo DRILL-2: newest version made by {n.name}: %VERSION% >> {b.path(log)}")
     recovery = platform.start_recovery(
@@ -651,6 +669,7 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
         raise QuotingError("the recovery line cannot carry the version", field=fld)
     line = line.replace(_VERSION_SLOT, "%VERSION%") + f" >> {b.path(log)} 2>&1"
     b.lines.append(check_line_length(line, field=fld))
+    b.fixed("set RRC=%ERRORLEVEL%")
     b.rem(
         "The recovered canary's token (its third word); its quotes are dropped before it is compared, "
         "so a changed canary cannot end the comparison's quotes."
@@ -670,16 +689,25 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
         f"the canary recovered from the newest version {n.name} made holds a token a run of {job} recorded",
     )
     b.fixed("exit /b 0")
+    answer_name = f"logs\\{job}-drill-versions.txt"
     failures = (
-        (_NO_VERSION, "no-version", f"no backup version made by {n.name} was found at the job's target"),
+        (_NO_VERSION, "no-version",
+         f"wbadmin get versions (exit code 0) listed no version made by {n.name} at the job's target: "
+         f"see {answer_name}"),
+        (_VERSIONS_FAILED, "no-version",
+         f"wbadmin get versions failed with exit code %WBRC% and gave no version made by {n.name} (the "
+         f"target unreachable, access denied, or no backup there): its answer is in {answer_name}"),
         (_NO_CANARY, "no-canary",
-         "no canary came back from the newest version: see logs\\" + f"{job}-drill-weekly.log"),
+         "no canary came back from the newest version: wbadmin start recovery exited %RRC%; see "
+         f"logs\\{job}-drill-weekly.log"),
         (_NOT_RECORDED, "not-recorded",
          f"the canary recovered from the newest version holds a token no run of {job} recorded: the "
          "file was changed or is not clpbackup's"),
     )
     for label, key, message in failures:
         b.fixed(f":{label}")
+        if label == _NO_VERSION:
+            b.fixed(f'if not "%WBRC%" == "0" goto {_VERSIONS_FAILED}')
         _verdict_line(b, result, "fail", n, message)
         b.fixed(f"set RC={WEEKLY_DRILL_RC[key]}")
         b.fixed(f"goto {_FAILED}")
@@ -713,6 +741,7 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
 
 
 _NO_VERSION = "no_version"
+_VERSIONS_FAILED = "versions_failed"
 _NO_CANARY = "no_canary"
 _NOT_RECORDED = "not_recorded"
 _FAILED = "failed"

@@ -14,7 +14,7 @@ from clpbackup.plan import Plan
 from clpbackup.results import DeployResult, StatusResult
 from clpbackup.rules import weekly_drill_jobs
 from clpbackup.testing.cluster import SimulatedCluster
-from clpbackup.testing.model.wbadmin import WsbVersion, _versions
+from clpbackup.testing.model.wbadmin import WB_FAIL_RC, WsbVersion, _versions
 from tests.helpers.plans import EXAMPLES, PLANS
 
 WSB = [k for k in PLANS if "2003" not in k]
@@ -283,11 +283,49 @@ def test_a_missing_version_fails_the_weekly_drill_with_one_event_104(
         sim.advance(hours=3)
         value, task = _weekly_state(cb, node, job)
         assert task.last_result == render.WEEKLY_DRILL_RC["no-version"]
+        # the simulator's wbadmin answers "No backups were found." with exit code 1 (WB_FAIL_RC)
         assert value.drills[job] == (
-            f"fail at {value.drills[job][8:].split(' [')[0]} [weekly task]: no backup version made by "
-            f"{node} was found at the job's target"
+            f"fail at {value.drills[job][8:].split(' [')[0]} [weekly task]: wbadmin get versions failed "
+            f"with exit code {WB_FAIL_RC} and gave no version made by {node} (the target unreachable, "
+            f"access denied, or no backup there): its answer is in logs\\{job}-drill-versions.txt"
         )
+        model = sim.node(node).model
+        answer = model.fs.read_bytes(render.weekly_drill_versions_path(plan, job))
+        assert model.texts.t("wb.e_no_versions").encode(model.encoding) in answer
         events = [e for e in value.events or [] if e.event_id == 104]
         assert len(events) == 1 and f"job {job} failed on {node}" in events[0].message
         log = sim.node(node).files.read_text(render.weekly_drill_log_path(plan, job))
         assert "newest version" not in log  # it never got as far as a recovery
+
+
+@pytest.mark.parametrize("name", ["2012-wsb-schtasks", "2016-ja-JP"])
+def test_an_unreachable_share_fails_the_weekly_drill_keeping_wbadmins_answer(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The share is down when the drill runs (``clpbackup sim share-down``): the verdict says
+    wbadmin get versions failed, with its exit code, and names the file that keeps its error text
+    (inside for /f that text was consumed and the verdict said no version was found)."""
+    plan = load(name, monkeypatch)
+    job = next(j for j in weekly_drill_jobs(plan) if plan.jobs[j].scope == "local")
+    with SimulatedCluster.from_plan(plan) as sim, ClusterBackup(sim.plan) as cb:
+        assert cb.deploy().ok
+        sim.advance(hours=24 * 6 + 7)  # Sunday 07:00: the week's backups ran, the drill has not
+        target = render.job_target(plan, job, sim.owner)
+        assert target.startswith("\\\\")
+        server = target[2:].split("\\")[0].lower()
+        sim.shares.unreachable.add(server)
+        sim.advance(hours=3)
+        sim.shares.unreachable.discard(server)
+        for n in sim.nodes:
+            value, task = _weekly_state(cb, n.name, job)
+            assert task.last_result == render.WEEKLY_DRILL_RC["no-version"]
+            assert value.drills[job].endswith(
+                f"[weekly task]: wbadmin get versions failed with exit code {WB_FAIL_RC} and gave no "
+                f"version made by {n.name} (the target unreachable, access denied, or no backup there): "
+                f"its answer is in logs\\{job}-drill-versions.txt"
+            ), value.drills[job]
+            answer = n.model.fs.read_bytes(render.weekly_drill_versions_path(plan, job))
+            assert n.model.texts.t("wb.e_net").encode(n.model.encoding) in answer, answer
+            events = [e for e in value.events or [] if e.event_id == 104 and f"job {job} " in e.message]
+            assert len(events) == 1 and f"job {job} failed on {n.name}" in events[0].message
+        sim.assert_all_simulated()

@@ -357,6 +357,9 @@ _FIXED = {
     # DRILL-2: the weekly drill's variables and its :version subroutine (no plan value in them)
     "set VERSION=",
     "set BEST=",
+    "set WBRC=%ERRORLEVEL%",
+    "set RRC=%ERRORLEVEL%",
+    'if not "%WBRC%" == "0" goto versions_failed',
     "set GOT=",
     "set MATCH=",
     'set "GOT=%GOT:"=%"',
@@ -373,7 +376,7 @@ _FIXED = {
 }
 # DRILL-2: labels, the checks of the drill's variables, its exit codes
 _DRILL_FORMS = [
-    re.compile(r":(no_version|no_canary|not_recorded|failed)"),
+    re.compile(r":(no_version|versions_failed|no_canary|not_recorded|failed)"),
     re.compile(r"if not defined (VERSION|GOT|MATCH) goto (no_version|no_canary|not_recorded)"),
     re.compile(r"set RC=[234]"),
 ]
@@ -411,10 +414,10 @@ _PATH_FORMS = [
         rf"drills [A-Za-z0-9_-]+ >> {_QUOTED}"
     ),
     re.compile(rf"for /f \"tokens=3\" %%T in \('type {_QUOTED}'\) do set \"GOT=%%T\""),
+    re.compile(rf"for /f \"delims=\" %%L in \('type {_QUOTED}'\) do call :version \"%%L\""),
     re.compile(rf"for /f \"tokens=1\" %%T in \('type {_QUOTED}'\) do if \"%%T\"==\"%GOT%\" set MATCH=1"),
 ]
-# DRILL-2: the versions the weekly drill reads (the tool line inside for /f) and its verdict line
-_FOR_VERSIONS = re.compile(r"for /f \"delims=\" %%L in \('(?P<cmd>wbadmin [^']*)'\) do call :version \"%%L\"")
+# DRILL-2: the weekly drill's verdict line
 _VERDICT = re.compile(rf"echo (?P<json>\{{.*\}}) > {_QUOTED}")
 #: the identifier the recovery line is checked with in place of the %VERSION% the script expands
 _VERSION_SLOT = "01/01/1601-00:00"
@@ -556,18 +559,12 @@ def check_batch_file(plan: Plan, node: str, f: ArtifactFile, allowed: set[tuple[
             continue
         if any(p.fullmatch(line) for p in _DRILL_FORMS):
             continue
-        versions = _FOR_VERSIONS.fullmatch(line)
-        if versions is not None:
-            # the second cmd.exe runs the command: nothing it would split, nothing that ends the clause
-            assert not set(versions.group("cmd")) & set("'()^&|<>"), f"{f.path}: {line!r}"
-            argv = tuple(command_line_to_argv(batch_line_to_command_line(versions.group("cmd"))))
-            assert argv in allowed, f"{f.path}: {line!r} runs {argv}, which the plan does not ask for"
-            tools += 1
-            continue
         verdict = _VERDICT.fullmatch(line)
         if verdict is not None:
             text = verdict.group("json")
-            rest = text.replace("%DATE%", "").replace("%TIME%", "").replace("%VERSION%", "")
+            rest = text
+            for expanded in ("%DATE%", "%TIME%", "%VERSION%", "%WBRC%", "%RRC%"):
+                rest = rest.replace(expanded, "")
             assert not set(rest) & set("%^&|<>!"), f"{f.path}: {line!r}"
             assert json.loads(text)["by"] == "weekly task" and _safe_path(verdict.group(2)), line
             continue

@@ -172,10 +172,19 @@ def _lines(plan: Plan, node: str, job: str) -> list[str]:
 def test_the_weekly_script_finds_this_nodes_newest_version_and_recovers_the_canary() -> None:
     plan = _plan(WEEKLY)
     lines = _lines(plan, "node-b", "local-daily")
-    versions = next(ln for ln in lines if ln.startswith('for /f "delims=" %%L'))
-    assert versions == (
-        'for /f "delims=" %%L in (\'wbadmin get versions -backupTarget:\\\\nas01\\backup\\node-b '
-        '-machine:node-b\') do call :version "%%L"'
+    # wbadmin's whole answer (its error text too) goes to a file first, with its exit code; the
+    # versions are read from that file
+    i = lines.index(
+        'wbadmin get versions -backupTarget:\\\\nas01\\backup\\node-b -machine:node-b > '
+        '"C:\\clpbackup\\logs\\local-daily-drill-versions.txt" 2>&1'
+    )
+    assert lines[i + 1 : i + 3] == [
+        "set WBRC=%ERRORLEVEL%",
+        'for /f "delims=" %%L in (\'type "C:\\clpbackup\\logs\\local-daily-drill-versions.txt"\') do '
+        'call :version "%%L"',
+    ]
+    assert render.weekly_drill_versions_path(plan, "local-daily") == (
+        "C:\\clpbackup\\logs\\local-daily-drill-versions.txt"
     )
     recovery = next(ln for ln in lines if ln.startswith("wbadmin start recovery"))
     command, _, log = recovery.partition(" >> ")
@@ -195,6 +204,7 @@ def test_the_weekly_script_finds_this_nodes_newest_version_and_recovers_the_cana
         "-quiet",
     ]
     assert log == '"C:\\clpbackup\\logs\\local-daily-drill-weekly.log" 2>&1'
+    assert lines[lines.index(recovery) + 1] == "set RRC=%ERRORLEVEL%"
     # the subroutine: the last 16 characters of a line with the shape MM/DD/YYYY-HH:MM, kept when
     # their key YYYYMMDDHHMM is greater than the best so far (string comparison: the K prefix)
     assert lines[-10:] == [
@@ -233,18 +243,36 @@ def test_the_verdicts_are_the_json_line_status_reads_and_a_failure_raises_event_
     plan = _plan(WEEKLY)
     lines = _lines(plan, "node-a", "shared-daily")
     verdicts = [ln for ln in lines if ln.startswith("echo {")]
-    assert len(verdicts) == 4  # pass, no version, no canary, token not recorded
+    # pass, no version (wbadmin listed none / wbadmin failed), no canary, token not recorded
+    assert len(verdicts) == 5
+    messages = []
     for ln in verdicts:
         body, _, path = ln.removeprefix("echo ").rpartition(" > ")
         assert path == '"C:\\clpbackup\\logs\\shared-daily-drill.txt"'
         data = __import__("json").loads(
-            body.replace("%DATE% %TIME%", "Sun 01/21/2024  8:15:00.00").replace(
-                "%VERSION%", "01/21/2024-03:00"
-            )
+            body.replace("%DATE% %TIME%", "Sun 01/21/2024  8:15:00.00")
+            .replace("%VERSION%", "01/21/2024-03:00")
+            .replace("%WBRC%", "-2147024843")
+            .replace("%RRC%", "1")
         )
         assert data["by"] == "weekly task" and data["machine"] == "node-a"
         assert data["verdict"] in ("pass", "fail")
-    assert [ln for ln in lines if ln.startswith("set RC=")] == ["set RC=2", "set RC=3", "set RC=4"]
+        messages.append(data["message"])
+    assert messages[1:4] == [
+        "wbadmin get versions (exit code 0) listed no version made by node-a at the job's target: see "
+        "logs\\shared-daily-drill-versions.txt",
+        "wbadmin get versions failed with exit code -2147024843 and gave no version made by node-a (the "
+        "target unreachable, access denied, or no backup there): its answer is in "
+        "logs\\shared-daily-drill-versions.txt",
+        "no canary came back from the newest version: wbadmin start recovery exited 1; see "
+        "logs\\shared-daily-drill-weekly.log",
+    ]
+    # which of the two no-version verdicts: wbadmin's exit code
+    i = lines.index(":no_version")
+    assert lines[i + 1] == 'if not "%WBRC%" == "0" goto versions_failed'
+    assert lines.index(":versions_failed") > i
+    rcs = [ln for ln in lines if ln.startswith("set RC=")]
+    assert rcs == ["set RC=2", "set RC=2", "set RC=3", "set RC=4"]
     assert render.WEEKLY_DRILL_RC == {"no-version": 2, "no-canary": 3, "not-recorded": 4}
     alert = [ln for ln in lines if "/ID 104" in ln or "-i 104" in ln]
     assert len(alert) == 2 and all(
@@ -304,14 +332,20 @@ def test_without_the_option_nothing_of_it_is_rendered() -> None:
 
 def test_a_value_the_for_f_clause_cannot_carry_is_refused_naming_its_field() -> None:
     data = _data()
-    data["jobs"]["local-daily"]["target"] = "\\\\nas01\\it's\\{node}"
+    data["scripts_dir"] = "C:\\it's"
     plan = Plan.from_dict({**data, "drill": {**WEEKLY, "jobs": ["local-daily"]}})
     with pytest.raises(QuotingError) as err:
         render.render_plan(plan)
-    assert err.value.field == "jobs.local-daily.target" and "for /f" in str(err.value)
-    assert [f for f in plan.findings() if f.rule == "QUOTE" and f.field == "jobs.local-daily.target"]
-    # without the weekly drill the same target is fine
+    assert err.value.field == "scripts_dir" and "for /f" in str(err.value)
+    assert [f for f in plan.findings() if f.rule == "QUOTE" and f.field == "scripts_dir"]
+    # without the weekly drill the same folder is fine
     assert render.render_plan(Plan.from_dict(data))
+    # a target with ' is carried: wbadmin get versions runs outside for /f (its answer goes to a file)
+    data = _data()
+    data["jobs"]["local-daily"]["target"] = "\\\\nas01\\it's\\{node}"
+    carried = Plan.from_dict({**data, "drill": {**WEEKLY, "jobs": ["local-daily"]}})
+    lines = _lines(carried, "node-a", "local-daily")
+    assert any(ln.startswith("wbadmin get versions -backupTarget:\\\\nas01\\it's\\node-a ") for ln in lines)
 
 
 # -- status, drift ----------------------------------------------------------------------------------------

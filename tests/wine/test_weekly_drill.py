@@ -106,9 +106,29 @@ def test_wine_finds_the_version_in_the_real_capture_and_starts_that_recovery(
     assert verdict is not None
     data = json.loads(verdict.decode("ascii"))
     assert data["verdict"] == "fail" and data["by"] == "weekly task" and data["machine"] == node
-    assert data["message"] == f"no backup version made by {node} was found at the job's target"
+    assert data["message"] == (
+        f"wbadmin get versions (exit code 0) listed no version made by {node} at the job's target: "
+        f"see logs\\{job}-drill-versions.txt"
+    )
     log = prefix.read(render.weekly_drill_log_path(plan, job))
     assert log is not None and b"DRILL-2: weekly drill of" in log and b"newest version" not in log
+    # wbadmin's answer stays for the operator, and a failed wbadmin is told apart by its exit code
+    # (the recorder also writes a line to stderr: 2>&1 keeps it in the file)
+    stderr = b"clpbackup-recorder: err\r\n"
+    assert prefix.read(render.weekly_drill_versions_path(plan, job)) == none.encode("ascii") + stderr
+    failed = "ERROR - The network path was not found.\r\n"
+    prefix.write("C:\\clpjudge\\failed.txt", failed.encode("ascii"))
+    [(_log, result)] = prefix.launch(
+        [Step(entry.run, {"CLPREC_OUT_WBADMIN": "C:\\clpjudge\\failed.txt", "CLPREC_RC_WBADMIN": "5"})]
+    )
+    assert result.rc == 2 and compare(result.records, _expected(plan, node, job, None, 2)) == []
+    verdict = prefix.read(render.drill_result_path(plan, job))
+    assert verdict is not None
+    assert json.loads(verdict.decode("ascii"))["message"] == (
+        f"wbadmin get versions failed with exit code 5 and gave no version made by {node} (the target "
+        f"unreachable, access denied, or no backup there): its answer is in logs\\{job}-drill-versions.txt"
+    )
+    assert prefix.read(render.weekly_drill_versions_path(plan, job)) == failed.encode("ascii") + stderr
 
 
 def _judging_lines(plan: Plan, node: str, job: str) -> list[str]:
