@@ -504,3 +504,45 @@ def test_the_rendered_subroutine_keeps_the_greatest_identifier_whatever_the_list
     rc, out, err = node.run_command_line('cmd /c "C:\\t\\t.bat"')
     assert (rc, out.decode(node.encoding)) == (0, "[01/22/2024-01:00]\r\n"), err
     assert not node.not_simulated
+
+
+@pytest.mark.parametrize(
+    ("name", "when"),
+    [
+        ("ws2012-wsb.yaml", "Sun 01/21/2024  8:15:00.00"),  # en-US
+        ("ws2012-wsb.yaml", "21.01.2024  8:15:00,00"),  # de-DE: dots, a decimal comma
+        ("ws2012-ja.yaml", "2024/01/21  8:15:00.00"),  # ja-JP
+        ("ws2012-ja.yaml", "2024/01/21 \u65e5  8:15:00.00"),  # ja-JP, a short date with the day's kanji
+        ("ws2016-ja.yaml", "\u4ee4\u548c06/01/21  8:15:00.00"),  # ja-JP, the Japanese calendar's era
+    ],
+)
+def test_every_verdict_the_batch_writes_is_json_status_reads_in_the_nodes_code_page(
+    name: str, when: str
+) -> None:
+    """The verdict lines as cmd.exe writes them (``%DATE% %TIME%`` of the node's locale, the exit
+    codes, a ``\\`` in a message, bytes in the node's code page) decode as status decodes them
+    (nodestate: the node's code page) and parse: none is shown as unreadable."""
+    from clpbackup.parsers.common import decode
+
+    plan = _plan(WEEKLY, name)
+    node = plan.nodes[0]
+    cp = plan.codepage_for(node)
+    job = next(j for j in weekly_drill_jobs(plan) if plan.jobs[j].scope == "local")
+    verdicts = [ln for ln in _lines(plan, node.name, job) if ln.startswith("echo {")]
+    assert len(verdicts) == 5
+    path = render.drill_result_path(plan, job)
+    for line in verdicts:
+        body, _, target = line.removeprefix("echo ").rpartition(" > ")
+        assert target == f'"{path}"'
+        written = (
+            body.replace("%DATE% %TIME%", when)
+            .replace("%VERSION%", "01/21/2024-03:00")
+            .replace("%WBRC%", "-2147024843")
+            .replace("%RRC%", "1")
+        ) + " \r\n"  # echo writes what precedes the redirection, its blank included
+        state = NodeState(drill_files={path: decode(written.encode(f"cp{cp}"), cp)})
+        shown = nodestate.last_drills(plan, state)[job]
+        assert not shown.startswith("unreadable"), (line, shown)
+        assert f" at {' '.join(when.split())}" in shown
+        if "logs" in body:
+            assert f"logs\\{job}-drill-" in shown, shown
