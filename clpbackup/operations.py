@@ -1785,22 +1785,9 @@ class ClusterBackup:
 
 def _drill_wbadmin(plan: Plan, node: Node, job: str, version: str, machine: str) -> list[Command]:
     """The ``wbadmin start recovery`` the drill script runs for ``version`` made by ``machine``
-    (shown in check mode: the script's own line with ``%1`` filled in)."""
-    where = render.canary_path(plan, job)
-    if where is None:
-        return []
-    return [
-        get_platform(node.os).start_recovery(
-            version,
-            "File",
-            [where[0]],
-            target=render.job_target(plan, job, machine),
-            machine=machine,
-            recovery_target=render.drill_scratch(plan),
-            overwrite="overwrite",
-            field=where[1],
-        )
-    ]
+    (shown in check mode: the script's own line)."""
+    cmd = render.drill_recovery(plan, node, job, version, machine)
+    return [] if cmd is None else [cmd]
 
 
 def _utc_now() -> str:

@@ -78,6 +78,7 @@ __all__ = [
     "daily_start",
     "drill_log_path",
     "drill_machines",
+    "drill_recovery",
     "drill_result_path",
     "drill_scratch",
     "drill_script",
@@ -356,6 +357,19 @@ def _file(path: str, role: FileRole, job: str | None, batch: _Batch) -> Artifact
     )
 
 
+def _goto_if_not_attached(b: _Batch, plan: Plan, job: str, why: str | None = None) -> bool:
+    """For a switchover job, ``goto`` :data:`_NOT_ATTACHED_LABEL` on the node without the partition
+    (JOB-3 for the backup, RS-1 for the weekly drill), after ``why`` as a remark; ``True`` when the
+    lines were written (the caller then writes the label)."""
+    if _job(plan, job).scope != "switchover" or not plan.cluster.switchover_volumes:
+        return False
+    if why is not None:
+        b.rem(why)
+    for vol in plan.cluster.switchover_volumes:
+        b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
+    return True
+
+
 def _alert_lines(b: _Batch, plan: Plan, node: Node, kind: alerts.AlertKind, job: str, log: str) -> None:
     """ALERT-1: after ``set RC=%ERRORLEVEL%``, raise a failure (``%RC%`` not 0) in CLUSTERPRO's alert
     log where clplogcmd is on the Path and in the Application event log; the caller then exits with
@@ -419,10 +433,7 @@ def _backup_script(
     logs_slash = logs + "\\"  # "if exist" needs the trailing backslash to test for a folder
     b.fixed(f"if not exist {b.path(logs_slash)} mkdir {b.path(logs)}")
     log = log_path(plan, name)
-    guard = job.scope == "switchover" and bool(plan.cluster.switchover_volumes)
-    if guard:
-        for vol in plan.cluster.switchover_volumes:
-            b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
+    guard = _goto_if_not_attached(b, plan, name)
     _canary(b, plan, name)
     for cmd in commands:
         if cmd.program == "rsm":
@@ -495,6 +506,30 @@ def _canary(b: _Batch, plan: Plan, name: str) -> None:
     b.fixed(f"echo %CANARY% %DATE% %TIME% >> {b.path(canary_record_path(plan, name))}")
 
 
+def drill_recovery(plan: Plan, node: Node, job: str, version: str, machine: str) -> Command | None:
+    """The ``wbadmin start recovery`` of a restore drill (DRILL-1, DRILL-2): ``job``'s canary from
+    ``version`` made by ``machine`` (whose target holds it) into the scratch folder; ``None`` for a job
+    without a canary."""
+    where = canary_path(plan, job)
+    if where is None:
+        return None
+    return get_platform(node.os).start_recovery(
+        version,
+        "File",
+        [where[0]],
+        target=job_target(plan, job, machine),
+        machine=machine,
+        recovery_target=drill_scratch(plan),
+        overwrite="overwrite",
+        field=where[1],
+    )
+
+
+def _scratch_copy(plan: Plan, canary: str) -> str:
+    """Where a drill's recovery puts the canary: the scratch folder, under the canary's file name."""
+    return f"{drill_scratch(plan)}\\{canary.rpartition(chr(92))[2]}"
+
+
 def drill_script(plan: Plan, node: Node | str, job: str, version: str, machine: str) -> ArtifactFile | None:
     """DRILL-1: ``<job>-drill.bat``, which recovers the job's canary from ``version`` (made by
     ``machine``) into the scratch folder, appends it to the drill log and deletes the scratch copy.
@@ -509,7 +544,6 @@ def drill_script(plan: Plan, node: Node | str, job: str, version: str, machine: 
     where = canary_path(plan, job)
     if platform.backup_tool != "wbadmin" or spec.ntbackup is not None or where is None:
         return None
-    canary, fld = where
     b = _Batch(plan.codepage_for(n))
     b.header(
         ["DRILL-1", "RS-1", "WSB-3"],
@@ -517,21 +551,13 @@ def drill_script(plan: Plan, node: Node | str, job: str, version: str, machine: 
         f"{machine} into a scratch folder, then deletes that copy.",
     )
     logs, scratch = log_dir(plan), drill_scratch(plan)
-    copy = f"{scratch}\\{canary.rpartition(chr(92))[2]}"
+    copy = _scratch_copy(plan, where[0])
     log = drill_log_path(plan, job)
     b.fixed(f"if not exist {b.path(logs + chr(92))} mkdir {b.path(logs)}")
     b.fixed(f"if not exist {b.path(scratch + chr(92))} mkdir {b.path(scratch)}")
     b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
-    cmd = platform.start_recovery(
-        version,
-        "File",
-        [canary],
-        target=job_target(plan, job, machine),
-        machine=machine,
-        recovery_target=scratch,
-        overwrite="overwrite",
-        field=fld,
-    )
+    cmd = drill_recovery(plan, n, job, version, machine)
+    assert cmd is not None  # the job has a canary
     b.command(cmd, log=log)
     b.fixed("set RC=%ERRORLEVEL%")
     b.fixed(f"if exist {b.path(copy)} type {b.path(copy)} >> {b.path(log)}")
@@ -612,7 +638,6 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
     if drill_refusal(plan, job) is not None:
         return None
     platform = get_platform(n.os)
-    spec = _job(plan, job)
     where = canary_path(plan, job)
     assert where is not None  # drill_refusal checked it
     canary, fld = where
@@ -624,15 +649,12 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
         f"{n.name} made, judges it and writes the verdict status shows.",
     )
     logs, scratch = log_dir(plan), drill_scratch(plan)
-    copy = f"{scratch}\\{canary.rpartition(chr(92))[2]}"
+    copy = _scratch_copy(plan, canary)
     log = weekly_drill_log_path(plan, job)
     result = drill_result_path(plan, job)
     b.fixed(f"if not exist {b.path(logs + chr(92))} mkdir {b.path(logs)}")
-    guard = spec.scope == "switchover" and bool(plan.cluster.switchover_volumes)
-    if guard:
-        b.rem(f"RS-1: only the node with the switchover partition drills {job}; the other writes no verdict.")
-        for vol in plan.cluster.switchover_volumes:
-            b.fixed(f"if not exist {b.path(vol + chr(92))} goto {_NOT_ATTACHED_LABEL}")
+    why = f"RS-1: only the node with the switchover partition drills {job}; the other writes no verdict."
+    guard = _goto_if_not_attached(b, plan, job, why)
     b.fixed(f"if not exist {b.path(scratch + chr(92))} mkdir {b.path(scratch)}")
     b.fixed(f"if exist {b.path(copy)} del {b.path(copy)}")
     b.fixed(f"echo DRILL-2: weekly drill of {job} on {n.name} at %DATE% %TIME% > {b.path(log)}")
@@ -654,16 +676,8 @@ def weekly_drill_script(plan: Plan, node: Node | str, job: str) -> ArtifactFile 
     _for_f(b, "L", "delims=", f"type {b.path(answer)}", 'call :version "%%L"', _SCRIPTS_FIELD)
     b.fixed(f"if not defined VERSION goto {_NO_VERSION}")
     b.fixed(f"echo DRILL-2: newest version made by {n.name}: %VERSION% >> {b.path(log)}")
-    recovery = platform.start_recovery(
-        _VERSION_SLOT,
-        "File",
-        [canary],
-        target=target,
-        machine=n.name,
-        recovery_target=scratch,
-        overwrite="overwrite",
-        field=fld,
-    )
+    recovery = drill_recovery(plan, n, job, _VERSION_SLOT, n.name)
+    assert recovery is not None  # drill_refusal checked the canary
     line = batch_line(recovery, b.codepage)
     if line.count(_VERSION_SLOT) != 1:
         raise QuotingError("the recovery line cannot carry the version", field=fld)
