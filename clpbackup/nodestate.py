@@ -372,10 +372,9 @@ def build_inspect(
     # the second hop: share versions come from the file the job's own run wrote (no extra request)
     read_paths += [render.versions_path(plan, j) for j in recorded]
     hash_paths = [f.path for f in art.files if not (f.role == "start-fragment" and start_script)]
-    # OWN-1: a drill that did not end leaves its script (recorded); uninstall deletes it by its hash.
-    # Files the plan no longer renders (a job taken out, a weekly drill switched off) are hashed
-    # too: the inspect hashes every file the record lists (``record_path``), in the same pipeline
-    hash_paths += [render.drill_script_path(plan, j) for j in plan.jobs]
+    # OWN-1: files the plan no longer renders (a job taken out, a weekly drill switched off, the
+    # script a drill that did not end left) are hashed too: the inspect hashes every file the record
+    # lists (``record_path``), in the same pipeline
     if events:
         probes.append(Probe("events", alerts.events_command(node.os), parse_events, _store_events))
     if selections and platform.backup_tool == "ntbackup":
