@@ -84,9 +84,14 @@ def test_hostile_plans_are_refused_or_run_under_wine_exactly_as_built_and_as_sim
             STATS["files judged"] += verdict.files
             STATS["command lines judged"] += verdict.runs
             STATS["W4 retries"] += len(verdict.retries)
+            for note in verdict.retries:
+                print(f"W4 retry: {note}")
             if not wildcard:
                 diff = differential_node(prefix, case)
                 problems += diff.items
+                STATS["W4 retries"] += len(diff.retries)
+                for note in diff.retries:
+                    print(f"W4 retry: {note}")
                 STATS["command lines run by both judges"] += diff.runs
                 STATS["program runs compared"] += diff.tools
             STATS[f"nodes in cp{case.codepage}"] += 1
