@@ -465,6 +465,22 @@ def _windows_name_characters(item: str) -> str:
 _WindowsPath = Annotated[str, AfterValidator(_backslashes), AfterValidator(_windows_name_characters)]
 
 
+def _target_characters(target: str | None) -> str | None:
+    """A WSB target holding ``<``, ``>``, ``"`` or ``|`` names no volume or share a node can reach:
+    refused when the plan loads, naming the field, rather than as a quoting error of the batch line
+    at render (QUOTE). ``?`` stays allowed (``\\\\?\\Volume{…}\\`` names a volume)."""
+    if target is None:
+        return None
+    bad = next((c for c in target if c in _NOT_IN_ITEMS), None)
+    if bad is not None:
+        raise ValueError(
+            f"{target!r} holds {bad!r}, which no volume, folder or share name can hold (the reserved "
+            "characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces'); write "
+            "the backup target as wbadmin takes it: a volume (G:) or a share (\\\\server\\share\\{node})"
+        )
+    return target
+
+
 class Job(_Model):
     """One backup job, identical on both nodes (JOB-1)."""
 
@@ -477,7 +493,7 @@ class Job(_Model):
     exclude: list[_WindowsPath] = Field(
         default_factory=list, description="WSB -exclude / NTBackup /exclude lines."
     )
-    target: str | None = Field(
+    target: Annotated[str | None, AfterValidator(_target_characters)] = Field(
         default=None,
         description="WSB: backup target volume (G:) or UNC share; {node} expands to the node name (WSB-3).",
     )

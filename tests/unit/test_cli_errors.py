@@ -142,6 +142,21 @@ def test_an_include_or_exclude_no_windows_name_can_hold_is_refused_at_load(tmp_p
     assert info.value.field == "jobs.local-daily.exclude[1]" and repr(char) in info.value.message
 
 
+@pytest.mark.parametrize("char", ["<", ">", '"', "|"])
+def test_a_target_no_volume_or_share_name_can_hold_is_refused_at_load(tmp_path: Path, char: str) -> None:
+    """The same reserved characters in a WSB target: refused when the plan loads, naming the field and
+    the line, rather than by the QUOTE rule at render. ``\\\\?\\Volume{…}\\`` keeps its ``?``."""
+    target = "\\\\nas01\\backup" + char + "\\{node}"
+    yaml_target = "'" + target.replace("'", "''") + "'"
+    text = edited("target: '\\\\nas01\\backup\\{node}'", f"target: {yaml_target}")
+    err = read_error(tmp_path, text)
+    assert err.field == "jobs.local-daily.target" and err.line == line_of(text, yaml_target)
+    assert repr(char) in err.message and "Naming Files, Paths, and Namespaces" in err.message
+    assert "a volume (G:) or a share" in err.message
+    volume = "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\"
+    Plan.from_file(plan_file(tmp_path, edited("target: '\\\\nas01\\backup\\{node}'", f"target: '{volume}'")))
+
+
 def test_validate_shows_the_pitfall_through_the_real_program(tmp_path: Path) -> None:
     path = plan_file(tmp_path, edited('daily_at: "01:00"', "daily_at: 1:00"))
     proc = clp("validate", str(path))

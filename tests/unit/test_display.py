@@ -218,16 +218,19 @@ def test_plan_view_shows_the_weekly_drill_and_its_overlaps() -> None:
 
 
 def test_plan_view_escapes_hostile_paths() -> None:
-    """Defence in depth: the plan refuses such an include when it loads (no Windows name holds < > " |),
-    so the view is given one past validation, and must still show it as text."""
+    """Defence in depth: the plan refuses such an include or target when it loads (no Windows name
+    holds < > " |), so the view is given them past validation, and must still show them as text."""
     data = _wsb_dict()
-    data["jobs"]["local-daily"]["target"] = "\\\\nas\\<img src=x onerror=alert(1)>"
     loaded = Plan.from_dict(data)
-    refused = copy.deepcopy(data)
-    refused["jobs"]["local-daily"]["include"].append(HOSTILE_PATH)
-    with pytest.raises(PlanError, match=r"jobs\.local-daily\.include\[\d\]"):
-        Plan.from_dict(refused)
-    plan = unvalidated(loaded, "local-daily", include=[*loaded.jobs["local-daily"].include, HOSTILE_PATH])
+    hostile_target = "\\\\nas\\<img src=x onerror=alert(1)>"
+    for key, value in (("include", [*data["jobs"]["local-daily"]["include"], HOSTILE_PATH]),
+                       ("target", hostile_target)):
+        refused = copy.deepcopy(data)
+        refused["jobs"]["local-daily"][key] = value
+        with pytest.raises(PlanError, match=rf"jobs\.local-daily\.{key}"):
+            Plan.from_dict(refused)
+    include = [*loaded.jobs["local-daily"].include, HOSTILE_PATH]
+    plan = unvalidated(loaded, "local-daily", include=include, target=hostile_target)
     html = plan._repr_html_()
     text = assert_safe_html(html)
     assert HOSTILE_PATH in text  # shown as text, exactly

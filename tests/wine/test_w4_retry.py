@@ -91,7 +91,9 @@ def test_the_differential_runs_a_start_flake_again_and_agrees(
     assert diff.retries and all("(W4)" in r for r in diff.retries)
 
 
-def test_a_flake_that_stays_fails_the_judges(wine: dict[int, WinePrefix], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_flake_that_stays_fails_the_judges(
+    wine: dict[int, WinePrefix], monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = _case()
     prefix = wine[case.codepage]
     with missing_on_first_launch(prefix, "rsm", monkeypatch, every_launch=True):
