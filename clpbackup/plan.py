@@ -448,15 +448,22 @@ def _backslashes(item: str) -> str:
 _NOT_IN_ITEMS = "".join(c for c in _NOT_IN_NAMES if c not in ":*?")
 
 
+_RESERVED = "(the reserved characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces')"
+
+
+def _reserved_character(value: str) -> str | None:
+    """The first of ``< > " |`` in ``value``, or None."""
+    return next((c for c in value if c in _NOT_IN_ITEMS), None)
+
+
 def _windows_name_characters(item: str) -> str:
     """An include or exclude holding ``<``, ``>``, ``"`` or ``|`` names nothing that can exist on a
     node: refused when the plan loads, naming the item, rather than at deploy (NT-2's live check on
     2003) or as a quoting error of the batch line (QUOTE)."""
-    bad = next((c for c in item if c in _NOT_IN_ITEMS), None)
+    bad = _reserved_character(item)
     if bad is not None:
         raise ValueError(
-            f"{item!r} holds {bad!r}, which no Windows file or folder name can hold (the reserved "
-            "characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces'), so "
+            f"{item!r} holds {bad!r}, which no Windows file or folder name can hold {_RESERVED}, so "
             "there is nothing of that name to back up; write the path exactly as the node shows it"
         )
     return item
@@ -469,13 +476,10 @@ def _target_characters(target: str | None) -> str | None:
     """A WSB target holding ``<``, ``>``, ``"`` or ``|`` names no volume or share a node can reach:
     refused when the plan loads, naming the field, rather than as a quoting error of the batch line
     at render (QUOTE). ``?`` stays allowed (``\\\\?\\Volume{…}\\`` names a volume)."""
-    if target is None:
-        return None
-    bad = next((c for c in target if c in _NOT_IN_ITEMS), None)
+    bad = None if target is None else _reserved_character(target)
     if bad is not None:
         raise ValueError(
-            f"{target!r} holds {bad!r}, which no volume, folder or share name can hold (the reserved "
-            "characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces'); write "
+            f"{target!r} holds {bad!r}, which no volume, folder or share name can hold {_RESERVED}; write "
             "the backup target as wbadmin takes it: a volume (G:) or a share (\\\\server\\share\\{node})"
         )
     return target
