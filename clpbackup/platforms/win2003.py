@@ -103,6 +103,18 @@ class Win2003(Platform):
         """``rsm refresh /LF"<library>"`` (NT-1). rsm does not use the MSVCRT rules: the name follows
         ``/LF`` with no space, in quotes, so the text is carried as ``raw_tail``."""
         _no_quote(library, "library name", field)
+        if library.endswith("\\"):
+            # Under the C runtime's rules (CommandLineToArgvW, "Parsing C command-line arguments") a
+            # backslash before the closing quote escapes it, so rsm would read '..\\"' and the rest of
+            # the line as the name; whether rsm.exe parses its line that way is not documented, and
+            # doubling the backslash would be wrong if it does not. Neither reading is safe: refused.
+            raise QuotingError(
+                f"library name {library!r} ends with a backslash",
+                field=field,
+                hint='rsm reads the name between the quotes of /LF"…"; a backslash just before the closing '
+                "quote would escape it. Write the library's friendly name as `rsm view /tlibrary` shows "
+                "it, without the trailing backslash",
+            )
         return Command(
             ("rsm", "refresh", "/LF" + library), self.os, field=field, raw_tail=f'refresh /LF"{library}"'
         )

@@ -479,6 +479,19 @@ def test_ntbackup_values_with_quotes_are_refused() -> None:
         W2003.ntbackup_backup("C:\\s.bks", job="j", media_pool='a"b', field="f")
 
 
+@pytest.mark.parametrize("library", ["..\\..\\", "HP DAT72\\", "\\"])
+def test_a_library_name_ending_in_a_backslash_is_refused(library: str) -> None:
+    """Found by the long plan fuzz: ``rsm refresh /LF"..\\..\\"`` — under the C runtime's rules the
+    last backslash escapes the closing quote (the simulator's rsm read ``..\\.."``); rsm's own parsing
+    is undocumented, so no quoting is safe and the name is refused, naming the field."""
+    with pytest.raises(QuotingError) as info:
+        W2003.rsm_refresh(library, field="jobs.j.ntbackup.library")
+    assert info.value.field == "jobs.j.ntbackup.library" and "ends with a backslash" in info.value.message
+    assert "rsm view /tlibrary" in (info.value.hint or "")
+    # a backslash inside the name is left alone: only the one before the closing quote is ambiguous
+    assert W2003.rsm_refresh("Lib\\A", field="f").command_line() == 'rsm refresh /LF"Lib\\A"'
+
+
 def test_2003_job_needs_ntbackup_settings() -> None:
     with pytest.raises(PlanError) as info:
         W2003.backup_commands("j", job(), node="a", selection="C:\\j.bks")
