@@ -23,7 +23,8 @@ except ImportError:
     shared = None
     CLPBACKUP_IMPORT_ERROR = traceback.format_exc()
 
-# The options every module takes, with the same meaning as in clpbackup_cluster.
+# The options every module takes, with the same meaning as in clpbackup_cluster. Documented once, by
+# the doc fragment clpbackup.cluster.common (plugins/doc_fragments/common.py): change both together.
 PLAN_OPTIONS = {
     "plan": {"type": "raw", "required": True},
     "password": {"type": "str", "no_log": True},

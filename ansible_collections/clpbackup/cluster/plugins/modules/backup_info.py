@@ -19,25 +19,15 @@ description:
 version_added: "0.1.0"
 author:
   - clpbackup developers (@clpbackup)
-requirements:
-  - python >= 3.10
-  - clpbackup (C(pip install clpbackup)), which brings pypsrp, on the controller
 options:
-  plan:
-    description:
-      - The clpbackup plan, as the path of a plan file on the controller or as the plan itself (a dictionary).
-    type: raw
-    required: true
   node:
     description:
       - Read this node only (a node name of the plan).
     type: str
-  password:
-    description:
-      - The WinRM password for every node, in place of the plan's password source. Never logged (C(no_log)).
-    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - clpbackup.cluster.common
+  - clpbackup.cluster.common.attributes
 attributes:
   check_mode:
     support: full
@@ -45,9 +35,6 @@ attributes:
       - Only reads, with or without check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
-    details: Runs on the controller; the targets are the Windows nodes named in the plan.
 seealso:
   - module: clpbackup.cluster.backup_plan
   - module: clpbackup.cluster.backup_run

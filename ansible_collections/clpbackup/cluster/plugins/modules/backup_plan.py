@@ -21,19 +21,7 @@ description:
 version_added: "0.1.0"
 author:
   - clpbackup developers (@clpbackup)
-requirements:
-  - python >= 3.10
-  - clpbackup (C(pip install clpbackup)), which brings pypsrp, on the controller
 options:
-  plan:
-    description:
-      - The clpbackup plan, as the path of a C(.yaml), C(.yml) or C(.json) plan file on the controller, or
-        as the plan itself (a dictionary with C(cluster), C(nodes), C(connection), C(jobs) ...).
-      - The plan is checked against the operating rules first; a plan that breaks a rule fails the task
-        and nothing is done on any node.
-      - "The plan never holds a password; it names where the password comes from (C(password: {env: VAR}))."
-    type: raw
-    required: true
   state:
     description:
       - V(present) deploys the batch files and schedules; running it twice changes nothing the second time.
@@ -57,15 +45,10 @@ options:
         (SCH-4). Without it such a node fails with the command to run.
     type: bool
     default: false
-  password:
-    description:
-      - The WinRM password for every node, in place of the plan's password source. Never logged
-        (C(no_log)); take it from Ansible Vault.
-      - Without it the password comes from the environment variable the plan names, as seen by the module
-        process on the controller (export it before running C(ansible-playbook)).
-    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - clpbackup.cluster.common
+  - clpbackup.cluster.common.attributes
 attributes:
   check_mode:
     support: full
@@ -77,9 +60,6 @@ attributes:
     details:
       - One diff per changed item and node (file, schedule, start-script block); a file's new content is
         shown in full.
-  platform:
-    platforms: posix
-    details: Runs on the controller; the targets are the Windows nodes named in the plan.
 notes:
   - The rule IDs in messages (JOB-1, SCH-2, OS-3, OWN-1 ...) are those of clpbackup's C(docs/rules.md).
   - Supersedes the standalone module C(clpbackup_cluster) (O(state=present) is its V(deployed)).
