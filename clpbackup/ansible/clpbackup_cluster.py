@@ -31,7 +31,7 @@ author:
   - clpbackup developers
 requirements:
   - python >= 3.10
-  - clpbackup (C(pip install clpbackup)), which brings pypsrp
+  - clpbackup (C(pip install .) in a clpbackup checkout, or its wheel), which brings pypsrp
 options:
   plan:
     description:
@@ -589,7 +589,7 @@ def run_module() -> None:
         module.fail_json(
             msg=missing_required_lib(
                 "pypsrp",
-                reason="to reach the nodes over PowerShell Remoting (pip install clpbackup brings it)",
+                reason="to reach the nodes over PowerShell Remoting (installing clpbackup brings it)",
             ),
             failed_nodes=[],
         )

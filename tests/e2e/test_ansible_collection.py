@@ -331,6 +331,41 @@ def test_backup_run_drill_check_then_real_then_refused_on_the_standby(coll: Coll
     assert r["standby"]["failed"] is True and "RS-1" in r["standby"]["msg"]
 
 
+def test_every_module_fails_a_plan_that_breaks_a_rule_with_its_findings(coll: Coll) -> None:
+    """The ``findings`` return value each module documents: a plan whose share job targets the
+    switchover volume (WSB-2) fails backup_plan, backup_info and backup_run before any node is
+    contacted, each with the finding naming the rule and the field; the cluster is untouched."""
+    bad = coll.dir / "plan-wsb2.yaml"
+    text = coll.plan.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["jobs"]["local-daily"]["target"] = data["cluster"]["switchover_volumes"][0]
+    bad.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    plan = str(bad)
+    run = playbook(
+        coll,
+        [
+            task("backup_info", "before", plan=str(coll.plan)),
+            task("backup_plan", "deploy", plan=plan, ignore_errors=True),
+            task("backup_info", "info", plan=plan, ignore_errors=True),
+            task("backup_run", "run", plan=plan, action="now", job="local-daily", ignore_errors=True),
+            task("backup_info", "after", plan=str(coll.plan)),
+        ],
+    )
+    assert run.rc == 0, run.output
+    r = run.results
+    for name in ("deploy", "info", "run"):
+        assert r[name]["failed"] is True, (name, r[name])
+        found = r[name]["findings"]
+        assert any(f["rule"] == "WSB-2" and f["severity"] == "error" for f in found), (name, found)
+        assert "nodes" not in r[name], (name, r[name])  # no node was contacted
+
+    def schedules(info: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+        nodes = info["nodes"].items()
+        return {n: sorted((x["name"], x["state"]) for x in node["schedules"]) for n, node in nodes}
+
+    assert schedules(r["after"]) == schedules(r["before"])
+
+
 def test_state_absent(coll: Coll) -> None:
     from clpbackup.ansible import clpbackup_cluster
 

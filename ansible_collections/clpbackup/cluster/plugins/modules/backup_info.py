@@ -84,6 +84,11 @@ failed_nodes:
   returned: always
   type: list
   elements: str
+findings:
+  description: The rule findings when the plan breaks a rule (the task fails and nothing is done on any node).
+  returned: when the plan breaks a rule
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -129,6 +129,11 @@ would_run_on:
   returned: in check mode with O(action=now)
   type: list
   elements: str
+findings:
+  description: The rule findings when the plan breaks a rule (the task fails and nothing is done on any node).
+  returned: when the plan breaks a rule
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
