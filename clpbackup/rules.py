@@ -414,6 +414,7 @@ def _job2_job4(plan: Plan, out: _Collector) -> None:
         fld = f"jobs.{name}.include"
         local_items: list[str] = []
         sw_items: list[str] = []
+        sw_at: list[int] = []  # where the switchover items are: a local job's finding points at the first
         for i, item in enumerate(job.include):
             low = item.strip().lower()
             if low in _EVERYTHING:
@@ -449,6 +450,7 @@ def _job2_job4(plan: Plan, out: _Collector) -> None:
                 continue
             if vol in sw:
                 sw_items.append(item)
+                sw_at.append(i)
                 covered.add(vol)
             else:
                 local_items.append(item)
@@ -465,8 +467,9 @@ def _job2_job4(plan: Plan, out: _Collector) -> None:
             out.add(
                 "JOB-2", "error",
                 f"the job is scope: local but includes the switchover volume(s) {', '.join(sw_items)}",
-                job=name, field=f"jobs.{name}.scope",
-                hint="set scope: switchover for this job (the partition is attached to one node at a time)",
+                job=name, field=f"{fld}[{sw_at[0]}]",
+                hint="set scope: switchover for this job (the partition is attached to one node at a time), "
+                "or move that item to a switchover job",
             )
         elif job.scope == "switchover" and not sw_items:
             known = ", ".join(plan.cluster.switchover_volumes) or "none listed"
