@@ -734,6 +734,19 @@ class Plan(_Model):
         if any(ord(ch) < 32 for ch in value):
             raise ValueError(f"{value!r}: a folder name cannot contain a control character (line break, tab)")
         value = value.rstrip("\\")
+        steps = value[3:].split("\\") if len(value) > 3 else []
+        odd = next((p for p in steps if p in ("", ".", "..") or p[-1] in ". "), None)
+        if odd is not None:
+            # Win32 normalizes a path before using it (Microsoft Learn, "File path formats on Windows
+            # systems": "." and ".." steps are evaluated, trailing periods and spaces are trimmed), so
+            # C:\data..\.. is C:\ — the batch files would land in another folder than the plan says,
+            # and ACL-1 would judge that one. Found by the long plan fuzz.
+            raise ValueError(
+                f"{value!r}: the step {odd!r} is empty, '.' or '..', or ends in a period or a space, which "
+                "Windows removes or resolves (Microsoft Learn, 'File path formats on Windows systems'), so "
+                "the folder would not be the one written here; write it as Windows resolves it, such as "
+                "C:\\clpbackup"
+            )
         if len(value) > MAX_DIR:
             # The AT command and cmd.exe use Win32 paths without the \\?\ prefix: past MAX_PATH the
             # folder can neither be created nor its batch files run.

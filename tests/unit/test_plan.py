@@ -361,6 +361,23 @@ def test_scripts_dir_is_an_absolute_local_path() -> None:
     assert Plan.from_dict(data).scripts_dir == "D:\\tools\\clpbackup"
 
 
+@pytest.mark.parametrize(
+    "scripts_dir",
+    ["C:\\data..\\..", "C:\\ops\\..\\clp", "C:\\.\\clp", "C:\\clp.", "C:\\clp \\x", "C:\\a\\\\b"],
+)
+def test_a_scripts_dir_windows_would_normalize_is_refused_at_load(scripts_dir: str) -> None:
+    """Found by the long plan fuzz: scripts_dir C:\\data..\\.. is C:\\ once Win32 has normalized it
+    (trailing periods trimmed, '..' evaluated: "File path formats on Windows systems"), so deploy
+    judged C:\\ by ACL-1 and would have put the batch files there. Refused at load, naming the field."""
+    data = plan_dict()
+    data["scripts_dir"] = scripts_dir
+    with pytest.raises(PlanError, match="File path formats on Windows systems") as info:
+        Plan.from_dict(data)
+    assert info.value.field == "scripts_dir"
+    data["scripts_dir"] = "C:\\ops.d\\clp bk\\"  # a period or a blank inside a step is fine
+    assert Plan.from_dict(data).scripts_dir == "C:\\ops.d\\clp bk"
+
+
 @pytest.mark.parametrize("scripts_dir", ["C:\\clp;b", "C:\\clp,b", "C:\\clp=b", "C:\\ops\\a;b c"])
 def test_scripts_dir_with_a_cmd_delimiter_is_refused_at_load(scripts_dir: str) -> None:
     """Found by the Wine judge (#14): ``cmd /c "C:\\clp;b\\job.bat"`` strips the quotes (nothing to
