@@ -90,12 +90,14 @@ class Proc:
 
 @dataclass
 class BatchFrame:
-    """One running batch context: the file's lines and labels, and the parameters ``%0``… of this
-    context (``call :label`` gives the subroutine its own ``%0``–``%9`` and ``%*``)."""
+    """One running batch context: the file's full path and the parameters ``%0``… of this context
+    (``call :label`` gives the subroutine its own ``%0``–``%9`` and ``%*``).
+
+    The file's lines are not kept: cmd.exe reads the next line from the file as it is on disk, at the
+    byte offset where the previous one ended (docs/windows-facts.md, "cmd.exe reads a running batch
+    file by byte offset")."""
 
     path: str  # the batch file's full path
-    lines: list[str]
-    labels: dict[str, int]  # lower-case label -> index of the line after it
     argv: list[str]  # %0, %1 ...
     star: str | None = None  # %* as typed after the label (None: the parameters joined by blanks)
     subroutine: bool = False

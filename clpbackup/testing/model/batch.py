@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from clpbackup.testing.model.base import BatchExit, BatchFrame, CmdSyntaxError, Goto, Proc, ToolResult, lines
 from clpbackup.testing.model.cmd import run_statement
+from clpbackup.testing.model.fs import FsError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clpbackup.testing.model.node import SimulatedWindows
@@ -234,18 +235,10 @@ def run_batch(node: SimulatedWindows, proc: Proc, path: str, args: list[str]) ->
     ``args`` are the parameters after the file name (``%1``…). ``exit /b N`` returns ``N``;
     ``exit N`` propagates as :class:`BatchExit` (whole) to the cmd.exe that runs the file.
     """
-    data = node.fs.read_bytes(path, proc.cwd)
-    text = node.decode(data)
-    script_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    labels: dict[str, int] = {}
-    for idx, line in enumerate(script_lines):
-        s = line.strip()
-        if s.startswith(":") and not s.startswith("::"):
-            label = s[1:].split()[0].lower() if s[1:].split() else ""
-            labels.setdefault(label, idx + 1)
+    node.fs.read_bytes(path, proc.cwd)  # a missing file fails here, as the caller expects
     full = node.fs.full_path(path, proc.cwd)
     node.note_batch(full)
-    return _execute(node, proc, BatchFrame(full, script_lines, labels, [path, *args]), 0)
+    return _execute(node, proc, BatchFrame(full, [path, *args]), 0)
 
 
 def run_subroutine(
@@ -253,14 +246,14 @@ def run_subroutine(
 ) -> ToolResult:
     """``call :label args`` (``call /?``): a new batch context of the same file that starts after the
     label, with its own ``%0`` (the label as typed), ``%1``… and ``%*``; it returns at ``goto :eof``,
-    ``exit /b [N]`` (ERRORLEVEL N) or the end of the file. Variables are shared with the caller."""
-    start = frame.labels.get(label.lower())
+    ``exit /b [N]`` (ERRORLEVEL N) or the end of the file. Variables are shared with the caller.
+    The label is looked for in the file as it is on disk now."""
+    data = _on_disk(node, frame.path)
+    start = None if data is None else _labels(data).get(label.lower())
     if start is None:
         return node.not_simulated_result(f"call :{label} of a label the batch file does not hold")
     sub = BatchFrame(
         frame.path,
-        frame.lines,
-        frame.labels,
         [":" + label, *split_batch_args(tail)],
         star=tail.lstrip(" \t,;="),
         subroutine=True,
@@ -268,23 +261,67 @@ def run_subroutine(
     return _execute(node, proc, sub, start)
 
 
-def _execute(node: SimulatedWindows, proc: Proc, frame: BatchFrame, pc: int) -> ToolResult:
-    """Run ``frame``'s lines from index ``pc`` in ``proc`` until the context ends."""
-    script_lines, labels, argv, full = frame.lines, frame.labels, frame.argv, frame.path
+def _on_disk(node: SimulatedWindows, path: str) -> bytes | None:
+    """The batch file's bytes as they are now (``None``: it is gone)."""
+    try:
+        return node.fs.read_bytes(path)
+    except FsError:
+        return None
+
+
+def _line_at(node: SimulatedWindows, data: bytes, offset: int) -> tuple[str, int]:
+    """The line that starts at byte ``offset`` (through the first LF, its CRs removed: dbenham's
+    phases 0 and 1.5) in the node's OEM code page, and the offset of the next line."""
+    nl = data.find(b"\n", offset)
+    end = len(data) if nl < 0 else nl + 1
+    return node.decode(data[offset:end].rstrip(b"\n")).replace("\r", ""), end
+
+
+def _labels(data: bytes) -> dict[str, int]:
+    """Lower-case label -> byte offset of the line after it (the first one from the top wins)."""
+    labels: dict[str, int] = {}
+    offset = 0
+    while offset < len(data):
+        nl = data.find(b"\n", offset)
+        end = len(data) if nl < 0 else nl + 1
+        s = data[offset:end].replace(b"\r", b"").strip()
+        if s.startswith(b":") and not s.startswith(b"::"):
+            words = s[1:].split()
+            # labels are ASCII in every file the model runs; a byte label is compared as Latin-1
+            labels.setdefault(words[0].decode("latin-1").lower() if words else "", end)
+        offset = end
+    return labels
+
+
+def _execute(node: SimulatedWindows, proc: Proc, frame: BatchFrame, offset: int) -> ToolResult:
+    """Run ``frame``'s file from byte ``offset`` in ``proc`` until the context ends.
+
+    Before each line the file is read again as it is on disk and the line taken at the offset where
+    the previous one ended: a file rewritten under a running cmd.exe goes on at that offset in the
+    new bytes (half a line, lines skipped or run twice), and a file deleted meanwhile ends the batch
+    with "The batch file cannot be found." (docs/windows-facts.md)."""
+    argv, full = frame.argv, frame.path
     stack_depth = len(proc.env_stack)
     outer_frame, proc.batch = proc.batch, frame
     out: list[str] = []
     err: list[str] = []
     steps = 0
     try:
-        while pc < len(script_lines):
+        while True:
+            data = _on_disk(node, full)
+            if data is None:
+                # cmd.exe says so on stderr and ends the batch context; ERRORLEVEL is left as it was
+                # (unverified: no public source gives the exit code)
+                err.append(lines(node.texts.t("cmd.batch_missing")))
+                break
+            if offset >= len(data):
+                break
             steps += 1
             if steps > MAX_STEPS:
                 node.record_not_simulated(f"batch file {full} ran more than {MAX_STEPS} statements (a loop?)")
                 err.append(lines("not simulated: endless loop in " + full))
                 return ToolResult(1, "".join(out), "".join(err))
-            raw = script_lines[pc]
-            pc += 1
+            raw, offset = _line_at(node, data, offset)
             stripped = raw.strip()
             if not stripped or (stripped.startswith(":") and not stripped.startswith("::")):
                 continue
@@ -308,11 +345,13 @@ def _execute(node: SimulatedWindows, proc: Proc, frame: BatchFrame, pc: int) -> 
                 label = g.label.lower()
                 if label == "eof":
                     break
+                now = _on_disk(node, full)
+                labels = _labels(now) if now is not None else {}
                 if label not in labels:
                     err.append(lines(node.texts.t("cmd.no_label", label=g.label)))
                     proc.errorlevel = 1
                     break
-                pc = labels[label]
+                offset = labels[label]
                 continue
             except CmdSyntaxError as exc:
                 err.append(lines(exc.message))

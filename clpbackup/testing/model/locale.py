@@ -56,6 +56,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     # KB 830473; ja text as cmd.exe of a ja-JP Windows prints it (unverified here)
     "cmd.line_too_long": ("The input line is too long.", "入力行が長すぎます。"),
     "cmd.syntax": ("The syntax of the command is incorrect.", "コマンドの構文が誤っています。"),
+    # cmd.exe when the running batch file is gone before its next line (docs/windows-facts.md);
+    # ja text assumed
+    "cmd.batch_missing": ("The batch file cannot be found.", "バッチ ファイルが見つかりません。"),
     "cmd.no_label": (
         "The system cannot find the batch label specified - {label}",
         "バッチ ラベルが指定されていません - {label}",  # ja assumed
