@@ -95,6 +95,7 @@ _EXACT_TONES: dict[str, Tone] = {
     "delete": "warn",
     "adopt": "change",
     "conflict": "bad",
+    "held": "warn",
     "foreign": "warn",
     "different": "warn",
     "stale": "warn",

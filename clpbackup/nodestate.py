@@ -16,6 +16,7 @@ touched — a task named like clpbackup's, an AT job that mentions the scripts f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -715,6 +716,8 @@ class ScheduleDiff:
     commands: list[Command]
     record: list[RecordLine]
     conflicts: list[str]
+    #: task names (``At<N>`` for an AT job) whose change was held back because they run now (LIVE-1)
+    held: list[str] = field(default_factory=list)
 
 
 def schedule_changes(
@@ -726,7 +729,8 @@ def schedule_changes(
     ``/F`` — only where the name is free or clpbackup's (OWN-1); AT jobs by command line, time and
     days, never added twice (IDEM-1). clpbackup's own entries (recorded, agreeing with the node) that
     the plan no longer has are removed; one-shot entries (failover, failback) are left to run;
-    foreign entries are never touched.
+    foreign entries are never touched. A task of clpbackup's that runs now is neither replaced nor
+    deleted, and an AT job that runs now is not replaced (LIVE-1: ``held``).
     """
     platform = get_platform(node.os)
     changes: list[Change] = []
@@ -757,6 +761,12 @@ def schedule_changes(
         )
     own = ownership(plan, node, art, state, adopt=adopt)
     conflicts: list[str] = []
+    held: list[str] = []
+
+    def running(name: str) -> bool:
+        # LIVE-1: a task that runs now is neither replaced nor deleted under its run
+        task = state.task(name)
+        return task is not None and is_running(task)
     for task in own.conflicts:
         conflicts.append(
             f"the task {_short(task)} exists, runs {task.task_to_run!r}, is not in clpbackup's record "
@@ -780,16 +790,30 @@ def schedule_changes(
                 Change("schedule", entry.name, "adopt" if _short(mine) in own.adopted else "unchanged")
             )
             keep.append(line)
+        elif running(entry.name):
+            changes.append(Change("schedule", entry.name, "held", before=why, after=held_text(entry.name)))
+            held.append(entry.name)
+            rt = state.record.task(entry.name)
+            if rt is not None:
+                keep.append(task_line(rt.name, rt.run, rt.at, rt.kind))
         else:
             changes.append(Change("schedule", entry.name, "update", before=why, after=after))
             creates.append((Command(entry.argv, node.os, field=f"jobs.{entry.job}"), line))
     for task in own.stale_tasks:
         short = _short(task)
-        changes.append(Change("schedule", short, "delete", before=task.task_to_run))
         rt = state.record.task(short)
         assert rt is not None
+        if running(short):
+            changes.append(Change("schedule", short, "held", before=task.task_to_run, after=held_text(short)))
+            held.append(short)
+            keep.append(task_line(rt.name, rt.run, rt.at, rt.kind))
+            continue
+        changes.append(Change("schedule", short, "delete", before=task.task_to_run))
         deletes.append((platform.schtasks_delete(short), task_line(rt.name, rt.run, rt.at, rt.kind)))
 
+    # the AT job that runs now stays, and so does the creation of its successor: two AT jobs of one
+    # job would both run (IDEM-1); the next deploy after the run replaces it
+    held_at = [j for j in own.stale_at if running(f"At{j.job_id}")]
     for i, entry in at_entries:
         label = f"AT {entry.at} {entry.run}"
         j = own.at.get(i)
@@ -797,6 +821,8 @@ def schedule_changes(
             known = any(recorded_at_agrees(r, j) for r in state.record.at_jobs)
             changes.append(Change("schedule", label, "unchanged" if known else "adopt"))
             keep.append(at_line(j.job_id, j.command, j.time, entry.days))
+        elif any(_same_batch(entry.run, h.command) for h in held_at):
+            changes.append(Change("schedule", label, "held", after=held_text("the AT job it replaces")))
         else:
             changes.append(Change("schedule", label, "create", after=f"{entry.kind} {entry.at} {entry.run}"))
             creates.append(
@@ -808,6 +834,14 @@ def schedule_changes(
                 )
             )
     for j in own.stale_at:
+        if j in held_at:
+            name = f"At{j.job_id}"
+            changes.append(
+                Change("schedule", f"AT #{j.job_id} {j.time} {j.command}", "held", after=held_text(name))
+            )
+            held.append(name)
+            keep.append(at_line(j.job_id, j.command, j.time, j.days))
+            continue
         why = "a second copy of a planned AT job (IDEM-1)" if any(d is j for d, _ in own.duplicate_at) else (
             "not in the plan"
         )
@@ -829,7 +863,23 @@ def schedule_changes(
     for cmd, made in creates:
         record.append(RecordLine(made.text, f"ran:{len(commands)}"))
         commands.append(cmd)
-    return ScheduleDiff(changes, commands, record, conflicts)
+    return ScheduleDiff(changes, commands, record, conflicts, held)
+
+
+def held_text(task: str) -> str:
+    """What a held schedule change shows in the diff and as its LIVE-1 problem."""
+    return (
+        f"LIVE-1: {task} is running now; its change was left for the next deploy "
+        "(deploy again after the run ends)"
+    )
+
+
+_BATCH_IN = re.compile(r"[A-Za-z]:\\[^\"]*?\.(?:bat|cmd)", re.IGNORECASE)
+
+
+def _same_batch(run: str, other: str | None) -> bool:
+    """True when the command lines ``run`` and ``other`` run the same batch file."""
+    return any(_runs_file(other, m.group(0)) for m in _BATCH_IN.finditer(run))
 
 
 def task_before(state: NodeState, name: str) -> str | None:
@@ -1810,3 +1860,84 @@ __all__ = [
     "version_problems",
     "wants_delegation",
 ]
+
+
+# -- LIVE-1: a batch file a running task executes is left as it is ------------------------------------
+
+#: The status words of a running task in ``schtasks /Query /FO CSV /V`` (parsers/schtasks.py knows
+#: the same two): the guard under the node lock looks for them.
+RUNNING_WORDS = ("Running", "実行中")
+
+
+def is_running(task: ScheduledTask) -> bool:
+    """True when the task shows Running (its status, or 0x41301 as its last result)."""
+    return task.state == "running" or task.last_result == _RUNNING
+
+
+def _runs_file(command: str | None, path: str) -> bool:
+    """True when a task's command line names ``path`` (a whole path: the next character ends it)."""
+    if not command:
+        return False
+    return re.search(re.escape(path) + r'(?=["\s]|$)', command, re.IGNORECASE) is not None
+
+
+def _is_batch(path: str) -> bool:
+    return path.lower().endswith((".bat", ".cmd"))
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """A batch file of clpbackup's that a task runs (LIVE-1): ``task`` its short name (``At3`` for an
+    AT job), ``running`` whether it shows Running now."""
+
+    path: str
+    task: str
+    running: bool
+
+    def problem_text(self, job: str | None, what: str) -> str:
+        """The LIVE-1 problem: the rule, the job, the file, the task and what to do."""
+        of = f"job {job}: " if job else ""
+        return (
+            f"LIVE-1: {of}{self.path} is being run by the task {self.task} (Running now); {what} "
+            "(cmd.exe reads a running batch file by byte offset: rewriting or deleting it would make "
+            "the run go on in the middle of another line); deploy again after the run ends"
+        )
+
+
+def batch_runs(state: NodeState, paths: Sequence[str]) -> dict[str, list[LiveRun]]:
+    """For each batch file in ``paths`` (lower-cased key), the node's tasks whose command runs it.
+
+    AT jobs are in the listing as ``At<N>`` (schtasks lists them with the other tasks,
+    docs/windows-facts.md): their running state is read the same way (unverified on 2003)."""
+    out: dict[str, list[LiveRun]] = {}
+    for path in paths:
+        if not _is_batch(path):
+            continue
+        for task in state.tasks or []:
+            if _runs_file(task.task_to_run, path):
+                out.setdefault(path.lower(), []).append(LiveRun(path, _short(task), is_running(task)))
+    return out
+
+
+def live_files(runs: Mapping[str, list[LiveRun]]) -> dict[str, LiveRun]:
+    """The batch files a task is running now (lower-cased path -> the first such run)."""
+    out: dict[str, LiveRun] = {}
+    for key, items in runs.items():
+        running = [r for r in items if r.running]
+        if running:
+            out[key] = running[0]
+    return out
+
+
+def running_guard(platform_query: Command, tasks: Sequence[str]) -> tuple[Command, str] | None:
+    """The LOCK-1 re-check of LIVE-1: ``schtasks /Query /FO CSV /V`` under the node lock, and the
+    pattern of a line that shows one of ``tasks`` Running (the apply is then stale: read again and
+    decide again). ``None`` without tasks."""
+    if not tasks:
+        return None
+    names = "|".join(re.escape(t) for t in sorted(set(tasks), key=str.lower))
+    words = "|".join(re.escape(w) for w in RUNNING_WORDS)
+    # verbose CSV: "HostName","TaskName","Next Run Time","Status",...  (TaskName with or without
+    # its leading \ ; the same columns on Task Scheduler 1.0 and 2.0, parsers/schtasks.py)
+    pattern = rf'(?im)^"[^"\r\n]*","\\?(?:{names})","[^"\r\n]*","(?:{words})"'
+    return platform_query, pattern

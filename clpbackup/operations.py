@@ -611,6 +611,7 @@ class ClusterBackup:
             problems.append(Problem("SCH-4", "the Schedule service is stopped; deploy starts it first", name))
         changes, request, conflicts = self._diff(read)
         res = DeployResult(name, check=check, changes=changes, problems=problems)
+        res.problems += self._held_problems(name, changes)
         res.problems += [
             Problem("OWN-1", f"{c.name}: {c.before}", name)
             for c in changes
@@ -629,11 +630,23 @@ class ClusterBackup:
                 "deploy with adopt=True (CLI --adopt) if it is an earlier clpbackup's",
             )
         if check:
-            res.changed = bool(res.diff)
+            res.changed = any(c.action != "held" for c in res.diff)
             return res
         if request is None:
             return res
-        applied = self._apply_locked(name, request)
+        first = list(res.problems)
+
+        def decide(again: _NodeRead) -> ApplyRequest | None:
+            # the node changed under the lock (a run started since the read, LIVE-1): the diff and
+            # its held changes are those of the new read
+            changes, request, conflicts = self._diff(again)
+            if conflicts:
+                raise PreflightFailed("; ".join(conflicts), node=name, rule="OWN-1")
+            res.changes = changes
+            res.problems = [p for p in first if p.rule != "LIVE-1"] + self._held_problems(name, changes)
+            return request
+
+        applied = self._apply_locked(name, request, decide=decide)
         self._check_applied(name, applied)
         res.changed = applied.changed
         return res
@@ -646,12 +659,22 @@ class ClusterBackup:
         res.problems += [
             Problem("OWN-1", f"{c.name}: {c.before}", name) for c in changes if c.action == "conflict"
         ]
+        res.problems += self._held_problems(name, changes)
         if check:
-            res.changed = any(c.action != "conflict" for c in res.diff)  # would change (Ansible)
+            # would change (Ansible)
+            res.changed = any(c.action not in ("conflict", "held") for c in res.diff)
             return res
         if request is None:
             return res
-        applied = self._apply_locked(name, request, decide=lambda again: self._removal(again)[1])
+        first = [p for p in res.problems if p.rule != "LIVE-1"]
+
+        def decide(again: _NodeRead) -> ApplyRequest | None:
+            changes, request = self._removal(again)
+            res.changes = changes
+            res.problems = first + self._held_problems(name, changes)
+            return request
+
+        applied = self._apply_locked(name, request, decide=decide)
         self._check_applied(name, applied)
         for path, why in applied.delete_errors.items():
             res.problems.append(Problem("OWN-1", f"{path} could not be deleted: {why}", name))
@@ -676,6 +699,10 @@ class ClusterBackup:
         deletes: list[str] = []
         commands: list[CommandSpec] = []
         lines: list[RecordLine] = [header_line(self.plan.cluster.name)]
+        # LIVE-1: a batch file a task runs now is not deleted under its run, nor is that task
+        runs = nodestate.batch_runs(state, [f.path for f in rec.files])
+        live = nodestate.live_files(runs)
+        touched: list[str] = []
         for f in rec.files:
             now = read.result.files.get(f.path)
             have = now.sha256 if now is not None else None
@@ -687,6 +714,13 @@ class ClusterBackup:
             if have != f.sha256:
                 changes.append(Change("file", f.path, "conflict", before=LEFT_CHANGED))
                 continue
+            run = live.get(f.path.lower())
+            if run is not None:
+                held = run.problem_text(None, "not deleted")
+                changes.append(Change("file", f.path, "held", before=f.sha256, after=held))
+                lines.append(file_line(f.path, f.sha256))
+                continue
+            touched.append(f.path)
             changes.append(Change("file", f.path, "delete", before=f.sha256))
             lines.append(file_line(f.path, f.sha256, f"notdeleted:{len(deletes)}"))
             deletes.append(f.path)
@@ -724,7 +758,13 @@ class ClusterBackup:
             lines.append(block_line(block.path, block.sha256, f"notwrote:{len(writes)}"))
             writes.append(FileWrite(block.path, after))
         for t in rec.tasks:
-            if state.task(t.name) is None:
+            task = state.task(t.name)
+            if task is None:
+                continue
+            if nodestate.is_running(task):
+                held = nodestate.held_text(t.name)
+                changes.append(Change("schedule", t.name, "held", before=t.run, after=held))
+                lines.append(task_line(t.name, t.run, t.at, t.kind))
                 continue
             changes.append(Change("schedule", t.name, "delete", before=t.run))
             lines.append(RecordLine(task_line(t.name, t.run, t.at, t.kind).text, f"notran:{len(commands)}"))
@@ -732,6 +772,12 @@ class ClusterBackup:
         for a in rec.at_jobs:
             job = next((j for j in state.at_jobs or [] if nodestate.recorded_at_agrees(a, j)), None)
             if job is None:
+                continue
+            at_task = state.task(f"At{a.id}")
+            if at_task is not None and nodestate.is_running(at_task):
+                held = nodestate.held_text(f"At{a.id}")
+                changes.append(Change("schedule", f"AT #{a.id} {a.at} {a.run}", "held", after=held))
+                lines.append(at_line(a.id, a.run, a.at, a.days))
                 continue
             changes.append(Change("schedule", f"AT #{a.id} {a.at} {a.run}", "delete", before=job.schedule))
             lines.append(RecordLine(at_line(a.id, a.run, a.at, a.days).text, f"notran:{len(commands)}"))
@@ -741,6 +787,7 @@ class ClusterBackup:
         guards: list[Guard] = [Guard(path=render.record_path(self.plan), sha256=state.record_sha256)]
         if state.at_listing is not None:
             guards.append(Guard(command=platform.at_query(), stdout=state.at_listing))
+        guards += self._live_guard(read, runs, touched, changes)
         record = RecordWrite(render.record_path(self.plan), [x.text for x in lines], [x.when for x in lines])
         return changes, ApplyRequest(
             writes=writes,
@@ -830,6 +877,10 @@ class ClusterBackup:
         conflicts: list[str] = []
         start_script = self.plan.cluster.start_script
         planned = set()
+        # LIVE-1: a batch file a task runs now is neither rewritten nor deleted under its run
+        runs = nodestate.batch_runs(state, [f.path for f in art.files] + [r.path for r in state.record.files])
+        live = nodestate.live_files(runs)
+        touched: list[str] = []  # the batch files this apply writes or deletes
         for f in art.files:
             if f.role == "start-fragment" and start_script:
                 continue
@@ -850,6 +901,14 @@ class ClusterBackup:
                 changes.append(Change("file", f.path, "conflict", before=have, after=f.sha256))
                 conflicts.append(f"{f.path} exists, {why}, and differs from what the plan renders")
                 continue
+            run = live.get(f.path.lower())
+            if run is not None:
+                held = run.problem_text(f.job, "left as it is")
+                changes.append(Change("file", f.path, "held", before=have, after=held))
+                if recorded is not None:
+                    lines.append(file_line(f.path, recorded.sha256))
+                continue
+            touched.append(f.path)
             changes.append(
                 Change("file", f.path, "create" if have is None else "update", before=have, after=f.sha256)
             )
@@ -869,7 +928,13 @@ class ClusterBackup:
             now = read.result.files.get(old.path)
             if now is None or now.error is not None:
                 lines.append(file_line(old.path, old.sha256))
+            elif now.sha256 == old.sha256 and old.path.lower() in live:
+                run = live[old.path.lower()]
+                held = run.problem_text(None, "not deleted")
+                changes.append(Change("file", old.path, "held", before=old.sha256, after=held))
+                lines.append(file_line(old.path, old.sha256))
             elif now.sha256 == old.sha256:
+                touched.append(old.path)
                 changes.append(Change("file", old.path, "delete", before=old.sha256))
                 # a failed delete keeps the line: still clpbackup's, the next deploy retries
                 lines.append(file_line(old.path, old.sha256, f"notdeleted:{len(deletes)}"))
@@ -922,6 +987,7 @@ class ClusterBackup:
         guards: list[Guard] = [Guard(path=render.record_path(self.plan), sha256=state.record_sha256)]
         if state.at_listing is not None:
             guards.append(Guard(command=get_platform(read.node.os).at_query(), stdout=state.at_listing))
+        guards += self._live_guard(read, runs, touched, sched.changes)
         return (
             changes,
             ApplyRequest(
@@ -937,6 +1003,30 @@ class ClusterBackup:
             ),
             conflicts,
         )
+
+    def _live_guard(
+        self,
+        read: _NodeRead,
+        runs: Mapping[str, list[nodestate.LiveRun]],
+        touched: Sequence[str],
+        schedule: Sequence[Change],
+    ) -> list[Guard]:
+        """LIVE-1 under the node lock (LOCK-1): the tasks that run a batch file this apply writes or
+        deletes, and the tasks it replaces or deletes, must not show Running when the apply starts;
+        if one does (its run began after the read), the apply is stale: read again, decide again."""
+        tasks = [r.task for path in touched for r in runs.get(path.lower(), [])]
+        tasks += [
+            c.name for c in schedule if c.action in ("update", "delete") and not c.name.startswith("AT ")
+        ]
+        guard = nodestate.running_guard(get_platform(read.node.os).schtasks_query(), tasks)
+        if guard is None or read.state.tasks is None:
+            return []
+        return [Guard(command=guard[0], refuse=guard[1])]
+
+    @staticmethod
+    def _held_problems(name: str, changes: Sequence[Change]) -> list[Problem]:
+        """LIVE-1: each change left for the next deploy, with its reason (the change's ``after``)."""
+        return [Problem("LIVE-1", c.after or c.name, name) for c in changes if c.action == "held"]
 
     def _node_lock(self) -> NodeLock:
         lease = int(self.plan.connection.deadline) + 60
@@ -1097,6 +1187,7 @@ class ClusterBackup:
             schedule_service=f"{read.facts.schedule_start_mode}/{read.facts.schedule_state}",
         )
         art = self.artifacts[name]
+        live = nodestate.live_files(nodestate.batch_runs(read.state, [f.path for f in art.files]))
         for f in art.files:
             if f.role == "start-fragment" and self.plan.cluster.start_script:
                 continue
@@ -1107,7 +1198,12 @@ class ClusterBackup:
                 else ("matching" if have.sha256 == f.sha256 else "different")
             )
             res.files[f.path] = state
-            if state != "matching":
+            run = live.get(f.path.lower())
+            if state != "matching" and run is not None:
+                # why the node is not yet as planned: deploy leaves the file until the run ends
+                why = run.problem_text(f.job, "deploy leaves it as it is until then")
+                res.problems.append(Problem("JOB-1", f"{f.path} is {state}; {why}", name))
+            elif state != "matching":
                 res.problems.append(Problem("JOB-1", f"{f.path} is {state}; run deploy", name))
         res.problems += self._start_script_problems(read)
         res.schedules = nodestate.schedule_status(self.plan, read.node, art, read.state, owner)

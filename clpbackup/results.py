@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from clpbackup.errors import ClpBackupError, describe
 
-Action = Literal["create", "update", "delete", "unchanged", "adopt", "conflict"]
+Action = Literal["create", "update", "delete", "unchanged", "adopt", "conflict", "held"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class Change:
     """One item of a deploy diff: a file, a schedule, the start-script block or clpbackup's record
     on the node (OWN-1). ``adopt``: an entry exactly as the plan renders it, taken into the record;
     ``conflict``: a foreign entry where the plan needs one (deploy refuses the node), or a file of
-    clpbackup's the operator changed since, left in place and reported (OWN-1)."""
+    clpbackup's the operator changed since, left in place and reported (OWN-1); ``held``: a change
+    left for the next deploy because a task runs that batch file (or is that task) now (LIVE-1:
+    ``after`` says which and what to do)."""
 
     kind: Literal["file", "schedule", "start-script", "record"]
     name: str

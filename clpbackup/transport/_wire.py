@@ -119,6 +119,7 @@ def apply_parameters(req: ApplyRequest, *, codepage: int, command_timeout: int) 
         "GuardPrograms": guard_programs,
         "GuardArguments": guard_arguments,
         "GuardOutputs": [g.stdout for g in guard_commands],
+        "GuardRefuse": [g.refuse for g in guard_commands],
         "RecordPath": record.path if record else "",
         "RecordLines": list(record.lines) if record else [],
         "RecordWhen": list(record.when) if record else [],

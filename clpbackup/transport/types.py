@@ -163,13 +163,16 @@ class Guard:
     """A read the apply's decisions rest on, checked again under the lock (LOCK-1).
 
     Either a file (``path``; ``sha256`` ``None`` = the file must not exist) or a read-only native
-    command (``command``) whose standard output must still be ``stdout`` exactly.
+    command (``command``) whose standard output must still be ``stdout`` exactly — or, with
+    ``refuse`` (a regular expression, .NET and Python alike), must not match it (LIVE-1: no task
+    that runs a file the apply writes shows Running).
     """
 
     path: str | None = None
     sha256: str | None = None
     command: CommandSpec | None = None
     stdout: str = ""
+    refuse: str = ""
 
 
 @dataclass(frozen=True)

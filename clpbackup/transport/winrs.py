@@ -555,7 +555,8 @@ class WinrsSession(WinRMSession):
                     stale.append(g.path)
             elif g.command is not None:
                 run = self._commands([g.command], stop_on_error=False, timeout=request.command_timeout)[0]
-                if run.rc != 0 or run.stdout != g.stdout:
+                changed = re.search(g.refuse, run.stdout) is not None if g.refuse else run.stdout != g.stdout
+                if run.rc != 0 or changed:
                     stale.append(" ".join(run.argv))
         return stale
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clpbackup import nodestate
+from clpbackup.commands import Command
 from clpbackup.errors import PlanError
 from clpbackup.ownership import OwnerDecision
 from clpbackup.parsers.at import AtJob
@@ -507,3 +509,88 @@ def test_restore_source_refuses_when_a_node_versions_are_unknown(plan2012: Plan)
     assert any(
         p.rule == "RS-1" and p.node == "node-b" and "Access is denied." in p.message for p in src.problems
     )
+
+
+# -- LIVE-1 -------------------------------------------------------------------------------------------
+
+
+def test_live_runs_are_the_running_tasks_that_name_the_whole_batch_path() -> None:
+    bat = r"C:\clpbackup\local-daily.bat"
+    state = nodestate.NodeState(
+        tasks=[
+            task("clpbackup-p-local-daily", f'cmd /c "{bat}"', "01:00", state="running"),
+            task(
+                "clpbackup-p-local-daily-drill-weekly",
+                r'cmd /c "C:\clpbackup\local-daily-drill-weekly.bat"',
+                "08:00",
+                state="running",
+            ),
+            task("At3", rf"cmd /c {bat}", "02:00", last_result=0x41301),  # 0x41301: running
+            task("other", rf'cmd /c "{bat}.old"', "03:00", state="running"),  # another file
+        ]
+    )
+    runs = nodestate.batch_runs(state, [bat, r"C:\clpbackup\notes.txt"])
+    found = [(r.task, r.running) for r in runs[bat.lower()]]
+    assert found == [("clpbackup-p-local-daily", True), ("At3", True)]
+    assert nodestate.live_files(runs)[bat.lower()].task == "clpbackup-p-local-daily"
+    idle = nodestate.NodeState(tasks=[task("clpbackup-p-local-daily", f'cmd /c "{bat}"', "01:00")])
+    assert nodestate.live_files(nodestate.batch_runs(idle, [bat])) == {}
+
+
+def test_the_running_guard_matches_a_running_row_of_the_listed_tasks_only() -> None:
+    """``schtasks /Query /FO CSV /V`` rows (Task Scheduler 2.0 with its leading \\, 1.0 without;
+    English and Japanese status words, parsers/schtasks.py)."""
+    query = Command(("schtasks", "/Query", "/FO", "CSV", "/V"), "2012")
+    guard = nodestate.running_guard(query, ["clpbackup-p-local-daily", "At3"])
+    assert guard is not None and guard[0] is query
+    pattern = guard[1]
+    v2 = '"NODE-A","\\{name}","1/16/2024 1:00:00 AM","{status}","Interactive/Background"'
+    rows = {
+        v2.format(name="clpbackup-p-local-daily", status="Running"): True,
+        v2.format(name="clpbackup-p-local-daily", status="Ready"): False,
+        v2.format(name="clpbackup-p-local-daily", status="実行中"): True,
+        '"FS-01","At3","23:00:00, 1/15/2024","Running","Interactive/Background"': True,  # 2003: no \\
+        v2.format(name="clpbackup-p-shared-daily", status="Running"): False,
+        v2.format(name="clpbackup-p-local-daily-x", status="Running"): False,
+    }
+    header = '"HostName","TaskName","Next Run Time","Status","Logon Mode"\r\n'
+    for row, running in rows.items():
+        assert (re.search(pattern, header + row + "\r\n") is not None) is running, row
+    assert nodestate.running_guard(query, []) is None
+
+
+def test_a_running_task_is_neither_replaced_nor_deleted_live1(plan2012: Plan) -> None:
+    node = plan2012.home_node
+    art = plan2012.render()[node.name]
+    tasks = deployed_tasks(plan2012, node.name)
+    tasks[0] = task(tasks[0].name, tasks[0].task_to_run or "", "09:09", state="running")
+    old = r'cmd /c "C:\clpbackup\old-job.bat"'
+    tasks.append(task("clpbackup-prod-db-old-job", old, "02:00", state="running"))
+    state = nodestate.NodeState(tasks=tasks, record=recorded(tasks=tasks))
+    diff = nodestate.schedule_changes(plan2012, node, art, state)
+    actions = {c.name: c.action for c in diff.changes}
+    assert actions[tasks[0].name] == "held" and actions["clpbackup-prod-db-old-job"] == "held"
+    assert diff.commands == [] and diff.held == [tasks[0].name, "clpbackup-prod-db-old-job"]
+    kept = {json.loads(x.text)["name"] for x in diff.record}
+    assert {tasks[0].name, "clpbackup-prod-db-old-job"} <= kept  # still clpbackup's: the next deploy
+    assert all("LIVE-1" in (c.after or "") for c in diff.changes if c.action == "held")
+
+
+def test_a_running_at_job_is_not_replaced_and_its_successor_waits_live1(plan2008: Plan) -> None:
+    node = plan2008.home_node
+    art = plan2008.render()[node.name]
+    jobs = at_jobs_for(plan2008, node.name)
+    moved = AtJob(job_id=1, status=None, schedule=jobs[0].schedule, kind="each", days=jobs[0].days,
+                  time="09:09", command=jobs[0].command)
+    state = nodestate.NodeState(
+        tasks=[task("At1", jobs[0].command, "09:09", state="running")],
+        at_jobs=[moved, *jobs[1:]],
+        record=recorded(at_jobs=[moved, *jobs[1:]]),
+    )
+    diff = nodestate.schedule_changes(plan2008, node, art, state)
+    assert diff.commands == [] and diff.held == ["At1"]
+    assert [c.action for c in diff.changes].count("held") == 2  # the old AT job and its successor
+    idle = nodestate.NodeState(
+        tasks=[task("At1", jobs[0].command, "09:09")], at_jobs=[moved, *jobs[1:]], record=state.record
+    )
+    assert [c.argv[0] for c in nodestate.schedule_changes(plan2008, node, art, idle).commands] == ["at", "at"]

@@ -203,6 +203,7 @@ EXPECTED_PARAMETERS = {
               "$Programs", "$Arguments", "$StopOnError", "$CodePage", "$CommandTimeoutSeconds",
               "$LockPath", "$LockOwner", "$LockSeconds", "$LockWaitSeconds",
               "$GuardPaths", "$GuardHashes", "$GuardPrograms", "$GuardArguments", "$GuardOutputs",
+              "$GuardRefuse",
               "$RecordPath", "$RecordLines", "$RecordWhen"},
 }
 

@@ -125,6 +125,7 @@ def _param_case(params: dict[str, Any]) -> dict[str, Any]:
         "GuardPrograms",
         "GuardArguments",
         "GuardOutputs",
+        "GuardRefuse",
         "RecordPath",
         "RecordLines",
         "RecordWhen",
@@ -599,10 +600,18 @@ def _stale_guards(node: SimulatedWindows, proc: Proc, params: dict[str, Any], co
     programs = _strings(params, "GuardPrograms")
     arguments = _strings(params, "GuardArguments")
     outputs = _strings(params, "GuardOutputs")
+    refuse = _strings(params, "GuardRefuse")
     for i, program in enumerate(programs):
         text = arguments[i] if i < len(arguments) else ""
         run = invoke_native(node, proc, program, text, i, codepage)
-        if run["rc"] != 0 or run["stdout"] != (outputs[i] if i < len(outputs) else ""):
+        pattern = refuse[i] if i < len(refuse) else ""
+        # [regex]::IsMatch: .NET's syntax for the patterns clpbackup sends is Python's too
+        changed = (
+            re.search(pattern, run["stdout"]) is not None
+            if pattern
+            else run["stdout"] != (outputs[i] if i < len(outputs) else "")
+        )
+        if run["rc"] != 0 or changed:
             stale.append(f"{program} {text}".strip())
     return stale
 

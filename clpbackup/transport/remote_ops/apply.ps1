@@ -18,6 +18,7 @@ param(
     [string[]]$GuardPrograms = @(),
     [string[]]$GuardArguments = @(),
     [string[]]$GuardOutputs = @(),
+    [string[]]$GuardRefuse = @(),
     [string]$RecordPath = '',
     [string[]]$RecordLines = @(),
     [string[]]$RecordWhen = @(),
@@ -169,7 +170,12 @@ function Get-StaleGuards {
             $argumentText = $GuardArguments[$i]
         }
         $run = Invoke-Native $GuardPrograms[$i] $argumentText $i
-        if (($run.rc -ne 0) -or -not ($run.stdout -ceq $GuardOutputs[$i])) {
+        # With a pattern (LIVE-1) the output must not match it; without one it must be unchanged.
+        $changed = -not ($run.stdout -ceq $GuardOutputs[$i])
+        if (($i -lt $GuardRefuse.Length) -and $GuardRefuse[$i]) {
+            $changed = [regex]::IsMatch($run.stdout, $GuardRefuse[$i])
+        }
+        if (($run.rc -ne 0) -or $changed) {
             $stale += ($GuardPrograms[$i] + ' ' + $argumentText).Trim()
         }
     }
