@@ -128,3 +128,25 @@ def test_w9_for_f_reads_cp932_lines_byte_by_byte_under_wine(wine: dict[int, Wine
     node.write_file("C:\\pin\\t.bat", "".join(x + "\r\n" for x in lines))
     node.run_scheduled('cmd /c "C:\\pin\\t.bat"')
     assert node.fs.read_bytes("C:\\pin\\out.txt") == b"[" + line + b"]\r\n"
+
+
+def test_w10_a_running_batch_file_is_not_read_again_under_wine(wine: dict[int, WinePrefix]) -> None:
+    """Windows: cmd.exe opens the running batch file again (by name) before each line and reads at the
+    byte offset where the previous one ended (windows-facts.md, "cmd.exe reads a running batch file
+    by byte offset"; the simulator follows it). Wine 8 keeps the file it opened: a file replaced
+    under it by another (``move /y``, as deploy's write-and-rename does) or deleted runs on as it
+    was; a change in place (an append) is read at the offset, as on Windows."""
+    first, second = "@echo off", "move /y C:\\pin\\new.bat C:\\pin\\t.bat >nul"
+    offset = len(first + second) + 4  # two CRLFs
+    head = "@echo off\r\nrem "
+    # read from its start the new file only remarks; read at the old offset it writes "half"
+    new = head + "x" * (offset - len(head)) + "echo half> C:\\pin\\out.txt\r\nexit /b 7\r\n"
+    lines = [first, second, "echo old> C:\\pin\\out.txt"]
+    files = {"C:\\pin\\new.bat": new.encode("ascii")}
+    assert _output(wine[437], lines, files) == b"old\r\n"
+    assert _simulated(lines, files) == b"half\r\n"
+    deleted = ["@echo off", "echo before> C:\\pin\\out.txt", 'del "%~f0"', "echo after>> C:\\pin\\out.txt"]
+    assert _output(wine[437], deleted) == b"before\r\nafter\r\n"
+    assert _simulated(deleted) == b"before\r\n"  # Windows: "The batch file cannot be found."
+    appended = ["@echo off", "echo old> C:\\pin\\out.txt", 'echo echo appended^>^> C:\\pin\\out.txt>>"%~f0"']
+    assert _output(wine[437], appended) == _simulated(appended) == b"old\r\nappended\r\n"
