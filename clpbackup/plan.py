@@ -448,7 +448,7 @@ def _backslashes(item: str) -> str:
 _NOT_IN_ITEMS = "".join(c for c in _NOT_IN_NAMES if c not in ":*?")
 
 
-_RESERVED = "(the reserved characters < > \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces')"
+_RESERVED = "(the reserved characters < > : \" | of Microsoft Learn's 'Naming Files, Paths, and Namespaces')"
 
 
 def _reserved_character(value: str) -> str | None:
@@ -457,10 +457,18 @@ def _reserved_character(value: str) -> str | None:
 
 
 def _windows_name_characters(item: str) -> str:
-    """An include or exclude holding ``<``, ``>``, ``"`` or ``|`` names nothing that can exist on a
-    node: refused when the plan loads, naming the item, rather than at deploy (NT-2's live check on
-    2003) or as a quoting error of the batch line (QUOTE)."""
+    """An include or exclude holding ``<``, ``>``, ``"``, ``|`` or a ``:`` outside its drive names
+    nothing that can exist on a node: refused when the plan loads, naming the item, rather than at
+    deploy (NT-2's live check on 2003) or as a quoting error of the batch line (QUOTE)."""
     bad = _reserved_character(item)
+    # ":" belongs to the drive (C:, \\?\C:); anywhere else it is reserved as well (the tools'
+    # wildcards * and ? stay allowed). Found by the long plan fuzz: E:\$(Get-Item C:\) loaded, and only
+    # NT-2's live check on 2003 refused it at deploy.
+    rest = item[4:] if item.startswith("\\\\?\\") else item
+    # "*:" is a drive too: JOB-4 names it as the "everything" selection it is
+    rest = rest[2:] if re.match(r"[A-Za-z*]:", rest) else rest
+    if bad is None and ":" in rest:
+        bad = ":"
     if bad is not None:
         raise ValueError(
             f"{item!r} holds {bad!r}, which no Windows file or folder name can hold {_RESERVED}, so "

@@ -301,7 +301,8 @@ def mutate(
 
 # Fields whose value other rules read: a change there may be reported on the field that reads it.
 _READERS: dict[str, tuple[str, ...]] = {
-    "cluster.switchover_volumes": ("jobs",),  # JOB-2 / WSB-2 on the jobs that include or target them
+    # JOB-2 / WSB-2 on the jobs that include or target them; JOB-1 on a scripts_dir on such a volume
+    "cluster.switchover_volumes": ("jobs", "scripts_dir"),
     "nodes": ("jobs",),  # {node} in targets expands to the node's name (WSB-3, QUOTE per node)
     "connection.codepage": ("jobs", "scripts_dir"),  # QUOTE: a value outside the new code page
     "scheduler": ("failover_backup", "jobs"),

@@ -87,7 +87,7 @@ def _sec1(d: dict[str, Any]) -> None:
 
 
 def _quote(d: dict[str, Any]) -> None:
-    d["jobs"]["local-daily"]["include"] = ["C:\\data\r\nformat C:"]
+    d["jobs"]["local-daily"]["include"] = ["C:\\data\r\necho injected"]
 
 
 BROKEN = [("WSB-2", _wsb2), ("WSB-3", _wsb3), ("SCH-3", _sch3), ("OS-1", _os1), ("SEC-1", _sec1),

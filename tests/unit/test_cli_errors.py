@@ -142,6 +142,20 @@ def test_an_include_or_exclude_no_windows_name_can_hold_is_refused_at_load(tmp_p
     assert info.value.field == "jobs.local-daily.exclude[1]" and repr(char) in info.value.message
 
 
+@pytest.mark.parametrize("item", ["E:\\$(Get-Item C:\\)", "C:\\data:stream", "\\\\?\\C:\\a:b", "D:\\a\\b:"])
+def test_a_colon_outside_the_drive_is_refused_at_load(item: str) -> None:
+    """Found by the long plan fuzz: ``E:\\$(Get-Item C:\\)`` loaded and only NT-2's live check on 2003
+    refused it at deploy. ":" is reserved in names (Microsoft Learn, "Naming Files, Paths, and
+    Namespaces") except after the drive letter; the drive forms stay accepted."""
+    data = yaml.safe_load(SOURCE)
+    data["jobs"]["local-daily"]["include"] = ["C:\\data", item]
+    with pytest.raises(PlanError) as info:
+        Plan.from_dict(data)
+    assert info.value.field == "jobs.local-daily.include[1]" and "':'" in info.value.message
+    data["jobs"]["local-daily"]["include"] = ["C:\\data", "d:", "D:\\app\\config\\"]
+    Plan.from_dict(data)
+
+
 @pytest.mark.parametrize("char", ["<", ">", '"', "|"])
 def test_a_target_no_volume_or_share_name_can_hold_is_refused_at_load(tmp_path: Path, char: str) -> None:
     """The same reserved characters in a WSB target: refused when the plan loads, naming the field and
