@@ -149,3 +149,22 @@ def test_fault_ended_exits_0_with_a_failed_log(codepage: int) -> None:
     assert state(node).events[-1].entry_type == "Error" and not state(node).faults
     assert node.run_scheduled(LINE + ' /P "4mm DDS" /UM /D "shared"') == 0
     assert parse_log(log(node, 2)).ok  # one-shot: the next run is good
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        # a no-break space is no blank to Windows: the quoted value is masked, /UM stays
+        ('backup "@C:\\s.bks" /P "\xa0" /UM /D "x"', 'backup "@C:\\s.bks" /P *** /UM /D "x"'),
+        ("backup /P \xa0 /UM", "backup /P *** /UM"),
+        ('x /RP "a b" /F', "x /RP *** /F"),
+        ("wbadmin start backup -password:Pa55\tx", "wbadmin start backup -password:***\tx"),
+    ],
+)
+def test_the_history_masks_the_value_windows_would_pass(line: str, masked: str) -> None:
+    """SEC-1 in the simulator's history: the value after /P, /RP or -password: as Windows splits the
+    line (space and tab only, "Parsing C Command-Line Arguments"). Found by the long plan fuzz: with
+    Python's \\s a no-break space media pool made the mask take /UM instead."""
+    from clpbackup.testing.model.node import redact
+
+    assert redact(line) == masked

@@ -38,7 +38,10 @@ from clpbackup.testing.model.taskscheduler import COULD_NOT_START, TaskScheduler
 #: GetExitCodeProcess of a process that has not exited (STILL_ACTIVE, 259)
 STILL_ACTIVE = 259
 
-_SECRET_ARGS = re.compile(r'(?i)(/rp\s+|/p\s+|-password:)("[^"]*"|\S+)')
+# Blanks as Windows splits a command line: space and tab only (Microsoft Learn, "Parsing C
+# Command-Line Arguments"); Python's \s would also take a no-break space (U+00A0) and mask the next
+# argument instead of the value (found by the long plan fuzz: /P "\xa0" /UM).
+_SECRET_ARGS = re.compile(r'(?i)(/rp[ \t]+|/p[ \t]+|-password:)("[^"]*"|[^ \t]+)')
 
 
 def redact(text: str) -> str:
