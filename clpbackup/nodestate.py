@@ -31,7 +31,7 @@ from clpbackup.parsers.at import AtJob, parse_at_list
 from clpbackup.parsers.common import decode
 from clpbackup.parsers.eventlog import LoggedEvent, parse_events
 from clpbackup.parsers.ntbackup import NtbackupLog, parse_log
-from clpbackup.parsers.schtasks import ScheduledTask, parse_delete_output, parse_query_csv
+from clpbackup.parsers.schtasks import RUNNING_WORDS, ScheduledTask, parse_delete_output, parse_query_csv
 from clpbackup.parsers.wbadmin import (
     BackupVersion,
     DrillLog,
@@ -70,6 +70,11 @@ T = TypeVar("T")
 # Windows "has not yet run" (SCHED_S_TASK_HAS_NOT_RUN, 0x41303) and "is running" (0x41301).
 _NOT_YET_RUN = 0x41303
 _RUNNING = 0x41301
+
+
+def is_running(task: ScheduledTask) -> bool:
+    """True when the task shows Running (its status, or 0x41301 as its last result)."""
+    return task.state == "running" or task.last_result == _RUNNING
 
 
 @dataclass
@@ -1404,7 +1409,7 @@ def run_started(before: NodeState, after: NodeState, task: str) -> bool:
     new = after.task(task)
     if new is None:
         return False
-    if new.state == "running" or new.last_result == _RUNNING:
+    if is_running(new):
         return True
     old = before.task(task)
     return new.last_run is not None and (old is None or old.last_run != new.last_run)
@@ -1439,7 +1444,7 @@ def run_result(
         res.outcome = "failed"
         res.problems.append(Problem("RUN", f"the task {name} that runs {job} is gone", node.name))
         return res
-    if task.state == "running" or task.last_result == _RUNNING or not before.ran_since(task):
+    if is_running(task) or not before.ran_since(task):
         res.outcome = "running"
         log = state.logs.get(job)
         if log:
@@ -1719,7 +1724,7 @@ def drill_done(state: NodeState, task: str) -> bool:
     t = state.task(task)
     if t is None or t.last_run is None:
         return False
-    return not (t.state == "running" or t.last_result in (_RUNNING, _NOT_YET_RUN))
+    return not (is_running(t) or t.last_result == _NOT_YET_RUN)
 
 
 @dataclass(frozen=True)
@@ -1756,7 +1761,7 @@ def drill_leftovers(plan: Plan, state: NodeState, files: Mapping[str, FileState]
         task = state.task(name) if state.record.task(name) is not None else None
         if script is None and task is None:
             continue
-        running = task is not None and (task.state == "running" or task.last_result == _RUNNING)
+        running = task is not None and is_running(task)
         out.append(DrillLeftover(job, script, _short(task) if task is not None else None, running))
     return out
 
@@ -1864,15 +1869,6 @@ __all__ = [
 
 # -- LIVE-1: a batch file a running task executes is left as it is ------------------------------------
 
-#: The status words of a running task in ``schtasks /Query /FO CSV /V`` (parsers/schtasks.py knows
-#: the same two): the guard under the node lock looks for them.
-RUNNING_WORDS = ("Running", "実行中")
-
-
-def is_running(task: ScheduledTask) -> bool:
-    """True when the task shows Running (its status, or 0x41301 as its last result)."""
-    return task.state == "running" or task.last_result == _RUNNING
-
 
 def _runs_file(command: str | None, path: str) -> bool:
     """True when a task's command line names ``path`` (a whole path: the next character ends it)."""
@@ -1936,7 +1932,7 @@ def running_guard(platform_query: Command, tasks: Sequence[str]) -> tuple[Comman
     if not tasks:
         return None
     names = "|".join(re.escape(t) for t in sorted(set(tasks), key=str.lower))
-    words = "|".join(re.escape(w) for w in RUNNING_WORDS)
+    words = "|".join(re.escape(w) for w in RUNNING_WORDS)  # matched case-insensitively: (?i)
     # verbose CSV: "HostName","TaskName","Next Run Time","Status",...  (TaskName with or without
     # its leading \ ; the same columns on Task Scheduler 1.0 and 2.0, parsers/schtasks.py)
     pattern = rf'(?im)^"[^"\r\n]*","\\?(?:{names})","[^"\r\n]*","(?:{words})"'

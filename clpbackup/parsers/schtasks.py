@@ -399,9 +399,12 @@ def _day(value: str, field: str) -> date | None:
     return found
 
 
+#: The Status words of a running task (en-US, ja-JP); nodestate's LIVE-1 guard looks for them too.
+RUNNING_WORDS: tuple[str, ...] = ("running", "実行中")
+
 _STATES: list[tuple[TaskState, tuple[str, ...]]] = [
     ("could_not_start", ("could not start", "開始できません")),
-    ("running", ("running", "実行中")),
+    ("running", RUNNING_WORDS),
     ("disabled", ("disabled", "無効")),
     ("queued", ("queued", "キュー")),
     ("ready", ("ready", "準備完了")),
