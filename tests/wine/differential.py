@@ -90,14 +90,14 @@ def _sim_logs(model: SimulatedWindows, folder: str) -> dict[str, bytes]:
     }
 
 
-def _wine_logs(prefix: WinePrefix, folder: str) -> dict[str, bytes]:
-    path = prefix.unix(folder)
-    return {p.name.lower(): p.read_bytes() for p in path.iterdir() if p.is_file()} if path.is_dir() else {}
-
-
 def _snapshot(prefix: WinePrefix, folder: str) -> dict[str, bytes]:
+    """The files of Wine's ``folder`` by their names as on disk."""
     path = prefix.unix(folder)
     return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()} if path.is_dir() else {}
+
+
+def _wine_logs(prefix: WinePrefix, folder: str) -> dict[str, bytes]:
+    return {name.lower(): data for name, data in _snapshot(prefix, folder).items()}
 
 
 def _restore(prefix: WinePrefix, folder: str, files: dict[str, bytes]) -> None:
