@@ -1906,9 +1906,12 @@ def batch_runs(state: NodeState, paths: Sequence[str]) -> dict[str, list[LiveRun
     AT jobs are in the listing as ``At<N>`` (schtasks lists them with the other tasks,
     docs/windows-facts.md): their running state is read the same way (unverified on 2003)."""
     out: dict[str, list[LiveRun]] = {}
+    seen: set[str] = set()
     for path in paths:
-        if not _is_batch(path):
+        # deploy passes the rendered files and the recorded ones: mostly the same paths
+        if not _is_batch(path) or path.lower() in seen:
             continue
+        seen.add(path.lower())
         for task in state.tasks or []:
             if _runs_file(task.task_to_run, path):
                 out.setdefault(path.lower(), []).append(LiveRun(path, _short(task), is_running(task)))
