@@ -269,11 +269,17 @@ def _on_disk(node: SimulatedWindows, path: str) -> bytes | None:
         return None
 
 
-def _line_at(node: SimulatedWindows, data: bytes, offset: int) -> tuple[str, int]:
-    """The line that starts at byte ``offset`` (through the first LF, its CRs removed: dbenham's
-    phases 0 and 1.5) in the node's OEM code page, and the offset of the next line."""
+def _line_end(data: bytes, offset: int) -> int:
+    """The offset of the line after the one that starts at ``offset``: a line runs through the first
+    LF (dbenham's phase 0), or to the end of the file."""
     nl = data.find(b"\n", offset)
-    end = len(data) if nl < 0 else nl + 1
+    return len(data) if nl < 0 else nl + 1
+
+
+def _line_at(node: SimulatedWindows, data: bytes, offset: int) -> tuple[str, int]:
+    """The line that starts at byte ``offset`` (its CRs removed: dbenham's phase 1.5) in the node's
+    OEM code page, and the offset of the next line."""
+    end = _line_end(data, offset)
     return node.decode(data[offset:end].rstrip(b"\n")).replace("\r", ""), end
 
 
@@ -282,8 +288,7 @@ def _labels(data: bytes) -> dict[str, int]:
     labels: dict[str, int] = {}
     offset = 0
     while offset < len(data):
-        nl = data.find(b"\n", offset)
-        end = len(data) if nl < 0 else nl + 1
+        end = _line_end(data, offset)
         s = data[offset:end].replace(b"\r", b"").strip()
         if s.startswith(b":") and not s.startswith(b"::"):
             words = s[1:].split()
